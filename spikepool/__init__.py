@@ -1,0 +1,46 @@
+"""spikepool: honest per-neuron firing rates from recorded spike trains.
+
+Load spike trains (Neo objects, any ``neo.io`` file, NWB, plain arrays) into neuron x trial count
+arrays (``xarray.DataArray``) and fit hierarchical Gamma-Poisson models that partially pool neurons.
+"""
+
+__version__ = "0.1.0"
+
+from spikepool import datasets
+from spikepool.counts import from_array, open_counts, validate_counts
+from spikepool.describe import format_summary, summarize_counts
+from spikepool.exceptions import (
+    CountsError,
+    DatasetError,
+    IdentifiabilityError,
+    NeuronKeyError,
+    SourceError,
+    SpikepoolError,
+    SpikepoolWarning,
+    UnitsError,
+    WindowError,
+)
+from spikepool.io import from_neo, from_nwb, from_spike_times, load
+
+__all__ = [
+    "CountsError",
+    "DatasetError",
+    "IdentifiabilityError",
+    "NeuronKeyError",
+    "SourceError",
+    "SpikepoolError",
+    "SpikepoolWarning",
+    "UnitsError",
+    "WindowError",
+    "__version__",
+    "datasets",
+    "format_summary",
+    "from_array",
+    "from_neo",
+    "from_nwb",
+    "from_spike_times",
+    "load",
+    "open_counts",
+    "summarize_counts",
+    "validate_counts",
+]

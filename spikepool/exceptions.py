@@ -1,0 +1,54 @@
+"""Exceptions and warnings raised by spikepool.
+
+Every error names the input, what was expected and what was got, and ends with a hint.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CountsError",
+    "DatasetError",
+    "IdentifiabilityError",
+    "NeuronKeyError",
+    "SpikepoolError",
+    "SpikepoolWarning",
+    "SourceError",
+    "UnitsError",
+    "WindowError",
+]
+
+
+class SpikepoolError(ValueError):
+    """Base class of spikepool's value errors (a ``ValueError``)."""
+
+
+class CountsError(SpikepoolError):
+    """A counts array breaks the schema (dims, dtype, sign, coords); see ``validate_counts``."""
+
+
+class WindowError(SpikepoolError):
+    """A counting window or bin size is impossible (stop <= start, bins that do not divide it)."""
+
+
+class UnitsError(SpikepoolError):
+    """A time value has no units or units that cannot be converted to seconds."""
+
+
+class NeuronKeyError(SpikepoolError):
+    """Neurons cannot be matched across trials: key missing, ambiguous or duplicated."""
+
+
+class SourceError(SpikepoolError):
+    """A recording source is empty, of the wrong kind, or unreadable."""
+
+
+class DatasetError(SpikepoolError):
+    """A registered dataset is unknown, missing, or fails its checksum."""
+
+
+class IdentifiabilityError(SpikepoolError):
+    """The design cannot identify the model that was asked for."""
+
+
+class SpikepoolWarning(UserWarning):
+    """Warnings issued by spikepool (errors in spikepool's own test run)."""

@@ -1,0 +1,8 @@
+"""Loaders: recordings (Neo objects, files, NWB, plain arrays) to spike counts."""
+
+from spikepool.io.arrays import from_spike_times
+from spikepool.io.files import load
+from spikepool.io.neo import from_neo
+from spikepool.io.nwb import from_nwb
+
+__all__ = ["from_neo", "from_nwb", "from_spike_times", "load"]

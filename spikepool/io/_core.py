@@ -1,0 +1,232 @@
+"""Exact spike counting on float seconds: the engine behind every loader.
+
+Loaders (Neo, plain arrays, NWB) reduce their input to two things: per neuron, the sorted spike times
+of each spike container ("segment"), and a trial table with an absolute counting window per trial.
+Counting is a pair of ``searchsorted`` calls per neuron and container, vectorised over trials, so its
+cost grows with the number of spikes and windows, never with a per-trial Python loop.
+
+Windows and bins are half-open, ``[start, stop)``: a spike exactly at ``start`` is counted, one exactly
+at ``stop`` belongs to the next bin (or to no window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from spikepool.exceptions import WindowError
+
+__all__ = ["Neurons", "Trials", "assemble", "bin_edges", "count_spikes", "sorted_times"]
+
+#: Tolerance (s) when comparing window edges with the recorded extent and bin sizes with windows.
+TIME_TOL = 1e-9
+
+COUNTING_RULE = "half-open windows and bins [start, stop): a spike at start counts, one at stop does not"
+
+
+@dataclass
+class Trials:
+    """Trial table: one row per trial, absolute times in seconds."""
+
+    align: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+    segment: np.ndarray
+    condition: np.ndarray
+    coords: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.align.size)
+
+
+@dataclass
+class Neurons:
+    """Neurons: ids, per-neuron ``{segment: sorted float64 seconds}``, and neuron-level coords."""
+
+    ids: list[str]
+    spikes: list[dict[int, np.ndarray]]
+    coords: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def sorted_times(times: np.ndarray) -> np.ndarray:
+    """Return ``times`` sorted ascending (a new array only when they were not already sorted)."""
+    if times.size > 1 and np.any(times[1:] < times[:-1]):
+        return np.sort(times, kind="stable")
+    return times
+
+
+def bin_edges(window: tuple[float, float], bin_size: float) -> np.ndarray:
+    """Return bin edges (s, relative to the alignment) that tile ``window`` exactly.
+
+    Raises
+    ------
+    WindowError
+        If ``bin_size <= 0`` or ``bin_size`` does not divide the window length.
+    """
+    start, stop = window
+    if not (np.isfinite(bin_size) and bin_size > 0):
+        raise WindowError(
+            f"bin_size must be a positive time; got {bin_size!r} s. Hint: bin_size=0.02 for 20 ms bins."
+        )
+    n_float = (stop - start) / bin_size
+    n_bins = int(round(n_float))
+    if n_bins < 1 or abs(n_float - n_bins) > 1e-6:
+        raise WindowError(
+            f"bin_size must divide the window length; got window ({start!r}, {stop!r}) s, "
+            f"length {stop - start!r} s, and bin_size {bin_size!r} s ({n_float:.6g} bins). "
+            "Hint: choose a window whose length is a whole number of bins."
+        )
+    edges = start + bin_size * np.arange(n_bins + 1, dtype=np.float64)
+    edges[0], edges[-1] = start, stop
+    return edges
+
+
+def _merged_intervals(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Union of half-open intervals, as sorted disjoint ``(starts, stops)``."""
+    order = np.argsort(start, kind="stable")
+    s, e = start[order], stop[order]
+    out_s, out_e = [], []
+    for a, b in zip(s, e, strict=True):
+        if out_e and a <= out_e[-1]:
+            out_e[-1] = max(out_e[-1], b)
+        else:
+            out_s.append(a)
+            out_e.append(b)
+    return np.asarray(out_s, dtype=np.float64), np.asarray(out_e, dtype=np.float64)
+
+
+def count_spikes(
+    neurons: Neurons, trials: Trials, rel_edges: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Count every neuron's spikes in every trial window (or bin).
+
+    Parameters
+    ----------
+    neurons : Neurons
+        Sorted spike times per neuron and segment.
+    trials : Trials
+        Absolute windows. With ``rel_edges`` the bins are ``trials.align + rel_edges``.
+    rel_edges : numpy.ndarray, optional
+        Bin edges relative to the alignment; ``None`` counts whole windows.
+
+    Returns
+    -------
+    counts : numpy.ndarray
+        int64, (neuron, trial) or (neuron, trial, time).
+    valid : numpy.ndarray
+        bool (neuron, trial): the neuron was recorded in the trial's segment.
+    outside : numpy.ndarray
+        int64 (neuron,): spikes that fall in no trial window.
+    total : numpy.ndarray
+        int64 (neuron,): all spikes seen.
+    """
+    n_neurons, n_trials = len(neurons.ids), len(trials)
+    shape = (n_neurons, n_trials) if rel_edges is None else (n_neurons, n_trials, rel_edges.size - 1)
+    counts = np.zeros(shape, dtype=np.int64)
+    valid = np.zeros((n_neurons, n_trials), dtype=bool)
+    outside = np.zeros(n_neurons, dtype=np.int64)
+    total = np.zeros(n_neurons, dtype=np.int64)
+    by_segment = {int(s): np.flatnonzero(trials.segment == s) for s in np.unique(trials.segment)}
+    unions = {s: _merged_intervals(trials.start[idx], trials.stop[idx]) for s, idx in by_segment.items()}
+    empty = np.zeros(0, dtype=np.intp)
+    for n, per_segment in enumerate(neurons.spikes):
+        for s, times in per_segment.items():
+            idx = by_segment.get(s, empty)
+            total[n] += times.size
+            if idx.size == 0:
+                outside[n] += times.size
+                continue
+            valid[n, idx] = True
+            u_start, u_stop = unions[s]
+            inside = np.searchsorted(times, u_stop) - np.searchsorted(times, u_start)
+            outside[n] += times.size - int(inside.sum())
+            if rel_edges is None:
+                counts[n, idx] = np.searchsorted(times, trials.stop[idx]) - np.searchsorted(
+                    times, trials.start[idx]
+                )
+            else:
+                edges = trials.align[idx, None] + rel_edges[None, :]
+                pos = np.searchsorted(times, edges.ravel()).reshape(edges.shape)
+                counts[n, idx] = np.diff(pos, axis=1)
+    return counts, valid, outside, total
+
+
+def assemble(
+    neurons: Neurons,
+    trials: Trials,
+    *,
+    rel_edges: np.ndarray | None,
+    attrs: dict,
+) -> xr.DataArray:
+    """Count and wrap the result in the spikepool counts schema (see ``validate_counts``)."""
+    from spikepool import __version__
+
+    counts, valid, outside, total = count_spikes(neurons, trials, rel_edges)
+    dims: tuple[str, ...] = ("neuron", "trial")
+    coords: dict = {
+        "neuron": np.asarray(neurons.ids, dtype=str),
+        "trial": np.arange(len(trials), dtype=np.int64),
+        "condition": ("trial", np.asarray(trials.condition, dtype=str)),
+        "duration": ("trial", trials.stop - trials.start, {"units": "s", "long_name": "exposure"}),
+        "t_start": ("trial", trials.start.copy(), {"units": "s", "long_name": "window start"}),
+        "t_stop": ("trial", trials.stop.copy(), {"units": "s", "long_name": "window stop"}),
+        "event_time": ("trial", trials.align.copy(), {"units": "s", "long_name": "alignment time"}),
+        "valid": (("neuron", "trial"), valid),
+        "spikes_outside": ("neuron", outside, {"long_name": "spikes in no trial window"}),
+    }
+    for name, values in trials.coords.items():
+        coords.setdefault(name, ("trial", values))
+    for name, values in neurons.coords.items():
+        coords.setdefault(name, ("neuron", values))
+    if rel_edges is not None:
+        dims = (*dims, "time")
+        centres = 0.5 * (rel_edges[:-1] + rel_edges[1:])
+        coords["time"] = ("time", centres, {"units": "s", "long_name": "bin centre from alignment"})
+    full_attrs = {
+        **attrs,
+        "spikepool_version": __version__,
+        "counting": COUNTING_RULE,
+        "spikes_total": np.int64(total.sum()),
+        "spikes_outside": np.int64(outside.sum()),
+    }
+    return xr.DataArray(counts, dims=dims, coords=coords, name="counts", attrs=full_attrs)
+
+
+def common_window(trials: Trials) -> tuple[float, float]:
+    """The window relative to the alignment shared by all trials (needed for binning)."""
+    rel_start = trials.start - trials.align
+    rel_stop = trials.stop - trials.align
+    if np.ptp(rel_start) > TIME_TOL or np.ptp(rel_stop) > TIME_TOL:
+        raise WindowError(
+            "bin_size needs one window shared by all trials; got trial windows from "
+            f"{rel_stop.min() - rel_start.max():.6g} s to {rel_stop.max() - rel_start.min():.6g} s long. "
+            "Hint: pass window=(start, stop) relative to the alignment."
+        )
+    return float(rel_start[0]), float(rel_stop[0])
+
+
+def check_extent(trials: Trials, seg_start: np.ndarray, seg_stop: np.ndarray, what: str = "segment") -> None:
+    """Refuse windows that reach outside the recorded extent of their segment."""
+    s = trials.segment
+    bad = np.flatnonzero((trials.start < seg_start[s] - TIME_TOL) | (trials.stop > seg_stop[s] + TIME_TOL))
+    if bad.size:
+        k = int(bad[0])
+        raise WindowError(
+            f"every trial window must lie inside the recorded {what}; got {bad.size} trial(s) outside, "
+            f"the first trial {k} with window [{trials.start[k]:.6g}, {trials.stop[k]:.6g}) s in a {what} "
+            f"recorded over [{seg_start[s[k]]:.6g}, {seg_stop[s[k]]:.6g}) s. "
+            "Hint: shorten the window; unrecorded time would be counted as silence."
+        )
+
+
+def binned_trials(trials: Trials, bin_size: float | None) -> np.ndarray | None:
+    """Return relative bin edges (and make trial windows exactly ``align + edges``) or ``None``."""
+    if bin_size is None:
+        return None
+    window = common_window(trials)
+    edges = bin_edges(window, bin_size)
+    trials.start = trials.align + edges[0]
+    trials.stop = trials.align + edges[-1]
+    return edges

@@ -1,0 +1,43 @@
+"""Repository gates that run with the tests: ruff clean, benchmark script alive, README commands in CI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ruff_clean():
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed (it comes with the 'test' extra)")
+    result = subprocess.run(
+        [ruff, "check", "spikepool", "tests", "benchmarks", "datasets"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_counting_benchmark_runs_and_agrees_with_its_baseline():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_counts.py", "--quick", "--repeats", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("counts agree") == 2 and "MISMATCH" not in result.stdout
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "<!-- test-command -->" in readme and "test-command" in ci
