@@ -7,8 +7,10 @@ arrays (``xarray.DataArray``) and fit hierarchical Gamma-Poisson models that par
 __version__ = "0.1.0"
 
 from spikepool import datasets
+from spikepool.checks import check_counts
 from spikepool.counts import from_array, open_counts, validate_counts
 from spikepool.describe import format_summary, summarize_counts
+from spikepool.diagnostics import check_sampling
 from spikepool.exceptions import (
     CountsError,
     DatasetError,
@@ -21,18 +23,23 @@ from spikepool.exceptions import (
     WindowError,
 )
 from spikepool.io import from_neo, from_nwb, from_spike_times, load
+from spikepool.problems import CheckReport, Problem
 
 __all__ = [
+    "CheckReport",
     "CountsError",
     "DatasetError",
     "IdentifiabilityError",
     "NeuronKeyError",
+    "Problem",
     "SourceError",
     "SpikepoolError",
     "SpikepoolWarning",
     "UnitsError",
     "WindowError",
     "__version__",
+    "check_counts",
+    "check_sampling",
     "datasets",
     "format_summary",
     "from_array",

@@ -96,8 +96,7 @@ def _check_coords(counts: xr.DataArray) -> None:
         valid = counts["valid"]
         if valid.dims != DIMS or valid.dtype != bool:
             raise CountsError(
-                "'valid' must be a boolean (neuron, trial) coordinate; "
-                f"got dims {valid.dims}, dtype {valid.dtype}."
+                f"'valid' must be a boolean (neuron, trial) coordinate; got dims {valid.dims}, dtype {valid.dtype}."
             )
         spill = ~valid.values
         if counts.ndim == 3:
@@ -185,9 +184,7 @@ def from_array(
     """
     arr = np.array(values, copy=True)
     if arr.ndim not in (2, 3):
-        raise CountsError(
-            f"values must be 2-D (neuron, trial) or 3-D (neuron, trial, time); got {arr.ndim}-D."
-        )
+        raise CountsError(f"values must be 2-D (neuron, trial) or 3-D (neuron, trial, time); got {arr.ndim}-D.")
     if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
         arr = arr.astype(np.int64)
     n_neuron, n_trial = arr.shape[:2]

@@ -139,8 +139,7 @@ def _download(item: dict, cache: Path | None) -> Path:
         )
     except ValueError as err:
         raise DatasetError(
-            f"{item['path']} must have sha256 {item['sha256']}; the download from {item['url']} did "
-            f"not match: {err}"
+            f"{item['path']} must have sha256 {item['sha256']}; the download from {item['url']} did not match: {err}"
         ) from err
     return Path(fname)
 

@@ -59,9 +59,7 @@ BAD = [
     ),
     (
         "counts where invalid",
-        lambda: _good().assign_coords(
-            valid=(("neuron", "trial"), np.array([[True, False, True], [True, True, True]]))
-        ),
+        lambda: _good().assign_coords(valid=(("neuron", "trial"), np.array([[True, False, True], [True, True, True]]))),
         sp.CountsError,
         "0 where 'valid' is False",
     ),

@@ -36,9 +36,7 @@ def test_registry_names_every_dataset_with_source_licence_and_checksums():
         src = reg["sources"][entry["source"]]
         for item in entry["files"]:
             assert len(item["sha256"]) == 64
-            assert item["url"].startswith(
-                f"https://raw.githubusercontent.com/{src['repository']}/{src['commit']}/"
-            )
+            assert item["url"].startswith(f"https://raw.githubusercontent.com/{src['repository']}/{src['commit']}/")
     assert "Pouzat" in sp.datasets.citation("locust20010214")
     with pytest.raises(sp.DatasetError, match="Did you mean 'locust20010214'"):
         sp.datasets.load_block("locust2001214")
@@ -80,9 +78,7 @@ def test_locust20010214_block_layout(data_dir):
         "Spontaneous_4",
         "Vanilla_1",
     }
-    octanol = [
-        s.annotations["block_trial"] for s in block.segments if s.annotations["condition"] == "Octanol_1"
-    ]
+    octanol = [s.annotations["block_trial"] for s in block.segments if s.annotations["condition"] == "Octanol_1"]
     assert octanol == [*range(1, 10), *range(13, 26)]  # trials 10-12 were skipped (data README)
     units = [st.annotations["unit_id"] for st in block.segments[0].spiketrains]
     assert units == [f"u{i}" for i in range(1, 11)]

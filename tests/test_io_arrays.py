@@ -11,9 +11,7 @@ import spikepool as sp
 
 def _session(rng, n_neurons=4, n_trials=30):
     starts = np.arange(n_trials) * 2.0 + 0.5
-    spikes = {
-        f"n{i}": np.sort(rng.uniform(0, starts[-1] + 3, rng.integers(200, 600))) for i in range(n_neurons)
-    }
+    spikes = {f"n{i}": np.sort(rng.uniform(0, starts[-1] + 3, rng.integers(200, 600))) for i in range(n_neurons)}
     return spikes, starts
 
 
@@ -40,9 +38,7 @@ def test_binned_counts_match_numpy_histogram(rng):
 def test_units_ms_and_quantities_agree(rng):
     spikes, starts = _session(rng, n_neurons=2, n_trials=6)
     ref = sp.from_spike_times(spikes, starts, window=(0.0, 0.5))
-    ms = sp.from_spike_times(
-        {k: v * 1000 for k, v in spikes.items()}, starts * 1000, window=(0, 500), units="ms"
-    )
+    ms = sp.from_spike_times({k: v * 1000 for k, v in spikes.items()}, starts * 1000, window=(0, 500), units="ms")
     q = sp.from_spike_times([v * pq.s for v in spikes.values()], starts * pq.s, window=(0, 500) * pq.ms)
     np.testing.assert_array_equal(ms.values, ref.values)
     np.testing.assert_array_equal(q.values, ref.values)

@@ -122,9 +122,7 @@ def _continuous(rng, n_events=6):
     onsets = np.arange(1.0, 1.0 + 3.0 * n_events, 3.0)
     labels = np.array(["citral", "mint"] * (n_events // 2))
     seg.events.append(neo.Event(onsets * pq.s, labels=labels, name="odour_onset"))
-    seg.epochs.append(
-        neo.Epoch(onsets * pq.s, durations=np.full(n_events, 0.8) * pq.s, labels=labels, name="stim")
-    )
+    seg.epochs.append(neo.Epoch(onsets * pq.s, durations=np.full(n_events, 0.8) * pq.s, labels=labels, name="stim"))
     return seg, onsets, labels
 
 

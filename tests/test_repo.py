@@ -41,3 +41,15 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in readme and "test-command" in ci
+
+
+def test_checks_benchmark_runs_and_agrees_with_its_baseline():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_checks.py", "--quick", "--repeats", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Fano factors agree with the baseline: True" in result.stdout

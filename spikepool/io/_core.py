@@ -67,9 +67,7 @@ def bin_edges(window: tuple[float, float], bin_size: float) -> np.ndarray:
     """
     start, stop = window
     if not (np.isfinite(bin_size) and bin_size > 0):
-        raise WindowError(
-            f"bin_size must be a positive time; got {bin_size!r} s. Hint: bin_size=0.02 for 20 ms bins."
-        )
+        raise WindowError(f"bin_size must be a positive time; got {bin_size!r} s. Hint: bin_size=0.02 for 20 ms bins.")
     n_float = (stop - start) / bin_size
     n_bins = int(round(n_float))
     if n_bins < 1 or abs(n_float - n_bins) > 1e-6:
@@ -143,9 +141,7 @@ def count_spikes(
             inside = np.searchsorted(times, u_stop) - np.searchsorted(times, u_start)
             outside[n] += times.size - int(inside.sum())
             if rel_edges is None:
-                counts[n, idx] = np.searchsorted(times, trials.stop[idx]) - np.searchsorted(
-                    times, trials.start[idx]
-                )
+                counts[n, idx] = np.searchsorted(times, trials.stop[idx]) - np.searchsorted(times, trials.start[idx])
             else:
                 edges = trials.align[idx, None] + rel_edges[None, :]
                 pos = np.searchsorted(times, edges.ravel()).reshape(edges.shape)

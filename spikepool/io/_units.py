@@ -102,10 +102,7 @@ def window_to_seconds(window: Any, name: str = "window", units: Any = "s") -> tu
                 "Hint: window=(0.0, 0.5) counts from 0 to 0.5 s after the alignment."
             )
         pair = np.array(
-            [
-                to_seconds(v, name) if isinstance(v, pq.Quantity) else to_seconds(v, name, units)
-                for v in items
-            ],
+            [to_seconds(v, name) if isinstance(v, pq.Quantity) else to_seconds(v, name, units) for v in items],
             dtype=np.float64,
         ).ravel()
     if pair.shape != (2,):

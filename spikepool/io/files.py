@@ -19,9 +19,7 @@ def read_block(path: str | os.PathLike) -> Any:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"path must be an existing recording file; got {str(path)!r}, which does not exist."
-        )
+        raise FileNotFoundError(f"path must be an existing recording file; got {str(path)!r}, which does not exist.")
     try:
         reader = neo.io.get_io(str(path))
     except Exception as err:  # neo raises IOError for unknown extensions

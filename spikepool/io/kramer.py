@@ -32,22 +32,16 @@ def read_stn_block(path: str | Path) -> neo.Block:
     try:
         train, t_ms, direction = mat["train"], mat["t"].ravel().astype(float), mat["direction"].ravel()
     except KeyError as err:
-        raise SourceError(
-            f"{Path(path).name} must hold 'train', 't' and 'direction'; missing {err}."
-        ) from err
+        raise SourceError(f"{Path(path).name} must hold 'train', 't' and 'direction'; missing {err}.") from err
     if train.shape != (direction.size, t_ms.size):
-        raise SourceError(
-            f"train must be (trials, bins) = ({direction.size}, {t_ms.size}); got {train.shape}."
-        )
+        raise SourceError(f"train must be (trials, bins) = ({direction.size}, {t_ms.size}); got {train.shape}.")
     t_start, t_stop = t_ms[0] / 1000.0, (t_ms[-1] + 1.0) / 1000.0
     block = neo.Block(name="kramer-eden-stn")
     for i, (row, d) in enumerate(zip(train, direction, strict=True)):
         seg = neo.Segment(name=f"trial {i + 1}", condition="right" if d else "left", trial_number=i + 1)
         times = np.repeat(t_ms, row.astype(np.int64)) / 1000.0
         seg.spiketrains.append(
-            neo.SpikeTrain(
-                times * pq.s, t_start=t_start * pq.s, t_stop=t_stop * pq.s, name="stn", unit_id="stn"
-            )
+            neo.SpikeTrain(times * pq.s, t_start=t_start * pq.s, t_stop=t_stop * pq.s, name="stn", unit_id="stn")
         )
         seg.events.append(neo.Event(np.array([0.0]) * pq.s, name="GO"))
         block.segments.append(seg)

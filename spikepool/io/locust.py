@@ -78,9 +78,7 @@ def read_locust_block(
         uid = f"{p['tet']}_u{p['unit']}" if several_tetrodes else f"u{p['unit']}"
         blocks[p["stim"]][uid] = (p["tet"], read_spike_file(path, sampling_rate))
     exp = experiments.pop()
-    block = neo.Block(
-        name=exp, experiment=exp, sampling_rate=sampling_rate, period=period, trial_duration=duration
-    )
+    block = neo.Block(name=exp, experiment=exp, sampling_rate=sampling_rate, period=period, trial_duration=duration)
     for stim in sorted(blocks):
         units = dict(sorted(blocks[stim].items(), key=lambda kv: (len(kv[0]), kv[0])))
         all_times = np.concatenate([t for _, t in units.values()])

@@ -67,9 +67,7 @@ def _segments_of(source: Any) -> tuple[list[_Segment], str]:
             raise SourceError(f"source must hold spike trains; got an empty {type(source).__name__}. {hint}")
         else:
             kinds = sorted({type(x).__name__ for x in items})
-            raise TypeError(
-                f"source must be a list of neo.Segment or of neo.SpikeTrain; got a list of {kinds}. {hint}"
-            )
+            raise TypeError(f"source must be a list of neo.Segment or of neo.SpikeTrain; got a list of {kinds}. {hint}")
     else:
         raise TypeError(f"source must be a Neo object; got {type(source).__name__}. {hint}")
     if not segs:

@@ -52,8 +52,7 @@ def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label
         ids = [str(v) for v in units[neuron_key]]
     else:
         raise SourceError(
-            f"neuron_key must be a column of the units table; got {neuron_key!r}, columns "
-            f"{list(units.columns)}."
+            f"neuron_key must be a column of the units table; got {neuron_key!r}, columns {list(units.columns)}."
         )
     if len(set(ids)) != len(ids):
         raise SourceError(f"neuron ids must be unique; got duplicates in {neuron_key or 'units.id'}.")
@@ -63,8 +62,7 @@ def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label
     ]
     if align not in trials_df.columns:
         raise SourceError(
-            f"align must be a time column of the trials table; got {align!r}, columns "
-            f"{list(trials_df.columns)}."
+            f"align must be a time column of the trials table; got {align!r}, columns {list(trials_df.columns)}."
         )
     t_align = trials_df[align].to_numpy(dtype=float)
     win = window_to_seconds(window)
@@ -80,15 +78,10 @@ def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label
     else:
         cond = np.full(n, "")
     extra = _scalar_columns(trials_df, {condition_key, "start_time", "stop_time", "timeseries"})
-    extra = {
-        ("nwb_" + k if k in ("t_start", "t_stop", "duration", "event_time") else k): v
-        for k, v in extra.items()
-    }
+    extra = {("nwb_" + k if k in ("t_start", "t_stop", "duration", "event_time") else k): v for k, v in extra.items()}
     trials = Trials(t_align, start, stop, np.zeros(n, dtype=np.int64), cond, extra)
     neuron_coords = _scalar_columns(units, {"spike_times", "obs_intervals", neuron_key})
-    rel_edges = binned_trials(
-        trials, None if bin_size is None else float(to_seconds(bin_size, "bin_size", "s"))
-    )
+    rel_edges = binned_trials(trials, None if bin_size is None else float(to_seconds(bin_size, "bin_size", "s")))
     attrs: dict = {"align": align, "source": label}
     if win is not None:
         attrs["window"] = np.array(win)
@@ -143,9 +136,7 @@ def from_nwb(
         io = pynwb.NWBHDF5IO(path, "r")
         nwb = io.read()
     except Exception as err:
-        raise SourceError(
-            f"source must be a readable NWB file; got {path!r}: {type(err).__name__}: {err}."
-        ) from err
+        raise SourceError(f"source must be a readable NWB file; got {path!r}: {type(err).__name__}: {err}.") from err
     try:
         return _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, path)
     finally:

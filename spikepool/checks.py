@@ -1,0 +1,418 @@
+"""Checks before any model is fitted: ``check_counts`` returns a ``CheckReport``.
+
+A hierarchical model fitted to a design that cannot identify it returns a posterior that looks fine
+and means nothing, so spikepool refuses those fits (errors) and says what is weak (warnings).
+Every check has a stable code:
+
+==========================  ========  ==============================================================
+code                        severity  finding
+==========================  ========  ==============================================================
+``schema``                  error     the counts break the schema (``validate_counts``)
+``variance_components``     error     one valid trial per neuron (per condition cell): between-neuron
+                                      variance and trial-to-trial dispersion are not separable
+``dispersion_trials``       warning   ``dispersion="neuron"`` with fewer than
+                                      ``MIN_DISPERSION_REPLICATES`` repeated trials for some neurons
+``empty_cell``              warning   neuron x condition cells without a valid trial
+``single_neuron_condition`` warning   a condition recorded for one neuron only
+``confounded_condition``    error     a condition that is the only one of its only neuron, or of its
+                                      only session: its effect cannot be told from theirs
+``unrecorded_neuron``       warning   a neuron without any valid trial
+``silent_neuron``           warning   a neuron with no spike at all: its rate is prior-driven
+``constant_counts``         warning   a neuron whose counts never vary (saturated or an artefact)
+``exposure``                error     zero, negative or missing (NaN) ``duration`` on valid trials
+``exposure_varies``         info      durations differ across trials (they enter as exposure)
+``underdispersed``          warning   Fano factor clearly below 1, which a Negative Binomial cannot fit
+``dispersion_summary``      info      how many neurons are over-, under- or Poisson-dispersed
+==========================  ========  ==============================================================
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from spikepool.counts import validate_counts
+from spikepool.exceptions import CountsError
+from spikepool.problems import CheckReport, Problem
+
+__all__ = ["DISPERSIONS", "MIN_DISPERSION_REPLICATES", "check_counts", "fano_screen"]
+
+DISPERSIONS = ("neuron", "pooled", "shared", "fano", "poisson")
+
+#: Repeated trials a neuron needs before its own dispersion alpha_i is learnt from its data rather
+#: than from the prior. ``benchmarks/dispersion_threshold.py`` computes the exact (grid) posterior
+#: of log alpha for one Negative-Binomial neuron with n trials (log alpha ~ Normal(1, 1.5), weak prior
+#: on log mu) over mean counts 1-20 and Fano factors 1.1-41: the median prior-to-posterior
+#: contraction of log alpha first reaches 0.5 (the posterior variance half the prior's) in every
+#: overdispersed scenario (Fano >= 1.5) at about this many trials; below it alpha_i mostly restates
+#: its prior, and ``dispersion="pooled"`` (or ``"shared"``) should borrow strength across neurons.
+MIN_DISPERSION_REPLICATES = 10
+
+#: Central probability of the Fano-factor interval of the dispersion screen.
+FANO_CI_PROB = 0.95
+
+
+def _suggest(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, [str(c) for c in choices], n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    names, codes = np.unique(labels.astype(str), return_inverse=True)
+    return names, codes.ravel()
+
+
+def _cell_sums(y: np.ndarray, valid: np.ndarray, codes: np.ndarray, n_cells: int):
+    """Per (neuron, cell): number of valid trials, sum of counts, sum of squared counts."""
+    onehot = np.zeros((codes.size, n_cells))
+    onehot[np.arange(codes.size), codes] = 1.0
+    w = valid.astype(np.float64)
+    yw = y * w
+    return w @ onehot, yw @ onehot, (yw * y) @ onehot
+
+
+def fano_screen(
+    y: np.ndarray, valid: np.ndarray, codes: np.ndarray, n_cells: int, ci_prob: float = FANO_CI_PROB
+) -> dict[str, np.ndarray]:
+    """Per-neuron within-cell Fano factor with a chi-square interval (numpy core).
+
+    The Poisson dispersion statistic ``D_i = sum_c sum_t (y_ict - ybar_ic)^2 / ybar_ic`` over cells
+    with a non-zero mean and at least two valid trials has ``df_i = sum_c (n_ic - 1)`` degrees of
+    freedom; ``F_i = D_i / df_i`` estimates the Fano factor (Var / mean) and, treating
+    ``D_i / F_i ~ chi2(df_i)``, ``[D_i / q_hi, D_i / q_lo]`` is its ``ci_prob`` interval.
+    Under a Negative Binomial, ``Fano = 1 + mu / alpha`` (Var = mu + mu**2 / alpha).
+
+    Returns
+    -------
+    dict
+        ``fano``, ``fano_low``, ``fano_high`` (NaN where df = 0) and ``df``, each (neuron,).
+    """
+    n, s, ss = _cell_sums(y, valid, codes, n_cells)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s / n
+        sq_dev = ss - s * mean  # sum of squared deviations within each cell
+        usable = (n >= 2) & (mean > 0)
+        d = np.where(usable, sq_dev / np.where(usable, mean, 1.0), 0.0).sum(axis=1)
+    df = np.where(usable, n - 1, 0).sum(axis=1)
+    alpha = 1.0 - ci_prob
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fano = np.where(df > 0, d / np.maximum(df, 1), np.nan)
+        low = np.where(df > 0, d / stats.chi2.ppf(1 - alpha / 2, np.maximum(df, 1)), np.nan)
+        high = np.where(df > 0, d / stats.chi2.ppf(alpha / 2, np.maximum(df, 1)), np.nan)
+    return {"fano": fano, "fano_low": low, "fano_high": high, "df": df.astype(np.int64)}
+
+
+def _ids(names: np.ndarray, mask: np.ndarray) -> tuple[str, ...]:
+    return tuple(str(x) for x in names[mask])
+
+
+def _variance_checks(neurons, n_model, dispersion, condition, problems) -> None:
+    if dispersion == "poisson":
+        return
+    per = f" per {condition!r} cell" if condition else ""
+    if not (n_model >= 2).any():
+        problems.append(
+            Problem(
+                "variance_components",
+                "error",
+                "between-neuron variance (tau^2) and within-neuron trial-to-trial variability (the dispersion "
+                f"alpha) are separable only with repeated trials; got at most one valid trial{per} for every "
+                f"one of the {len(neurons)} neurons, so only their sum is identified.",
+                "(1) pool dispersion across neurons (dispersion='pooled' or 'shared') and include neurons "
+                "with repeated trials, (2) fix it (likelihood='poisson', or a known alpha in priors), or "
+                f"(3) record repeated trials (n_i >= 2{per} for some neurons).",
+                neurons=tuple(str(n) for n in neurons),
+            )
+        )
+    if dispersion == "neuron":
+        replicates = np.maximum(n_model - 1, 0).sum(axis=1)
+        few = replicates < MIN_DISPERSION_REPLICATES
+        if few.any():
+            problems.append(
+                Problem(
+                    "dispersion_trials",
+                    "warning",
+                    f"a per-neuron dispersion alpha_i is learnt from repeated trials; {int(few.sum())} of "
+                    f"{len(neurons)} neurons have fewer than {MIN_DISPERSION_REPLICATES} repeated trials{per} "
+                    f"(fewest: {int(replicates.min())}), so their alpha_i would mostly restate the prior.",
+                    "use dispersion='pooled' (log alpha_i ~ Normal(mu_a, tau_a) borrows strength across "
+                    "neurons) or dispersion='shared' (one alpha).",
+                    neurons=_ids(neurons, few),
+                )
+            )
+
+
+def _coverage_checks(counts, neurons, cond_names, n_cell, valid, condition, problems) -> None:
+    empty = n_cell == 0
+    if empty.any():
+        i, c = np.nonzero(empty)
+        problems.append(
+            Problem(
+                "empty_cell",
+                "warning",
+                f"{int(empty.sum())} neuron x {condition!r} cells have no valid trial (of "
+                f"{empty.size}); those neuron-condition rates come from the population level alone.",
+                "fine if expected (units lost or not recorded in a condition); otherwise check the trial "
+                "layout or the neuron matching (neuron_key).",
+                neurons=tuple(dict.fromkeys(str(x) for x in neurons[i])),
+                conditions=tuple(dict.fromkeys(str(x) for x in cond_names[c])),
+            )
+        )
+    has = n_cell > 0
+    neurons_per_cond = has.sum(axis=0)
+    conds_per_neuron = has.sum(axis=1)
+    single = neurons_per_cond == 1
+    if single.any():
+        problems.append(
+            Problem(
+                "single_neuron_condition",
+                "warning",
+                f"{int(single.sum())} condition(s) have valid trials for one neuron only, so their "
+                "population mean rests on that neuron.",
+                "record more neurons in these conditions, or merge them with a related condition.",
+                neurons=tuple(str(neurons[np.argmax(has[:, c])]) for c in np.flatnonzero(single)),
+                conditions=_ids(cond_names, single),
+            )
+        )
+    confounded = [c for c in np.flatnonzero(single) if conds_per_neuron[np.argmax(has[:, c])] == 1]
+    if confounded:
+        problems.append(
+            Problem(
+                "confounded_condition",
+                "error",
+                f"{len(confounded)} condition(s) are perfectly confounded with a neuron: the condition's "
+                "only neuron was recorded in no other condition, so the condition effect cannot be told "
+                "from the neuron's own rate.",
+                "record the neuron in another condition, record other neurons in this one, or leave the "
+                "condition out of the model (condition=None).",
+                neurons=tuple(str(neurons[np.argmax(has[:, c])]) for c in confounded),
+                conditions=tuple(str(cond_names[c]) for c in confounded),
+            )
+        )
+    if "session" in counts.coords and counts["session"].dims == ("trial",):
+        sess_names, sess_codes = _codes(counts["session"].values)
+        trial_valid = valid.any(axis=0)
+        _, cond_codes = _codes(counts[condition].values)
+        pair = np.zeros((cond_names.size, sess_names.size), dtype=bool)
+        pair[cond_codes[trial_valid], sess_codes[trial_valid]] = True
+        if sess_names.size > 1:
+            bad = [c for c in range(cond_names.size) if pair[c].sum() == 1 and pair[:, np.argmax(pair[c])].sum() == 1]
+            if bad:
+                problems.append(
+                    Problem(
+                        "confounded_condition",
+                        "error",
+                        f"{len(bad)} condition(s) are perfectly confounded with a session: each was recorded "
+                        "in one session only, which recorded no other condition, so condition and session "
+                        "effects cannot be told apart.",
+                        "record each condition in at least two sessions (or a session with other "
+                        "conditions), or model the sessions without this condition.",
+                        conditions=tuple(str(cond_names[c]) for c in bad),
+                    )
+                )
+
+
+def _neuron_checks(neurons, y, valid, problems) -> None:
+    n_valid = valid.sum(axis=1)
+    unrecorded = n_valid == 0
+    if unrecorded.any():
+        problems.append(
+            Problem(
+                "unrecorded_neuron",
+                "warning",
+                f"{int(unrecorded.sum())} neuron(s) have no valid trial at all; a model can only return their prior.",
+                "drop them (counts.sel(neuron=...)) or check the neuron matching (neuron_key).",
+                neurons=_ids(neurons, unrecorded),
+            )
+        )
+    yv = np.where(valid, y, 0.0)
+    silent = (n_valid > 0) & (yv.sum(axis=1) == 0)
+    if silent.any():
+        problems.append(
+            Problem(
+                "silent_neuron",
+                "warning",
+                f"{int(silent.sum())} neuron(s) fired no spike in any valid trial: their rates are "
+                "prior-driven (the data only bound them from above), not findings.",
+                "report them as silent in this window, widen the window, or drop them.",
+                neurons=_ids(neurons, silent),
+            )
+        )
+    lo = np.where(valid, y, np.inf).min(axis=1)
+    hi = np.where(valid, y, -np.inf).max(axis=1)
+    constant = (n_valid >= 2) & (lo == hi) & (hi > 0)
+    if constant.any():
+        problems.append(
+            Problem(
+                "constant_counts",
+                "warning",
+                f"{int(constant.sum())} neuron(s) have the same non-zero count in every valid trial "
+                "(zero variance): saturated, clipped or an artefact of the sorting or binning.",
+                "check the spike sorting and the counting window; a count model cannot explain zero variance.",
+                neurons=_ids(neurons, constant),
+            )
+        )
+
+
+def _exposure_checks(duration, valid, trials, problems) -> None:
+    used = valid.any(axis=0)
+    bad = used & ~(np.isfinite(duration) & (duration > 0))
+    if bad.any():
+        problems.append(
+            Problem(
+                "exposure",
+                "error",
+                f"every valid trial must have a positive, finite duration (s, the exposure); {int(bad.sum())} "
+                f"trial(s) have zero, negative or missing (NaN) durations, e.g. {duration[bad][0]!r}.",
+                "recount with a window of positive length, or mark those trials invalid.",
+                trials=tuple(int(t) for t in trials[bad]),
+            )
+        )
+    good = duration[used & ~bad]
+    if good.size and np.ptp(good) > 1e-9 * max(1.0, float(np.abs(good).max())):
+        problems.append(
+            Problem(
+                "exposure_varies",
+                "info",
+                f"trial durations differ (from {good.min():.6g} to {good.max():.6g} s); they enter the model "
+                "as exposure (mu = rate x duration), and the Fano screen treats counts of a condition as "
+                "exchangeable.",
+            )
+        )
+
+
+def _dispersion_checks(neurons, fano, low, high, problems) -> None:
+    under = high < 1.0
+    over = low > 1.0
+    has = np.isfinite(fano)
+    pct = int(round(100 * FANO_CI_PROB))
+    if under.any():
+        problems.append(
+            Problem(
+                "underdispersed",
+                "warning",
+                f"{int(under.sum())} neuron(s) have a Fano factor clearly below 1 (the {pct}% interval lies "
+                f"below 1; lowest {np.nanmin(fano[under]):.2f}): a Negative Binomial (Fano = 1 + mu/alpha "
+                ">= 1) cannot represent them.",
+                "fit them with likelihood='poisson' (the alpha -> infinity limit), or check the sorting: "
+                "very regular firing, or a count capped by the refractory period, looks like this.",
+                neurons=_ids(neurons, under),
+            )
+        )
+    if has.any():
+        problems.append(
+            Problem(
+                "dispersion_summary",
+                "info",
+                f"Fano factor (within condition, {pct}% interval): {int(over.sum())} of {int(has.sum())} neurons "
+                f"overdispersed, {int((has & ~over & ~under).sum())} consistent with Poisson, "
+                f"{int(under.sum())} underdispersed; median {np.nanmedian(fano):.2f}.",
+            )
+        )
+
+
+def check_counts(counts: xr.DataArray, *, dispersion: str = "neuron", condition: str | None = None) -> CheckReport:
+    """Check that ``counts`` can identify the model that will be fitted to it.
+
+    Parameters
+    ----------
+    counts : xarray.DataArray
+        DataArray (neuron, trial[, time]) of spike counts (binned counts are summed over ``time``).
+    dispersion : {"neuron", "pooled", "shared", "fano", "poisson"}
+        The dispersion the model will fit: per neuron, pooled across neurons, one shared alpha,
+        the rate-independent Fano form, or none (Poisson likelihood).
+    condition : str, optional
+        Trial coordinate whose values the model treats as conditions (rates per neuron x
+        condition). Default: trials are exchangeable within each neuron.
+
+    Returns
+    -------
+    CheckReport
+        ``.ok``, ``.problems`` (see the module's table of codes), ``.summary`` (a Dataset over
+        ``neuron`` with ``n_trials``, ``n_replicates``, ``spikes``, ``fano``, ``fano_low``,
+        ``fano_high``; and ``cell_trials`` (neuron, condition) when ``condition`` is given),
+        ``.to_dataframe()``, ``.raise_if_failed()``.
+
+    Notes
+    -----
+    The dispersion screen always uses the cells of the trial coordinate ``condition`` (or the
+    ``condition`` argument when given), since stimulus-driven rate changes are not trial-to-trial
+    variability. Its interval is described in ``fano_screen``.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts = sp.from_array([[3, 5, 4, 6], [0, 0, 0, 0]], duration=0.5)
+    >>> report = sp.check_counts(counts, dispersion="shared")
+    >>> report.ok, [p.code for p in report.warnings]
+    (True, ['silent_neuron'])
+    """
+    if dispersion not in DISPERSIONS:
+        raise ValueError(
+            f"dispersion must be one of {DISPERSIONS}; got {dispersion!r}.{_suggest(str(dispersion), DISPERSIONS)}"
+        )
+    title = f"check_counts(dispersion={dispersion!r}, condition={condition!r})"
+    checked = (
+        "schema",
+        "variance_components",
+        "dispersion_trials",
+        *(("empty_cell", "single_neuron_condition", "confounded_condition") if condition else ()),
+        "unrecorded_neuron",
+        "silent_neuron",
+        "constant_counts",
+        "exposure",
+        "exposure_varies",
+        "underdispersed",
+    )
+    try:
+        validate_counts(counts)
+    except CountsError as err:
+        return CheckReport(
+            title,
+            [Problem("schema", "error", str(err), "rebuild the counts with from_neo() or from_array().")],
+            checked=("schema",),
+        )
+    if condition is not None:
+        trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",)]
+        if condition not in trial_coords:
+            raise ValueError(
+                f"condition must name a coordinate on 'trial'; got {condition!r}, available {trial_coords}."
+                f"{_suggest(condition, trial_coords)}"
+            )
+    window = counts.sum("time") if "time" in counts.dims else counts
+    y = window.values.astype(np.float64)
+    valid = counts["valid"].values if "valid" in counts.coords else np.ones(y.shape, dtype=bool)
+    neurons = counts["neuron"].values
+    duration = counts["duration"].values.astype(np.float64)
+    problems: list[Problem] = []
+
+    model_labels = counts[condition].values if condition else np.zeros(y.shape[1], dtype=int)
+    cond_names, model_codes = _codes(model_labels)
+    n_model, _, _ = _cell_sums(y, valid, model_codes, cond_names.size)
+    _variance_checks(neurons, n_model, dispersion, condition, problems)
+    if condition:
+        _coverage_checks(counts, neurons, cond_names, n_model, valid, condition, problems)
+    _neuron_checks(neurons, y, valid, problems)
+    _exposure_checks(duration, valid, counts["trial"].values, problems)
+
+    screen_names, screen_codes = _codes(counts[condition or "condition"].values)
+    screen = fano_screen(y, valid, screen_codes, screen_names.size)
+    _dispersion_checks(neurons, screen["fano"], screen["fano_low"], screen["fano_high"], problems)
+
+    summary = xr.Dataset(
+        {
+            "n_trials": ("neuron", valid.sum(axis=1).astype(np.int64)),
+            "n_replicates": ("neuron", np.maximum(n_model - 1, 0).sum(axis=1).astype(np.int64)),
+            "spikes": ("neuron", np.where(valid, y, 0).sum(axis=1).astype(np.int64)),
+            **{k: ("neuron", v) for k, v in screen.items()},
+        },
+        coords={"neuron": neurons},
+        attrs={"fano_ci_prob": FANO_CI_PROB},
+    )
+    if condition:
+        summary["cell_trials"] = (("neuron", "condition"), n_model.astype(np.int64))
+        summary = summary.assign_coords(condition=cond_names)
+    return CheckReport(title, problems, checked=checked, summary=summary)
