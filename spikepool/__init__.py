@@ -11,11 +11,13 @@ from spikepool.checks import check_counts
 from spikepool.counts import from_array, open_counts, validate_counts
 from spikepool.describe import format_summary, summarize_counts
 from spikepool.diagnostics import check_sampling
+from spikepool.empirical import fit_empirical_bayes
 from spikepool.exceptions import (
     CountsError,
     DatasetError,
     IdentifiabilityError,
     NeuronKeyError,
+    SamplingWarning,
     SourceError,
     SpikepoolError,
     SpikepoolWarning,
@@ -23,9 +25,15 @@ from spikepool.exceptions import (
     WindowError,
 )
 from spikepool.io import from_neo, from_nwb, from_spike_times, load
+from spikepool.models import HierarchicalNegBinom
 from spikepool.problems import CheckReport, Problem
+from spikepool.results import FitResult, load_result
+from spikepool.simulate import simulate_counts
 
 __all__ = [
+    "SamplingWarning",
+    "HierarchicalNegBinom",
+    "FitResult",
     "CheckReport",
     "CountsError",
     "DatasetError",
@@ -42,6 +50,9 @@ __all__ = [
     "check_sampling",
     "datasets",
     "format_summary",
+    "simulate_counts",
+    "load_result",
+    "fit_empirical_bayes",
     "from_array",
     "from_neo",
     "from_nwb",

@@ -11,6 +11,7 @@ __all__ = [
     "IdentifiabilityError",
     "NeuronKeyError",
     "SpikepoolError",
+    "SamplingWarning",
     "SpikepoolWarning",
     "SourceError",
     "UnitsError",
@@ -52,3 +53,7 @@ class IdentifiabilityError(SpikepoolError):
 
 class SpikepoolWarning(UserWarning):
     """Warnings issued by spikepool (errors in spikepool's own test run)."""
+
+
+class SamplingWarning(SpikepoolWarning):
+    """The sampler's output needs care (R-hat, ESS, divergences); remedies are numbered in the message."""

@@ -1,0 +1,314 @@
+"""Hierarchical Gamma-Poisson (Negative-Binomial) models of spike counts: ``HierarchicalNegBinom``.
+
+Model (``pooling="partial"``, conditions c, neurons i, trials t with exposure d_t in s)::
+
+    mu_c     ~ Normal(mu_loc, mu_scale)              population mean log rate (Hz) per condition
+    tau      ~ HalfNormal(tau_scale)                 between-neuron sd of log rates
+    log r_ic ~ Normal(mu_c, tau)                     partial pooling (conditional exchangeability)
+    y_it     ~ NegativeBinomial(mu = r_ic d_t, alpha_i),   Var = mu + mu**2 / alpha_i
+
+which is the Gamma-Poisson mixture ``y | lambda ~ Poisson(lambda d)``,
+``lambda ~ Gamma(alpha_i, alpha_i / r_ic)`` with lambda integrated out (never sampled). ``pooling="none"``
+gives every log r_ic its own fixed prior, ``"complete"`` one rate per condition for all neurons.
+Dispersion: ``"neuron"`` (alpha_i), ``"pooled"`` (log alpha_i ~ Normal(mu_a, tau_a)), ``"shared"``
+(one alpha), ``"fano"`` (alpha = eta * mu, so Var = E[y] (1 + 1/eta), a rate-independent Fano factor);
+``likelihood="poisson"`` is the alpha -> infinity limit. Posterior names: ``mu``, ``tau``,
+``log_rate``, ``rate`` (Hz), ``alpha`` (or ``eta``; ``mu_a``, ``tau_a`` when pooled).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import warnings
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from spikepool.checks import check_counts
+from spikepool.counts import validate_counts
+from spikepool.exceptions import SamplingWarning, SpikepoolWarning
+from spikepool.models.likelihood import Cells, compress
+from spikepool.models.parameterization import choose_centered
+from spikepool.models.priors import resolve_priors
+
+__all__ = ["HierarchicalNegBinom"]
+
+POOLINGS = ("partial", "none", "complete")
+DISPERSIONS = ("neuron", "pooled", "shared", "fano")
+LIKELIHOODS = ("negbin", "poisson")
+PARAMETERIZATIONS = ("auto", "centered", "noncentered")
+SAMPLERS = ("auto", "pymc", "nutpie", "numpyro")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}.{hint}")
+    return value
+
+
+class HierarchicalNegBinom:
+    """Partially pooled firing rates with Gamma-Poisson trial-to-trial overdispersion.
+
+    Parameters
+    ----------
+    pooling : {"partial", "none", "complete"}
+        The pooling continuum: log r_i ~ Normal(mu, tau); independent neurons with a fixed prior;
+        one rate for all neurons.
+    dispersion : {"neuron", "pooled", "shared", "fano"}
+        alpha_i per neuron; log alpha_i ~ Normal(mu_a, tau_a); one alpha; alpha = eta * mu.
+    likelihood : {"negbin", "poisson"}
+        Negative Binomial (Var = mu + mu**2 / alpha) or its Poisson limit (Var = mu).
+    condition : str, optional
+        Trial coordinate of conditions: rates become (neuron, condition) with a population mean per
+        condition. Cells with no valid trial are kept (their rate comes from the population level).
+    parameterization : {"auto", "centered", "noncentered"}
+        Of the neuron log rates; "auto" decides per neuron (``spikepool.models.parameterization``).
+    priors : dict, optional
+        Overrides of ``spikepool.models.priors.DEFAULT_PRIORS``.
+    sampler : {"auto", "pymc", "nutpie", "numpyro"}
+        "auto": nutpie when installed, else PyMC's NUTS.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, truth = sp.simulate_counts(8, 10, mu=1.5, tau=0.5, alpha=4.0, duration=1.0, seed=1)
+    >>> model = sp.HierarchicalNegBinom(dispersion="shared")
+    >>> sorted(v.name for v in model.build(counts).free_RVs)
+    ['log_alpha', 'log_rate_centered', 'mu', 'tau']
+    """
+
+    def __init__(
+        self,
+        pooling: str = "partial",
+        dispersion: str = "neuron",
+        likelihood: str = "negbin",
+        condition: str | None = None,
+        parameterization: str = "auto",
+        priors: dict | None = None,
+        sampler: str = "auto",
+    ) -> None:
+        self.pooling = _choice("pooling", pooling, POOLINGS)
+        self.dispersion = _choice("dispersion", dispersion, DISPERSIONS)
+        self.likelihood = _choice("likelihood", likelihood, LIKELIHOODS)
+        self.parameterization = _choice("parameterization", parameterization, PARAMETERIZATIONS)
+        self.sampler = _choice("sampler", sampler, SAMPLERS)
+        if condition is not None and not isinstance(condition, str):
+            raise TypeError(f"condition must be a trial coordinate name (str); got {type(condition).__name__}.")
+        self.condition = condition
+        self.priors = resolve_priors(priors)
+
+    def __repr__(self) -> str:
+        return (
+            f"HierarchicalNegBinom(pooling={self.pooling!r}, dispersion={self.dispersion!r}, "
+            f"likelihood={self.likelihood!r}, condition={self.condition!r}, "
+            f"parameterization={self.parameterization!r}, sampler={self.sampler!r})"
+        )
+
+    def spec(self) -> dict[str, Any]:
+        """The model's arguments (JSON-able), as stored with results."""
+        return {
+            "pooling": self.pooling,
+            "dispersion": self.dispersion,
+            "likelihood": self.likelihood,
+            "condition": self.condition,
+            "parameterization": self.parameterization,
+            "priors": dict(self.priors),
+            "sampler": self.sampler,
+        }
+
+    @property
+    def check_dispersion(self) -> str:
+        """The dispersion the identifiability checks must assume."""
+        return "poisson" if self.likelihood == "poisson" else self.dispersion
+
+    # ------------------------------------------------------------------ build
+    def centered(self, counts: xr.DataArray, cells: Cells | None = None) -> np.ndarray:
+        """Boolean (neuron,): which neurons get the centered form (``parameterization``)."""
+        n = counts.sizes["neuron"]
+        if self.parameterization == "centered" or self.pooling != "partial":
+            return np.ones(n, dtype=bool)
+        if self.parameterization == "noncentered":
+            return np.zeros(n, dtype=bool)
+        cells = cells if cells is not None else compress(counts, self.condition)
+        return choose_centered(cells, n, cells.condition_names.size)
+
+    def build(self, counts: xr.DataArray):
+        """The ``pm.Model`` for ``counts`` (coords ``neuron`` and ``condition`` from the counts).
+
+        The likelihood is a ``pm.Potential`` named ``loglik`` summing weighted NB log-densities over
+        sufficient-statistic cells (``spikepool.models.likelihood``).
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        validate_counts(counts)
+        if self.condition is not None and self.condition not in counts.coords:
+            raise ValueError(
+                f"condition must name a trial coordinate; got {self.condition!r}, coords {list(counts.coords)}."
+            )
+        cells = compress(counts, self.condition)
+        p = self.priors
+        n_neuron, n_cond = counts.sizes["neuron"], cells.condition_names.size
+        with_cond = self.condition is not None
+        rate_dims = ("neuron", "condition") if with_cond else ("neuron",)
+        pop_dims = ("condition",) if with_cond else ()
+        shape = (n_neuron, n_cond) if with_cond else (n_neuron,)
+        coords = {"neuron": counts["neuron"].values}
+        if with_cond:
+            coords["condition"] = cells.condition_names
+        mu_loc = p["mu_loc"]
+        if mu_loc is None:
+            exposure = float((cells.weight * cells.duration).sum())
+            spikes = float((cells.weight * cells.y).sum())
+            mu_loc = float(np.log(max(spikes, 0.5) / exposure))
+        centered = self.centered(counts, cells)
+
+        with pm.Model(coords=coords) as model:
+            if self.pooling == "partial":
+                mu = pm.Normal("mu", mu_loc, p["mu_scale"], dims=pop_dims)
+                if p["tau"] == "halfnormal":
+                    tau = pm.HalfNormal("tau", p["tau_scale"])
+                else:
+                    tau = pm.HalfCauchy("tau", p["tau_scale"])
+                mu_b = mu[None, :] if with_cond else mu
+                parts, order = [], []
+                cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
+                if cen.size:
+                    parts.append(pm.Normal("log_rate_centered", mu_b, tau, shape=(cen.size, *shape[1:])))
+                    order.append(cen)
+                if non.size:
+                    z = pm.Normal("log_rate_offset", 0.0, 1.0, shape=(non.size, *shape[1:]))
+                    parts.append(mu_b + tau * z)
+                    order.append(non)
+                stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
+                inverse = np.argsort(np.concatenate(order))
+                log_rate = pm.Deterministic("log_rate", stacked[inverse], dims=rate_dims)
+            elif self.pooling == "none":
+                log_rate = pm.Normal("log_rate", mu_loc, p["rate_scale"], dims=rate_dims)
+            else:
+                mu = pm.Normal("mu", mu_loc, p["mu_scale"], dims=pop_dims)
+                mu_b = mu[None, :] if with_cond else mu
+                log_rate = pm.Deterministic("log_rate", pt.ones(shape) * mu_b, dims=rate_dims)
+            rate = pm.Deterministic("rate", pt.exp(log_rate), dims=rate_dims)
+
+            flat_rate = rate.reshape((-1,)) if with_cond else rate
+            index = cells.neuron * n_cond + cells.condition if with_cond else cells.neuron
+            mu_cell = flat_rate[index] * cells.duration
+            if self.likelihood == "poisson":
+                dist = pm.Poisson.dist(mu=mu_cell)
+            else:
+                alpha_cell = self._alpha(pm, pt, p, cells, mu_cell)
+                dist = pm.NegativeBinomial.dist(mu=mu_cell, alpha=alpha_cell)
+            pm.Potential("loglik", (cells.weight * pm.logp(dist, cells.y)).sum())
+        model.spikepool_cells = cells
+        model.spikepool_centered = centered
+        return model
+
+    def _alpha(self, pm, pt, p, cells: Cells, mu_cell):
+        loc, scale = p["log_alpha_loc"], p["log_alpha_scale"]
+        if self.dispersion == "neuron":
+            log_alpha = pm.Normal("log_alpha", loc, scale, dims="neuron")
+            alpha = pm.Deterministic("alpha", pt.exp(log_alpha), dims="neuron")
+            return alpha[cells.neuron]
+        if self.dispersion == "pooled":
+            mu_a = pm.Normal("mu_a", loc, scale)
+            tau_a = pm.HalfNormal("tau_a", p["tau_alpha_scale"])
+            z = pm.Normal("log_alpha_offset", 0.0, 1.0, dims="neuron")
+            alpha = pm.Deterministic("alpha", pt.exp(mu_a + tau_a * z), dims="neuron")
+            return alpha[cells.neuron]
+        if self.dispersion == "shared":
+            log_alpha = pm.Normal("log_alpha", loc, scale)
+            return pm.Deterministic("alpha", pt.exp(log_alpha))
+        log_eta = pm.Normal("log_eta", p["log_eta_loc"], p["log_eta_scale"])
+        eta = pm.Deterministic("eta", pt.exp(log_eta))
+        return eta * mu_cell
+
+    # ------------------------------------------------------------------ fit
+    def _nuts_sampler(self) -> str:
+        if self.sampler == "auto":
+            return "nutpie" if importlib.util.find_spec("nutpie") else "pymc"
+        if self.sampler != "pymc" and importlib.util.find_spec(self.sampler) is None:
+            extra = {"nutpie": "fast", "numpyro": "jax"}[self.sampler]
+            raise ImportError(f"sampler={self.sampler!r} needs {self.sampler}: pip install 'spikepool[{extra}]'")
+        return self.sampler
+
+    def fit(
+        self,
+        counts: xr.DataArray,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        random_seed: int | None = None,
+        progressbar: bool = True,
+        **sampler_kwargs: Any,
+    ):
+        """Check, build, sample and return a ``FitResult``.
+
+        Runs ``check_counts`` first and raises ``IdentifiabilityError`` before any sampling when the
+        design cannot identify the model; its warnings are issued as ``SpikepoolWarning``. Sampling
+        problems (R-hat, ESS, divergences) warn as ``SamplingWarning`` with numbered remedies and are
+        recorded on the result (``result.checks``).
+
+        Parameters
+        ----------
+        counts : xarray.DataArray
+            DataArray (neuron, trial[, time]) from ``from_neo`` and friends.
+        draws, tune, chains : int
+            NUTS settings.
+        random_seed : int, optional
+            Seed (set it for reproducible fits).
+        progressbar : bool
+            Show the sampler's progress bar.
+        **sampler_kwargs
+            Passed to ``pm.sample`` (e.g. ``target_accept``, ``cores``).
+
+        Returns
+        -------
+        spikepool.results.FitResult
+        """
+        import pymc as pm
+
+        from spikepool.diagnostics import check_sampling
+        from spikepool.results import FitResult, add_fit_groups
+
+        report = check_counts(counts, dispersion=self.check_dispersion, condition=self.condition)
+        report.raise_if_failed()
+        for problem in report.warnings:
+            warnings.warn(problem.text(), SpikepoolWarning, stacklevel=2)
+        model = self.build(counts)
+        nuts_sampler = self._nuts_sampler()
+        with model:
+            idata = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=random_seed,
+                progressbar=progressbar,
+                nuts_sampler=nuts_sampler,
+                compute_convergence_checks=False,
+                **sampler_kwargs,
+            )
+            with warnings.catch_warnings():  # the likelihood Potential is rightly ignored by prior draws
+                warnings.filterwarnings("ignore", message=".*Potential.*")
+                prior = pm.sample_prior_predictive(draws=1000, random_seed=random_seed, var_names=_diagnosed(idata))
+        idata = add_fit_groups(idata, counts, model.spikepool_cells, self, prior=prior["prior"].to_dataset())
+        post = check_sampling(idata, var_names=_diagnosed(idata))
+        for problem in post.warnings:
+            warnings.warn(problem.text(), SamplingWarning, stacklevel=2)
+        return FitResult(
+            idata=idata,
+            counts=counts,
+            spec=self.spec(),
+            pre_checks=report,
+            post_checks=post,
+            centered=model.spikepool_centered,
+        )
+
+
+def _diagnosed(idata) -> list[str]:
+    names = ["mu", "tau", "rate", "alpha", "eta", "mu_a", "tau_a"]
+    return [n for n in names if n in idata["posterior"].data_vars]

@@ -1,0 +1,272 @@
+"""``FitResult``: the posterior of a count model with its data, checks and summaries.
+
+The idata is the ``xarray.DataTree`` PyMC returns, completed with the groups ArviZ expects:
+``log_likelihood`` (variable ``y`` over ``obs``, one entry per valid (neuron, trial) pair),
+``observed_data``, ``constant_data`` (durations), and ``posterior_predictive`` on request. The
+counts and the model's arguments travel in the same file (``to_netcdf`` / ``load_result``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from spikepool.models.likelihood import Cells, compress, nb_logpmf
+from spikepool.problems import CheckReport
+
+__all__ = ["FitResult", "add_fit_groups", "load_result"]
+
+#: Largest log-likelihood array (draws x observations) computed for LOO; beyond it the group is skipped.
+MAX_LOGLIK_VALUES = 200_000_000
+
+
+def _cell_params(post: xr.Dataset, cells: Cells, spec: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """Posterior draws of mu and alpha at every cell: arrays (chain, draw, cell)."""
+    rate = post["rate"].values
+    if rate.ndim == 4:
+        rate_cell = rate[:, :, cells.neuron, cells.condition]
+    else:
+        rate_cell = rate[:, :, cells.neuron]
+    mu = rate_cell * cells.duration
+    if spec["likelihood"] == "poisson":
+        return mu, None
+    if "eta" in post:
+        return mu, post["eta"].values[:, :, None] * mu
+    alpha = post["alpha"].values
+    return mu, alpha[:, :, cells.neuron] if alpha.ndim == 3 else alpha[:, :, None] * np.ones_like(mu)
+
+
+def add_fit_groups(
+    idata: xr.DataTree, counts: xr.DataArray, cells: Cells, model, prior: xr.Dataset | None = None
+) -> xr.DataTree:
+    """Add log_likelihood, observed_data, constant_data, prior draws and the counts to a sampled DataTree."""
+    spec = model.spec() if hasattr(model, "spec") else dict(model)
+    post = idata["posterior"].to_dataset()
+    obs_coords = {
+        "obs": np.arange(cells.obs_cell.size),
+        "obs_neuron": ("obs", counts["neuron"].values[cells.obs_neuron]),
+        "obs_trial": ("obs", counts["trial"].values[cells.obs_trial]),
+    }
+    window = counts.sum("time") if "time" in counts.dims else counts
+    y_obs = window.values[cells.obs_neuron, cells.obs_trial]
+    groups = {name: idata[name].to_dataset() for name in idata.children}
+    n_values = post.sizes["chain"] * post.sizes["draw"] * cells.obs_cell.size
+    if n_values <= MAX_LOGLIK_VALUES:
+        mu, alpha = _cell_params(post, cells, spec)
+        ll_cell = nb_logpmf(cells.y, mu, alpha)
+        loglik = ll_cell[:, :, cells.obs_cell]
+        groups["log_likelihood"] = xr.Dataset(
+            {"y": (("chain", "draw", "obs"), loglik)},
+            coords={"chain": post["chain"].values, "draw": post["draw"].values, **obs_coords},
+        )
+    groups["observed_data"] = xr.Dataset({"y": ("obs", y_obs)}, coords=obs_coords)
+    groups["constant_data"] = xr.Dataset(
+        {"duration": ("trial", counts["duration"].values)}, coords={"trial": counts["trial"].values}
+    )
+    if prior is not None:
+        groups["prior"] = prior
+    groups["spikepool_counts"] = counts.to_dataset(name="counts")
+    tree = xr.DataTree.from_dict(groups)
+    tree.attrs = {**idata.attrs, "spikepool_spec": json.dumps(spec)}
+    return tree
+
+
+def _eti(da: xr.DataArray, ci_prob: float) -> tuple[xr.DataArray, xr.DataArray]:
+    q = da.quantile([(1 - ci_prob) / 2, (1 + ci_prob) / 2], dim=("chain", "draw"))
+    return q.isel(quantile=0, drop=True), q.isel(quantile=1, drop=True)
+
+
+def _interval(da: xr.DataArray, ci_prob: float, units: str | None = None) -> xr.Dataset:
+    low, high = _eti(da, ci_prob)
+    attrs = {"ci_prob": ci_prob, "interval": "equal-tailed"}
+    if units:
+        attrs["units"] = units
+    return xr.Dataset({"mean": da.mean(("chain", "draw")), "lower": low, "upper": high}, attrs=attrs)
+
+
+@dataclass
+class FitResult:
+    """A fitted hierarchical count model.
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        Posterior (``mu``, ``tau``, ``log_rate``, ``rate`` in Hz, ``alpha`` / ``eta``), sample_stats,
+        log_likelihood, observed_data, constant_data (and posterior_predictive on request).
+    counts : xarray.DataArray
+        The counts (neuron, trial[, time]) that were fitted.
+    spec : dict
+        The model's arguments.
+    pre_checks, post_checks : CheckReport
+        ``check_counts`` before sampling and ``check_sampling`` after.
+    """
+
+    idata: xr.DataTree
+    counts: xr.DataArray
+    spec: dict
+    pre_checks: CheckReport
+    post_checks: CheckReport
+    centered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.idata["posterior"].to_dataset()
+
+    @property
+    def checks(self) -> CheckReport:
+        """The pre-fit report plus the post-fit diagnostics, as one report."""
+        return CheckReport(
+            "fit checks",
+            [*self.pre_checks.problems, *self.post_checks.problems],
+            checked=(*self.pre_checks.checked, *self.post_checks.checked),
+            summary=self.pre_checks.summary,
+        )
+
+    @property
+    def name(self) -> str:
+        s = self.spec
+        return f"{s['pooling']}/{s['dispersion'] if s['likelihood'] == 'negbin' else 'poisson'}"
+
+    def rates(self, ci_prob: float = 0.94) -> xr.Dataset:
+        """Posterior firing rates (Hz): Dataset over neuron [x condition] with mean, lower, upper.
+
+        The interval is equal-tailed with probability ``ci_prob``.
+        """
+        return _interval(self.posterior["rate"], ci_prob, "Hz")
+
+    def fano(self, ci_prob: float = 0.94) -> xr.Dataset:
+        """Posterior Fano factor per neuron [x condition], next to the empirical one.
+
+        ``fano = 1 + mu / alpha`` with ``mu`` the expected count in the neuron's median trial
+        duration (``Var = mu + mu**2 / alpha``); ``1 + 1/eta`` for ``dispersion="fano"``; 1 for
+        Poisson. ``empirical`` is var/mean of the counts in each cell (NaN with < 2 trials).
+        """
+        from spikepool.models.parameterization import cell_information
+
+        post = self.posterior
+        cells = compress(self.counts, self.spec["condition"])
+        n_neuron, n_cond = self.counts.sizes["neuron"], cells.condition_names.size
+        valid = (
+            self.counts["valid"].values if "valid" in self.counts.coords else np.ones(self.counts.shape[:2], dtype=bool)
+        )
+        duration = self.counts["duration"].values
+        d_med = np.array([np.median(duration[v]) if v.any() else np.nan for v in valid])
+        rate = post["rate"]
+        d = xr.DataArray(d_med, dims="neuron", coords={"neuron": rate["neuron"].values})
+        mu = rate * d
+        if self.spec["likelihood"] == "poisson":
+            fano = xr.ones_like(mu)
+        elif "eta" in post:
+            fano = (1 + 1 / post["eta"]) * xr.ones_like(mu)
+        else:
+            fano = 1 + mu / post["alpha"]
+        out = _interval(fano, ci_prob)
+        info = cell_information(cells, n_neuron, n_cond)
+        ss = np.bincount(
+            cells.neuron * n_cond + cells.condition, cells.weight * cells.y.astype(float) ** 2, n_neuron * n_cond
+        ).reshape(n_neuron, n_cond)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = info["spikes"] / info["n"]
+            var = (ss - info["spikes"] * mean) / (info["n"] - 1)
+            emp = np.where((info["n"] >= 2) & (mean > 0), var / mean, np.nan)
+        out["empirical"] = (out["mean"].dims, emp if n_cond > 1 or "condition" in out.dims else emp[:, 0])
+        return out
+
+    def summary(self, ci_prob: float = 0.94):
+        """ArviZ summary table (mean, sd, interval, ESS, R-hat) of mu, tau, alpha and the rates."""
+        import arviz_stats as azs
+
+        names = [n for n in ("mu", "tau", "alpha", "eta", "mu_a", "tau_a", "rate") if n in self.posterior]
+        return azs.summary(self.idata, var_names=names, ci_prob=ci_prob)
+
+    def diagnostics(self) -> CheckReport:
+        """The post-fit diagnostics (R-hat, ESS, divergences, contraction)."""
+        return self.post_checks
+
+    def posterior_predictive(self, random_seed: int | None = None) -> xr.DataArray:
+        """Replicated counts from the posterior: DataArray (chain, draw, neuron, trial) of int64.
+
+        Unrecorded (``valid`` False) pairs are 0. The draws are also stored in
+        ``idata["posterior_predictive"]`` (variable ``y`` over ``obs``).
+        """
+        rng = np.random.default_rng(random_seed)
+        cells = compress(self.counts, self.spec["condition"])
+        post = self.posterior
+        mu, alpha = _cell_params(post, cells, self.spec)
+        mu_obs = mu[:, :, cells.obs_cell]
+        if alpha is None:
+            y = rng.poisson(mu_obs)
+        else:
+            a = alpha[:, :, cells.obs_cell]
+            y = rng.poisson(rng.gamma(a, mu_obs / a))
+        shape = (post.sizes["chain"], post.sizes["draw"], *self.counts.shape[:2])
+        full = np.zeros(shape, dtype=np.int64)
+        full[:, :, cells.obs_neuron, cells.obs_trial] = y
+        groups = {name: self.idata[name].to_dataset() for name in self.idata.children}
+        groups["posterior_predictive"] = xr.Dataset(
+            {"y": (("chain", "draw", "obs"), y)}, coords=groups["observed_data"].coords
+        )
+        attrs = self.idata.attrs
+        self.idata = xr.DataTree.from_dict(groups)
+        self.idata.attrs = attrs
+        return xr.DataArray(
+            full,
+            dims=("chain", "draw", "neuron", "trial"),
+            coords={
+                "chain": post["chain"].values,
+                "draw": post["draw"].values,
+                "neuron": self.counts["neuron"].values,
+                "trial": self.counts["trial"].values,
+            },
+            name="y_rep",
+        )
+
+    def loo(self):
+        """PSIS-LOO of the fit (``arviz_stats.loo``) over valid (neuron, trial) observations."""
+        import arviz_stats as azs
+
+        return azs.loo(self.idata, var_name="y")
+
+    def compare(self, *others: FitResult, names: list[str] | None = None):
+        """LOO comparison table of this fit and ``others`` on the same counts (``arviz_stats.compare``)."""
+        import arviz_stats as azs
+
+        fits = [self, *others]
+        labels = names or [f.name for f in fits]
+        if len(set(labels)) != len(labels):
+            labels = [f"{label} ({i})" for i, label in enumerate(labels)]
+        for f in others:
+            if f.counts.shape != self.counts.shape or not np.array_equal(f.counts.values, self.counts.values):
+                raise ValueError("compare needs fits of the same counts; got fits of different data.")
+        return azs.compare({label: f.idata for label, f in zip(labels, fits, strict=True)})
+
+    def to_netcdf(self, path: str | os.PathLike) -> None:
+        """Write the whole result (posterior, groups, counts, model spec, checks' text) to netCDF."""
+        tree = self.idata.copy()
+        tree.attrs = {
+            **tree.attrs,
+            "spikepool_spec": json.dumps(self.spec),
+            "spikepool_centered": json.dumps([bool(x) for x in self.centered]),
+        }
+        tree.to_netcdf(path)
+
+
+def load_result(path: str | os.PathLike) -> FitResult:
+    """Read a ``FitResult`` written by ``FitResult.to_netcdf``; the checks are recomputed from the data."""
+    from spikepool.checks import check_counts
+    from spikepool.diagnostics import check_sampling
+
+    tree = xr.open_datatree(path).load()
+    tree.close()
+    spec = json.loads(tree.attrs["spikepool_spec"])
+    counts = tree["spikepool_counts"].to_dataset()["counts"]
+    dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
+    pre = check_counts(counts, dispersion=dispersion, condition=spec["condition"])
+    names = [n for n in ("mu", "tau", "rate", "alpha", "eta", "mu_a", "tau_a") if n in tree["posterior"].data_vars]
+    post = check_sampling(tree, var_names=names)
+    centered = np.array(json.loads(tree.attrs.get("spikepool_centered", "[]")), dtype=bool)
+    return FitResult(idata=tree, counts=counts, spec=spec, pre_checks=pre, post_checks=post, centered=centered)

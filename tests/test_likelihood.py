@@ -1,0 +1,83 @@
+"""The compressed likelihood equals the plain per-trial Negative-Binomial log-density."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import spikepool as sp
+from spikepool.models.likelihood import compress, nb_logpmf
+
+
+def _counts(rng, n_neurons=6, n_trials=24):
+    counts, _ = sp.simulate_counts(
+        n_neurons,
+        n_trials,
+        conditions=["a", "b", "c"],
+        mu=[1.0, 2.0, 0.5],
+        tau=0.7,
+        alpha=3.0,
+        duration=rng.choice([0.5, 1.0], n_trials),
+        seed=int(rng.integers(1 << 30)),
+    )
+    valid = rng.random(counts.shape) > 0.15
+    return counts.where(valid, 0).assign_coords(valid=(("neuron", "trial"), valid))
+
+
+def test_compress_keeps_every_valid_trial_once(rng):
+    counts = _counts(rng)
+    cells = compress(counts, "condition")
+    assert cells.weight.sum() == counts["valid"].sum()
+    np.testing.assert_array_equal(cells.y[cells.obs_cell], counts.values[cells.obs_neuron, cells.obs_trial])
+    np.testing.assert_array_equal(cells.duration[cells.obs_cell], counts["duration"].values[cells.obs_trial])
+    assert cells.n_cells < cells.obs_cell.size  # repeated values were merged
+
+
+def test_nb_logpmf_matches_scipy_and_has_the_poisson_limit(rng):
+    y, mu, alpha = rng.integers(0, 40, 50), rng.uniform(0.1, 30, 50), rng.uniform(0.2, 20, 50)
+    expected = stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu))
+    np.testing.assert_allclose(nb_logpmf(y, mu, alpha), expected, rtol=1e-10)
+    np.testing.assert_allclose(nb_logpmf(y, mu, np.full(50, 1e12)), stats.poisson.logpmf(y, mu), rtol=1e-9)
+    np.testing.assert_allclose(nb_logpmf(y, mu, None), stats.poisson.logpmf(y, mu), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("dispersion", "likelihood"),
+    [("neuron", "negbin"), ("pooled", "negbin"), ("shared", "negbin"), ("fano", "negbin"), ("shared", "poisson")],
+)
+def test_model_loglik_equals_per_trial_sum(rng, dispersion, likelihood):
+    counts = _counts(rng)
+    model = sp.HierarchicalNegBinom(
+        dispersion=dispersion, likelihood=likelihood, condition="condition", parameterization="noncentered"
+    ).build(counts)
+    values = [model["loglik"], model["rate"]]
+    has_alpha = likelihood == "negbin"
+    if has_alpha:
+        values.append(model["eta"] if dispersion == "fano" else model["alpha"])
+    fn = model.compile_fn(values, inputs=model.value_vars, on_unused_input="ignore")
+    for _ in range(3):
+        point = {v.name: rng.normal(0, 0.8, size=model.initial_point()[v.name].shape) for v in model.value_vars}
+        loglik, rate, *extra = fn(point)
+        valid = counts["valid"].values
+        n, t = np.nonzero(valid)
+        cond = np.unique(counts["condition"].values, return_inverse=True)[1]
+        mu = rate[n, cond[t]] * counts["duration"].values[t]
+        y = counts.values[n, t]
+        if not has_alpha:
+            expected = stats.poisson.logpmf(y, mu).sum()
+        else:
+            alpha = extra[0] * mu if dispersion == "fano" else np.broadcast_to(extra[0], (counts.sizes["neuron"],))[n]
+            expected = stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu)).sum()
+        assert loglik == pytest.approx(expected, abs=1e-8, rel=1e-12)
+
+
+def test_model_names_and_coords(rng):
+    counts = _counts(rng)
+    model = sp.HierarchicalNegBinom(condition="condition").build(counts)
+    assert set(model.named_vars) >= {"mu", "tau", "log_rate", "rate", "alpha"}
+    assert model.named_vars_to_dims["rate"] == ("neuron", "condition")
+    assert list(model.coords["condition"]) == ["a", "b", "c"]
+    flat = sp.HierarchicalNegBinom(pooling="complete", dispersion="shared").build(counts)
+    assert flat.named_vars_to_dims["rate"] == ("neuron",)
+    assert "tau" not in flat.named_vars

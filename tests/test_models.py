@@ -1,0 +1,200 @@
+"""HierarchicalNegBinom fits: recovery, shrinkage direction, an independent latent-Gamma formulation."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pymc as pm
+import pytest
+import xarray as xr
+
+import spikepool as sp
+from spikepool.models.likelihood import compress
+from spikepool.models.parameterization import choose_centered
+
+FIT = {"draws": 500, "tune": 500, "chains": 2, "cores": 1, "progressbar": False}
+
+
+def _fit(model, counts, seed, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SpikepoolWarning)  # pre-fit and sampling warnings: tested elsewhere
+        return model.fit(counts, random_seed=seed, **{**FIT, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def recovery():
+    """40 neurons x 30 trials; a quarter of them recorded in 3 trials only (sparse)."""
+    counts, truth = sp.simulate_counts(40, 30, mu=1.2, tau=0.8, alpha=4.0, duration=0.5, seed=11)
+    valid = np.ones(counts.shape, dtype=bool)
+    valid[30:, 3:] = False
+    counts = counts.where(valid, 0).assign_coords(valid=(("neuron", "trial"), valid))
+    result = _fit(sp.HierarchicalNegBinom(dispersion="shared"), counts, seed=5)
+    return counts, truth, result
+
+
+def test_recovers_population_and_rates(recovery):
+    counts, truth, result = recovery
+    post = result.posterior
+    true_log_rates = truth["log_rate"].values[:, 0]
+    # tolerances: within 3 posterior sd of the population the neurons were drawn from
+    for name, true in (("mu", true_log_rates.mean()), ("tau", true_log_rates.std(ddof=1)), ("alpha", 4.0)):
+        mean, sd = float(post[name].mean()), float(post[name].std())
+        assert abs(mean - true) < 3 * sd, (name, mean, sd, true)
+    rates = result.rates(ci_prob=0.9)
+    true = truth["rate"].values[:, 0]
+    inside = (rates["lower"].values <= true) & (true <= rates["upper"].values)
+    # nominal 90%; with 40 neurons the binomial sd is 4.7 points: accept 75-100%
+    assert 0.75 <= inside.mean() <= 1.0
+    assert result.post_checks.summary["divergences"].item() == 0
+
+
+def test_shrinkage_moves_sparse_neurons_most(recovery):
+    counts, _, result = recovery
+    raw = np.log(
+        (counts.where(counts["valid"]).sum("trial") / (counts["duration"] * counts["valid"]).sum("trial")).values
+    )
+    log_rate = result.posterior["log_rate"]
+    post, sd = log_rate.mean(("chain", "draw")).values, log_rate.std(("chain", "draw")).values
+    pop = float(result.posterior["mu"].mean())
+    finite = np.isfinite(raw)
+    # between the raw rate and the population mean; a neuron already at the population mean may sit
+    # a hair beyond it (E[log r] vs log E[r], Monte-Carlo error): allowed up to 0.1 posterior sd
+    toward = (post - raw) * (pop - raw) >= 0
+    assert np.all((toward | (np.abs(post - raw) < 0.1 * sd))[finite])
+    moved = np.abs(post - raw) / np.abs(pop - raw)
+    sparse, rich = moved[30:][finite[30:]], moved[:30]
+    assert np.median(sparse) > 2 * np.median(rich)
+    assert np.median(rich) < 0.15
+
+
+def test_auto_parameterization_splits_rich_and_sparse_neurons():
+    counts, _ = sp.simulate_counts(20, 40, mu=2.5, tau=0.8, alpha=5.0, duration=1.0, seed=2)
+    valid = np.ones(counts.shape, dtype=bool)
+    valid[15:, 1:] = False  # five neurons with a single trial and at most one spike
+    counts = counts.where(valid, 0).assign_coords(valid=(("neuron", "trial"), valid))
+    counts[15:, 0] = [0, 0, 1, 1, 1]
+    centered = choose_centered(compress(counts), 20, 1)
+    assert centered[:15].all() and not centered[15:].any()
+    model = sp.HierarchicalNegBinom(dispersion="shared")
+    np.testing.assert_array_equal(model.centered(counts), centered)
+    built = model.build(counts)
+    assert {"log_rate_centered", "log_rate_offset"} <= set(built.named_vars)
+    assert not sp.HierarchicalNegBinom(parameterization="noncentered").centered(counts).any()
+
+
+def test_latent_gamma_formulation_gives_the_same_posterior():
+    """The explicit model (lambda_it sampled) and the marginal NB agree on mu and tau."""
+    counts, _ = sp.simulate_counts(8, 6, mu=1.5, tau=0.7, alpha=3.0, duration=1.0, seed=7)
+    ours = _fit(
+        sp.HierarchicalNegBinom(dispersion="shared", parameterization="noncentered"),
+        counts,
+        3,
+        draws=1500,
+        tune=1000,
+        target_accept=0.9,
+    )
+    y = counts.values
+    with pm.Model():
+        mu = pm.Normal(
+            "mu", ours.spec["priors"]["mu_loc"] or np.log(y.sum() / counts["duration"].sum().item() / 8 * 8), 2.0
+        )
+        tau = pm.HalfNormal("tau", 1.0)
+        z = pm.Normal("z", 0, 1, shape=8)
+        rate = pm.math.exp(mu + tau * z)
+        alpha = pm.math.exp(pm.Normal("log_alpha", 1.0, 1.5))
+        lam = pm.Gamma("lam", alpha=alpha, beta=alpha / rate[:, None], shape=y.shape)
+        pm.Poisson("y", lam * counts["duration"].values[None, :], observed=y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            latent = pm.sample(
+                draws=1500,
+                tune=1000,
+                chains=2,
+                cores=1,
+                random_seed=4,
+                progressbar=False,
+                target_accept=0.9,
+                compute_convergence_checks=False,
+            )
+    import arviz_stats as azs
+
+    for name in ("mu", "tau"):
+        a, b = ours.idata["posterior"][name], latent["posterior"][name]
+        se = np.hypot(
+            float(azs.mcse(ours.idata, var_names=[name])[name]), float(azs.mcse(latent, var_names=[name])[name])
+        )
+        assert abs(float(a.mean()) - float(b.mean())) < 4 * se + 0.02, name
+
+
+def test_one_trial_per_neuron_is_refused_before_sampling():
+    counts, _ = sp.simulate_counts(6, 1, seed=1)
+    with pytest.raises(sp.IdentifiabilityError, match="separable only with repeated trials"):
+        sp.HierarchicalNegBinom(dispersion="shared").fit(counts, draws=10, tune=10)
+
+
+def test_weak_designs_warn_before_sampling():
+    counts, _ = sp.simulate_counts(4, 5, seed=1)
+    with pytest.warns(sp.SpikepoolWarning, match="dispersion_trials"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SamplingWarning)  # 20 draws: the sampling warnings are expected
+        sp.HierarchicalNegBinom(dispersion="neuron").fit(
+            counts, draws=20, tune=20, chains=1, random_seed=0, progressbar=False
+        )
+
+
+BAD = [
+    ({"pooling": "partal"}, ValueError, "Did you mean 'partial'"),
+    ({"dispersion": "per-neuron"}, ValueError, "dispersion must be one of"),
+    ({"likelihood": "nb"}, ValueError, "likelihood must be one of"),
+    ({"parameterization": "centred"}, ValueError, "Did you mean 'centered'"),
+    ({"priors": {"tau_scal": 2}}, ValueError, "Did you mean 'tau_scale'"),
+    ({"priors": {"tau": "invgamma"}}, ValueError, "'halfnormal' or 'halfcauchy'"),
+    ({"priors": {"mu_scale": -1}}, ValueError, "positive number"),
+    ({"condition": 3}, TypeError, "trial coordinate name"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), BAD)
+def test_bad_model_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        sp.HierarchicalNegBinom(**kwargs)
+
+
+def test_missing_sampler_package_is_named():
+    import importlib.util
+
+    if importlib.util.find_spec("numpyro") is not None:
+        pytest.skip("numpyro is installed")
+    counts, _ = sp.simulate_counts(4, 12, seed=1)
+    with pytest.raises(ImportError, match=r"pip install 'spikepool\[jax\]'"):
+        sp.HierarchicalNegBinom(sampler="numpyro", dispersion="shared").fit(counts)
+
+
+def test_result_round_trips_through_netcdf(recovery, tmp_path):
+    _, _, result = recovery
+    path = tmp_path / "fit.nc"
+    result.to_netcdf(path)
+    back = sp.load_result(path)
+    xr.testing.assert_identical(back.rates(), result.rates())
+    xr.testing.assert_identical(back.counts, result.counts)
+    assert back.spec == result.spec
+    np.testing.assert_array_equal(back.centered, result.centered)
+    np.testing.assert_array_equal(back.idata["log_likelihood"]["y"].values, result.idata["log_likelihood"]["y"].values)
+
+
+def test_fano_posterior_predictive_and_summary(recovery):
+    counts, truth, result = recovery
+    fano = result.fano()
+    alpha = result.posterior["alpha"]
+    expected = (1 + result.posterior["rate"] * 0.5 / alpha).mean(("chain", "draw"))
+    np.testing.assert_allclose(fano["mean"].values, expected.values)
+    y_rep = result.posterior_predictive(random_seed=0)
+    assert y_rep.dims == ("chain", "draw", "neuron", "trial")
+    assert (y_rep.values[:, :, ~counts["valid"].values] == 0).all()
+    # replicated means track the observed ones for the data-rich neurons
+    obs = counts.isel(neuron=slice(0, 30)).mean("trial").values
+    rep = y_rep.isel(neuron=slice(0, 30)).mean(("chain", "draw", "trial")).values
+    assert np.corrcoef(obs, rep)[0, 1] > 0.98
+    assert "posterior_predictive" in result.idata.children
+    table = result.summary()
+    assert "tau" in table.index and "r_hat" in table.columns
