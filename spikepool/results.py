@@ -173,7 +173,7 @@ class FitResult:
             mean = info["spikes"] / info["n"]
             var = (ss - info["spikes"] * mean) / (info["n"] - 1)
             emp = np.where((info["n"] >= 2) & (mean > 0), var / mean, np.nan)
-        out["empirical"] = (out["mean"].dims, emp if n_cond > 1 or "condition" in out.dims else emp[:, 0])
+        out["empirical"] = (out["mean"].dims, emp if "condition" in out.dims else emp[:, 0])
         return out
 
     def summary(self, ci_prob: float = 0.94):

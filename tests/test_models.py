@@ -198,3 +198,26 @@ def test_fano_posterior_predictive_and_summary(recovery):
     assert "posterior_predictive" in result.idata.children
     table = result.summary()
     assert "tau" in table.index and "r_hat" in table.columns
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"dispersion": "shared"},
+        {"dispersion": "neuron", "condition": "condition"},
+        {"dispersion": "pooled", "parameterization": "noncentered"},
+        {"pooling": "none"},
+        {"pooling": "complete", "dispersion": "fano"},
+    ],
+)
+def test_empirical_bayes_initial_values_start_in_the_typical_set(kwargs):
+    counts, truth = sp.simulate_counts(12, 10, conditions=["a", "b"], mu=[1.0, 2.0], tau=0.6, alpha=4.0, seed=3)
+    spec = sp.HierarchicalNegBinom(**kwargs)
+    model = spec.build(counts)
+    initvals = spec.initial_values(counts, model)
+    assert "mu" in initvals or "log_rate" in initvals
+    for name, value in initvals.items():
+        model.set_initval(model[name], value)
+    logp = model.compile_logp()(model.initial_point())
+    default = sp.HierarchicalNegBinom(**kwargs).build(counts)
+    assert np.isfinite(logp) and logp > default.compile_logp()(default.initial_point())

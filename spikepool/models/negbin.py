@@ -227,6 +227,42 @@ class HierarchicalNegBinom:
         eta = pm.Deterministic("eta", pt.exp(log_eta))
         return eta * mu_cell
 
+    def initial_values(self, counts: xr.DataArray, model) -> dict[str, np.ndarray]:
+        """Starting values from the closed-form empirical-Bayes fit (``fit_empirical_bayes``).
+
+        Log rates start at the shrunk EB rates, ``mu`` and ``tau`` at the EB population, dispersion at
+        the neurons' moment estimates; anything the EB fit cannot give (NaN) is left to PyMC.
+        """
+        from spikepool.empirical import fit_empirical_bayes
+
+        eb = fit_empirical_bayes(counts, condition=self.condition)
+        log_rate = np.log(eb["rate"].values)
+        mu = np.asarray(eb["mu"].values, dtype=float)
+        fill = np.where(np.isfinite(mu), mu, np.nanmean(mu) if np.isfinite(mu).any() else 0.0)
+        log_rate = np.where(np.isfinite(log_rate), log_rate, fill)
+        tau = float(np.clip(np.nanmean(eb["tau"].values), 0.05, 3.0)) if np.isfinite(eb["tau"].values).any() else 0.5
+        log_alpha = np.clip(np.log(eb["alpha"].values), -3.0, 6.0)
+        log_alpha = np.where(np.isfinite(log_alpha), log_alpha, self.priors["log_alpha_loc"])
+        centered = model.spikepool_centered
+        candidates = {
+            "mu": fill,
+            "tau": tau,
+            "log_rate": log_rate,
+            "log_rate_centered": log_rate[centered],
+            "log_rate_offset": (log_rate[~centered] - fill) / tau,
+            "log_alpha": log_alpha if self.dispersion == "neuron" else float(np.median(log_alpha)),
+            "mu_a": float(np.median(log_alpha)),
+            "tau_a": 0.5,
+            "log_alpha_offset": np.clip((log_alpha - np.median(log_alpha)) / 0.5, -3, 3),
+        }
+        out = {}
+        for name, value in candidates.items():
+            if name in model.named_vars and model[name] in model.free_RVs:
+                value = np.asarray(value, dtype=float)
+                if value.shape == tuple(model.initial_point()[_value_name(model, name)].shape) or value.ndim == 0:
+                    out[name] = value
+        return out
+
     # ------------------------------------------------------------------ fit
     def _nuts_sampler(self) -> str:
         if self.sampler == "auto":
@@ -281,6 +317,8 @@ class HierarchicalNegBinom:
             warnings.warn(problem.text(), SpikepoolWarning, stacklevel=2)
         model = self.build(counts)
         nuts_sampler = self._nuts_sampler()
+        if nuts_sampler == "pymc" and "initvals" not in sampler_kwargs:
+            sampler_kwargs["initvals"] = self.initial_values(counts, model)
         with model:
             idata = pm.sample(
                 draws=draws,
@@ -307,6 +345,10 @@ class HierarchicalNegBinom:
             post_checks=post,
             centered=model.spikepool_centered,
         )
+
+
+def _value_name(model, name: str) -> str:
+    return model.rvs_to_values[model[name]].name
 
 
 def _diagnosed(idata) -> list[str]:
