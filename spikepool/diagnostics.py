@@ -47,12 +47,16 @@ def _group(idata: Any, name: str) -> xr.Dataset | None:
     raise TypeError(f"idata must be an xarray.DataTree (from pm.sample) or a Dataset; got {type(idata).__name__}.")
 
 
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
 def _label(da: xr.DataArray, flat_index: int) -> str:
     dims = [d for d in da.dims]
     if not dims:
         return str(da.name)
     idx = np.unravel_index(flat_index, da.shape)
-    parts = [f"{d}={da[d].values[i].item() if d in da.coords else i!r}" for d, i in zip(dims, idx, strict=True)]
+    parts = [f"{d}={_plain(da[d].values[i]) if d in da.coords else i!r}" for d, i in zip(dims, idx, strict=True)]
     return f"{da.name}[{', '.join(parts)}]"
 
 

@@ -221,3 +221,14 @@ def test_empirical_bayes_initial_values_start_in_the_typical_set(kwargs):
     logp = model.compile_logp()(model.initial_point())
     default = sp.HierarchicalNegBinom(**kwargs).build(counts)
     assert np.isfinite(logp) and logp > default.compile_logp()(default.initial_point())
+
+
+def test_nutpie_sampler_agrees_with_pymc():
+    pytest.importorskip("nutpie", reason="the nutpie path needs the 'fast' extra (pip install 'spikepool[fast]')")
+    counts, _ = sp.simulate_counts(20, 15, mu=1.5, tau=0.6, alpha=4.0, seed=3)
+    fits = {
+        s: _fit(sp.HierarchicalNegBinom(dispersion="shared", sampler=s), counts, seed=1) for s in ("nutpie", "pymc")
+    }
+    for name in ("mu", "tau"):
+        a, b = (fits[s].posterior[name] for s in ("nutpie", "pymc"))
+        assert abs(float(a.mean()) - float(b.mean())) < 0.25 * float(b.std())
