@@ -138,6 +138,12 @@ class FitResult:
         """
         return _interval(self.posterior["rate"], ci_prob, "Hz")
 
+    def shrinkage(self, ci_prob: float = 0.94) -> xr.Dataset:
+        """Raw, pooled and partial-pooling rates with both shrinkage factors (``compute_shrinkage``)."""
+        from spikepool.shrinkage import compute_shrinkage
+
+        return compute_shrinkage(self, ci_prob=ci_prob)
+
     def fano(self, ci_prob: float = 0.94) -> xr.Dataset:
         """Posterior Fano factor per neuron [x condition], next to the empirical one.
 

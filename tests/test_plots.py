@@ -1,0 +1,95 @@
+"""Plots render (Agg backend) and draw what they claim: one mark per neuron, per trial, per bin."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from conftest import make_block  # noqa: E402
+
+import spikepool as sp  # noqa: E402
+from spikepool import plots  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fit():
+    counts, _ = sp.simulate_counts(6, 16, conditions=["a", "b"], mu=[1.0, 2.0], tau=0.6, alpha=4.0, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SpikepoolWarning)
+        return sp.HierarchicalNegBinom(dispersion="shared", condition="condition").fit(
+            counts, draws=200, tune=200, chains=2, cores=1, random_seed=1, progressbar=False
+        )
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def _png(ax, tmp_path):
+    path = tmp_path / "fig.png"
+    ax.figure.savefig(path)
+    assert path.stat().st_size > 5_000
+    return path
+
+
+def test_shrinkage_plot_has_two_points_and_an_arrow_per_cell(fit, tmp_path):
+    ax = plots.plot_shrinkage(fit)
+    offsets = [c.get_offsets() for c in ax.collections]
+    assert [len(o) for o in offsets] == [12, 12]  # raw and posterior, 6 neurons x 2 conditions
+    assert len(ax.texts) >= 12  # arrows are annotations
+    table = fit.shrinkage()
+    np.testing.assert_allclose(sorted(offsets[1][:, 1]), sorted(table["rate"].values.ravel()))
+    assert ax.get_yscale() == "log"
+    _png(ax, tmp_path)
+
+
+def test_rates_and_fano_caterpillars(fit, tmp_path):
+    ax = plots.plot_rates(fit, ci_prob=0.9)
+    assert len(ax.get_yticks()) == 12
+    _png(ax, tmp_path)
+    fig, ax2 = plt.subplots()
+    assert plots.plot_fano(fit, ax=ax2) is ax2
+    assert len(ax2.get_yticklabels()) == 12
+
+
+def test_posterior_predictive_plots(fit, tmp_path):
+    ax = plots.plot_ppc_counts(fit, neuron="n0")
+    bars = ax.patches
+    obs = fit.counts.sel(neuron="n0").values
+    heights = np.array([b.get_height() for b in bars]) ** 2
+    assert heights.sum() == pytest.approx(obs.size)  # every observed trial is in one bar
+    _png(ax, tmp_path)
+    ax = plots.plot_ppc_fano(fit)
+    assert len(ax.get_yticklabels()) == 6
+    with pytest.raises(ValueError, match="fitted neurons"):
+        plots.plot_ppc_counts(fit, neuron="nope")
+
+
+def test_raster_and_psth_from_neo(rng, tmp_path):
+    block = make_block(rng, n_neurons=2, n_trials=6)
+    ax = plots.plot_raster(block, "u1", window=(0.0, 2.0))
+    total = sum(len(c.get_segments()) for c in ax.collections)
+    assert total == sum(s.spiketrains[1].size for s in block.segments)  # one tick per spike
+    _png(ax, tmp_path)
+    binned = sp.from_neo(block, window=(0.0, 2.0), bin_size=0.25)
+    ax = plots.plot_psth(binned)
+    assert len(ax.lines) == 2 + 1  # two conditions and the alignment line
+    rate_a = ax.lines[0].get_ydata()
+    expected = binned.sum("neuron").where(binned["condition"] == "a", drop=True).mean("trial") / 0.25
+    np.testing.assert_allclose(rate_a, expected.values)
+    with pytest.raises(ValueError, match="must be binned"):
+        plots.plot_psth(sp.from_neo(block, window=(0.0, 2.0)))
+
+
+def test_trace_plot_returns_a_plot_collection(fit):
+    pc = plots.plot_trace(fit, var_names=("mu", "tau"))
+    assert hasattr(pc, "viz")
+    with pytest.raises(ValueError, match="'trace' or 'rank'"):
+        plots.plot_trace(fit, kind="pair")
