@@ -27,6 +27,7 @@ from spikepool.exceptions import (
 from spikepool.io import from_neo, from_nwb, from_spike_times, load
 from spikepool.models import HierarchicalNegBinom
 from spikepool.problems import CheckReport, Problem
+from spikepool.report import report
 from spikepool.results import FitResult, load_result
 from spikepool.simulate import simulate_counts
 
@@ -52,6 +53,7 @@ __all__ = [
     "format_summary",
     "simulate_counts",
     "load_result",
+    "report",
     "fit_empirical_bayes",
     "from_array",
     "from_neo",

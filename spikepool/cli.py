@@ -1,37 +1,91 @@
-"""The ``spikepool`` command: list datasets, count a recording, print its summary, save netCDF.
+"""The ``spikepool`` command: datasets, counts, check, fit, report.
 
 Examples
 --------
 ``spikepool datasets``
-``spikepool counts locust20010214 --window 10 12 --out locust_counts.nc``
-``spikepool counts recording.nix --window -0.5 1.0 --align odour_onset --bin-size 0.05``
+``spikepool fit locust20010214 --window 10 12 --out report/``
+``spikepool check recording.nix --window -0.5 1.0 --align odour_onset``
+``spikepool report report/result.nc --out report2/``
+
+SOURCE is a registered dataset name (``spikepool datasets``) or any file Neo (or pynwb) reads.
+Bad input ends with one line on stderr and exit status 2, no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
+EXIT_BAD_INPUT = 2
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="spikepool", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("datasets", help="list the registered real recordings")
-    c = sub.add_parser("counts", help="count a dataset or a recording file and print its summary")
-    c.add_argument("source", help="a registered dataset name or a file neo.io (or pynwb) can read")
-    c.add_argument(
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _source_args(p: argparse.ArgumentParser, window_required: bool = False) -> None:
+    p.add_argument("source", help="a registered dataset name or a file neo.io (or pynwb) can read")
+    p.add_argument(
         "--window",
         nargs=2,
         type=float,
         metavar=("START", "STOP"),
+        required=window_required,
         help="counting window in s, relative to the alignment",
     )
-    c.add_argument("--align", help="event / epoch name or label to align trials to")
-    c.add_argument("--bin-size", type=float, help="bin width in s (binned counts)")
-    c.add_argument("--neuron-key", help="SpikeTrain annotation (or 'name') that identifies neurons")
+    p.add_argument("--align", help="event / epoch name or label to align trials to")
+    p.add_argument("--bin-size", type=float, help="bin width in s (binned counts; models use window totals)")
+    p.add_argument("--neuron-key", help="SpikeTrain annotation (or 'name') that identifies neurons")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    from spikepool.models.negbin import DISPERSIONS, LIKELIHOODS, POOLINGS
+
+    p.add_argument(
+        "--condition",
+        help="trial coordinate of conditions (default: 'condition' when it varies; 'none' to pool all trials)",
+    )
+    p.add_argument("--pooling", choices=POOLINGS, default="partial")
+    p.add_argument("--dispersion", choices=DISPERSIONS, default="neuron")
+    p.add_argument("--likelihood", choices=LIKELIHOODS, default="negbin")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="spikepool",
+        description="Partially pooled firing rates from spike trains.",
+        epilog="SOURCE: a dataset name from 'spikepool datasets' or a recording file.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("datasets", help="list the registered real recordings")
+    c = sub.add_parser("counts", help="count a recording and print its summary")
+    _source_args(c)
     c.add_argument("--out", type=Path, help="write the counts to this netCDF file")
+    k = sub.add_parser("check", help="count a recording and run the identifiability checks")
+    _source_args(k)
+    _model_args(k)
+    f = sub.add_parser("fit", help="check, fit the hierarchical model, write report, result and rates")
+    _source_args(f, window_required=True)
+    _model_args(f)
+    f.add_argument("--draws", type=int, default=1000)
+    f.add_argument("--tune", type=int, default=1000)
+    f.add_argument("--chains", type=int, default=4)
+    f.add_argument("--seed", type=int, default=0, help="random seed (default 0: reproducible)")
+    f.add_argument("--no-compare", action="store_true", help="skip the Poisson fit the report compares with")
+    f.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    r = sub.add_parser("report", help="write the HTML report of a saved result")
+    r.add_argument("result", type=Path, help="a result written by 'spikepool fit' (result.nc)")
+    r.add_argument("--out", type=Path, required=True, help="output folder (created)")
     return p
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def _counts(args):
@@ -43,15 +97,109 @@ def _counts(args):
         kwargs["align"] = args.align
     if args.neuron_key:
         kwargs["neuron_key"] = args.neuron_key
-    if args.source in datasets.list_datasets().index:
+    registered = datasets.list_datasets().index
+    if args.source in registered:
+        _say(f"loading dataset {args.source} ...")
         return datasets.load_counts(args.source, **kwargs)
-    return load(args.source, **kwargs)
+    path = Path(args.source)
+    if not path.exists() and not path.suffix:
+        import difflib
+
+        close = difflib.get_close_matches(args.source, list(registered), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else " 'spikepool datasets' lists the names."
+        raise FileNotFoundError(f"SOURCE must be a dataset name or an existing file; got {args.source!r}.{hint}")
+    _say(f"reading {path} ...")
+    return load(path, **kwargs)
+
+
+def _condition(args, counts) -> str | None:
+    if args.condition is not None:
+        if args.condition.lower() == "none":
+            return None
+        return args.condition
+    labels = counts["condition"].values
+    return "condition" if len(set(labels.tolist())) > 1 else None
+
+
+def _check(args) -> int:
+    from spikepool.checks import check_counts
+
+    counts = _counts(args)
+    dispersion = "poisson" if args.likelihood == "poisson" else args.dispersion
+    report = check_counts(counts, dispersion=dispersion, condition=_condition(args, counts))
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _fit(args) -> int:
+    import warnings
+
+    from spikepool.describe import format_summary
+    from spikepool.exceptions import SpikepoolWarning
+    from spikepool.models.negbin import HierarchicalNegBinom
+    from spikepool.report import report
+
+    start = time.perf_counter()
+    counts = _counts(args)
+    print(format_summary(counts))
+    condition = _condition(args, counts)
+    model = HierarchicalNegBinom(
+        pooling=args.pooling, dispersion=args.dispersion, likelihood=args.likelihood, condition=condition
+    )
+    _say(f"fitting {model} ...")
+    settings = {
+        "draws": args.draws,
+        "tune": args.tune,
+        "chains": args.chains,
+        "random_seed": args.seed,
+        "progressbar": sys.stderr.isatty(),
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SpikepoolWarning)
+        result = model.fit(counts, **settings)
+        others = []
+        if not args.no_compare and args.likelihood != "poisson":
+            _say("fitting the Poisson model for the LOO comparison ...")
+            poisson = HierarchicalNegBinom(pooling=args.pooling, likelihood="poisson", condition=condition)
+            others.append(poisson.fit(counts, **settings))
+    for w in caught:
+        if issubclass(w.category, SpikepoolWarning):
+            _say(f"warning: {w.message}")
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    result.to_netcdf(out / "result.nc")
+    shrink = result.shrinkage()
+    shrink.to_dataframe().to_csv(out / "rates.csv")
+    html_path = report(result, out / "report.html", others=others)
+    print()
+    print(result.checks)
+    print()
+    table = shrink.to_dataframe()[["raw_rate", "rate", "lower", "upper", "shrinkage", "n_trials"]]
+    print(table.round(3).to_string(max_rows=40))
+    print(f"\nwrote {html_path}, {out / 'result.nc'}, {out / 'rates.csv'} in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def _report(args) -> int:
+    from spikepool.report import report
+    from spikepool.results import load_result
+
+    if not args.result.is_file():
+        raise FileNotFoundError(f"RESULT must be a result file written by 'spikepool fit'; got {str(args.result)!r}.")
+    try:
+        result = load_result(args.result)
+    except (OSError, KeyError, ValueError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(
+            f"RESULT must be a result file written by 'spikepool fit'; {args.result} is not ({reason})."
+        ) from err
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"wrote {report(result, args.out / 'report.html')}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spikepool`` console script; returns the exit status."""
-    from spikepool.exceptions import SpikepoolError
-
     args = _parser().parse_args(argv)
     try:
         if args.command == "datasets":
@@ -60,17 +208,19 @@ def main(argv: list[str] | None = None) -> int:
             table = list_datasets()[["n_files", "loadable", "licence", "description"]]
             print(table.to_string(max_colwidth=90))
             return 0
-        counts = _counts(args)
-        from spikepool.describe import format_summary
+        if args.command == "counts":
+            from spikepool.describe import format_summary
 
-        print(format_summary(counts))
-        if args.out:
-            counts.to_netcdf(args.out)
-            print(f"\ncounts written to {args.out}")
-        return 0
-    except (SpikepoolError, FileNotFoundError, TypeError) as err:
-        print(f"spikepool: error: {err}", file=sys.stderr)
-        return 2
+            counts = _counts(args)
+            print(format_summary(counts))
+            if args.out:
+                counts.to_netcdf(args.out)
+                print(f"\ncounts written to {args.out}")
+            return 0
+        return {"check": _check, "fit": _fit, "report": _report}[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
+        _say("spikepool: error: " + " ".join(str(err).split()))  # one line, whatever the message holds
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

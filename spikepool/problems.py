@@ -163,15 +163,25 @@ class CheckReport:
 
     def _repr_html_(self) -> str:
         colour = {"error": "#b00020", "warning": "#b26a00", "info": "#555"}
+        cell = "style='text-align:left;vertical-align:top;padding:3px 7px;border:1px solid #ddd'"
+
+        def concerned(p: Problem) -> str:
+            items = (
+                ("neurons", p.neurons),
+                ("conditions", p.conditions),
+                ("trials", p.trials),
+                ("parameters", p.parameters),
+            )
+            return "<br>".join(f"{label}: {html.escape(_short(v))}" for label, v in items if v)
+
         rows = "".join(
-            f"<tr><td style='color:{colour[p.severity]}'>{p.severity}</td><td><code>{p.code}</code></td>"
-            f"<td>{html.escape(_short(p.neurons))}</td><td>{html.escape(_short(p.conditions))}</td>"
-            f"<td>{html.escape(p.message)}</td><td>{html.escape(p.remedy)}</td></tr>"
+            f"<tr><td {cell}><span style='color:{colour[p.severity]}'>{p.severity}</span></td>"
+            f"<td {cell}><code>{p.code}</code></td><td {cell}>{concerned(p)}</td>"
+            f"<td {cell}>{html.escape(p.message)}</td><td {cell}>{html.escape(p.remedy)}</td></tr>"
             for p in self.problems
         )
         status = "OK" if self.ok else "FAILED"
         passed = f"<p>passed: {', '.join(self.passed)}</p>" if self.passed else ""
-        return (
-            f"<div><b>{html.escape(self.title)}: {status}</b><table><tr><th>severity</th><th>code</th>"
-            f"<th>neurons</th><th>conditions</th><th>message</th><th>remedy</th></tr>{rows}</table>{passed}</div>"
-        )
+        head = "".join(f"<th {cell}>{h}</th>" for h in ("severity", "code", "concerns", "finding", "remedy"))
+        table = f"<table style='border-collapse:collapse'><tr>{head}</tr>{rows}</table>" if self.problems else ""
+        return f"<div><b>{html.escape(self.title)}: {status}</b>{table}{passed}</div>"

@@ -182,7 +182,7 @@ def test_report_prints_tabulates_and_renders_html(rng):
     table = report.to_dataframe()
     assert list(table.columns[:3]) == ["code", "severity", "neurons"]
     assert set(table["code"]) == _codes(report)
-    assert "<table>" in report._repr_html_()
+    assert "<table" in report._repr_html_() and "silent_neuron" in report._repr_html_()
 
 
 def test_binned_counts_are_checked_on_their_window_totals(rng):

@@ -1,34 +1,110 @@
-"""The spikepool command line."""
+"""The spikepool command line, run as a subprocess like a user would."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
+import pytest
 
 import spikepool as sp
-from spikepool.cli import main
+
+EXE = str(Path(sys.executable).with_name("spikepool"))
 
 
-def test_datasets_lists_the_registry(capsys):
-    assert main(["datasets"]) == 0
-    out = capsys.readouterr().out
-    assert "locust20010214" in out and "kramer-eden-stn" in out
+def run(*args, env=None, timeout=600):
+    return subprocess.run(
+        [EXE, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
-def test_counts_prints_summary_and_writes_netcdf(data_dir, tmp_path, capsys):
+def test_datasets_lists_the_registry():
+    out = run("datasets")
+    assert out.returncode == 0
+    assert "locust20010214" in out.stdout and "kramer-eden-stn" in out.stdout
+
+
+def test_counts_prints_summary_and_writes_netcdf(data_dir, tmp_path):
     out_file = tmp_path / "stn.nc"
-    assert main(["counts", "kramer-eden-stn", "--window", "0", "0.5", "--out", str(out_file)]) == 0
-    out = capsys.readouterr().out
-    assert "1 neurons x 50 trials" in out
+    out = run("counts", "kramer-eden-stn", "--window", "0", "0.5", "--out", str(out_file))
+    assert out.returncode == 0, out.stderr
+    assert "1 neurons x 50 trials" in out.stdout
     counts = sp.open_counts(out_file)
     direct = sp.datasets.load_counts("kramer-eden-stn", window=(0.0, 0.5))
     np.testing.assert_array_equal(counts.values, direct.values)
-    assert f"{int(direct.sum())} counted" in out
+    assert f"{int(direct.sum())} counted" in out.stdout
 
 
-def test_counts_on_bad_input_exits_2_with_message(tmp_path, capsys):
-    bad = tmp_path / "x.qwerty"
-    bad.write_text("nothing")
-    assert main(["counts", str(bad), "--window", "0", "1"]) == 2
-    assert "neo.io can read" in capsys.readouterr().err
-    assert main(["counts", str(tmp_path / "x.nix"), "--window", "1", "0"]) == 2
-    assert "error" in capsys.readouterr().err
+def test_check_prints_the_report(data_dir):
+    out = run("check", "locust20010214", "--window", "10", "12")
+    assert out.returncode == 0, out.stderr
+    assert "check_counts(dispersion='neuron', condition='condition'): OK" in out.stdout
+
+
+def test_fit_then_report_on_the_locust_data(data_dir, tmp_path):
+    folder = tmp_path / "report"
+    out = run(
+        "fit",
+        "locust20010214",
+        "--window",
+        "10",
+        "12",
+        "--draws",
+        "300",
+        "--tune",
+        "300",
+        "--chains",
+        "2",
+        "--no-compare",
+        "--out",
+        str(folder),
+    )
+    assert out.returncode == 0, out.stderr
+    assert {p.name for p in folder.iterdir()} == {"report.html", "result.nc", "rates.csv"}
+    rates = pd.read_csv(folder / "rates.csv")
+    assert len(rates) == 10 * 14 and {"raw_rate", "rate", "shrinkage", "kappa"} <= set(rates.columns)
+    page = (folder / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 5 and "Shrinkage" in page
+    result = sp.load_result(folder / "result.nc")
+    assert result.spec["condition"] == "condition"
+    again = run("report", str(folder / "result.nc"), "--out", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again" / "report.html").stat().st_size > 100_000
+
+
+def _garbage(tmp_path):
+    path = tmp_path / "broken.nix"
+    path.write_bytes(b"not a recording")
+    return str(path)
+
+
+BAD = [
+    ("missing file", lambda t: ["check", str(t / "missing.nix"), "--window", "0", "1"], "does not exist"),
+    ("unreadable file", lambda t: ["check", _garbage(t), "--window", "0", "1"], "broken.nix"),
+    ("window outside", lambda t: ["check", "locust20010214", "--window", "10", "40"], "inside the recorded segment"),
+    (
+        "unknown dataset",
+        lambda t: ["fit", "locust2001214", "--window", "10", "12", "--out", str(t)],
+        "Did you mean 'locust20010214'",
+    ),
+    (
+        "unknown option value",
+        lambda t: ["fit", "locust20010214", "--window", "10", "12", "--pooling", "partal", "--out", str(t)],
+        "invalid choice: 'partal'",
+    ),
+    ("stop before start", lambda t: ["check", "kramer-eden-stn", "--window", "1", "0"], "stop > start"),
+    ("not a result", lambda t: ["report", _garbage(t), "--out", str(t)], "result file written by 'spikepool fit'"),
+]
+
+
+@pytest.mark.parametrize(("case", "argv", "match"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_one_clear_line(data_dir, tmp_path, case, argv, match):
+    out = run(*argv(tmp_path))
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if not line.startswith(("loading", "reading"))]
+    assert len(lines) == 1, out.stderr
+    assert match in lines[0] and "Traceback" not in out.stderr
