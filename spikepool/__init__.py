@@ -6,7 +6,7 @@ arrays (``xarray.DataArray``) and fit hierarchical Gamma-Poisson models that par
 
 __version__ = "0.1.0"
 
-from spikepool import datasets
+from spikepool import datasets, plots
 from spikepool.checks import check_counts
 from spikepool.counts import from_array, open_counts, validate_counts
 from spikepool.describe import format_summary, summarize_counts
@@ -50,6 +50,7 @@ __all__ = [
     "check_counts",
     "check_sampling",
     "datasets",
+    "plots",
     "format_summary",
     "simulate_counts",
     "load_result",

@@ -3,8 +3,8 @@
 Two definitions, both reported (numpy functions first, the DataArray wrapper on top):
 
 - **empirical** shrinkage, ``(raw - posterior) / (raw - population)`` on the log-rate scale: the
-  fraction of the distance from the neuron's own (no-pooling) estimate to the population mean that
-  its partial-pooling posterior mean moved. 0: not pooled at all; 1: replaced by the population mean.
+  fraction of the distance from the neuron's own (no-pooling) estimate to the population mean exp(mu)
+  that its partial-pooling posterior mean rate moved. 0: not pooled at all; 1: replaced by the population mean.
 - **model** shrinkage from the Normal-Normal analogue: with ``sigma_i^2`` the sampling variance of
   neuron i's log rate and ``tau^2`` the population variance, the data's weight is
   ``kappa_i = tau^2 / (tau^2 + sigma_i^2)`` and the shrinkage factor ``B_i = 1 - kappa_i =
@@ -78,7 +78,9 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
         raw = info["spikes"] / info["exposure"]
         pooled = info["spikes"].sum(axis=0) / info["exposure"].sum(axis=0)
     log_rate = post["log_rate"]
-    post_log = log_rate.mean(("chain", "draw")).values.reshape(n_neuron, n_cond)
+    # the posterior mean rate (not the mean log rate): with a flat prior on log r a Poisson neuron's
+    # posterior mean rate equals its raw rate exactly, so no pooling means zero shrinkage
+    post_log = np.log(post["rate"].mean(("chain", "draw")).values.reshape(n_neuron, n_cond))
     if "mu" in post:
         mu = np.broadcast_to(post["mu"].mean(("chain", "draw")).values, (n_cond,))
     else:

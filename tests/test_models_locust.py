@@ -28,7 +28,7 @@ def fits(odour_counts):
         with warnings.catch_warnings():
             warnings.simplefilter("error", sp.SamplingWarning)  # the locust fit must sample cleanly
             out[likelihood] = model.fit(
-                odour_counts, draws=1000, tune=1000, chains=2, cores=1, random_seed=0, progressbar=False
+                odour_counts, draws=1000, tune=1000, chains=4, cores=2, random_seed=0, progressbar=False
             )
     return out
 
