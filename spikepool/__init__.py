@@ -26,6 +26,7 @@ from spikepool.exceptions import (
 )
 from spikepool.io import from_neo, from_nwb, from_spike_times, load
 from spikepool.models import HierarchicalNegBinom
+from spikepool.pooling import compare_pooling
 from spikepool.problems import CheckReport, Problem
 from spikepool.report import report
 from spikepool.results import FitResult, load_result
@@ -49,6 +50,7 @@ __all__ = [
     "__version__",
     "check_counts",
     "check_sampling",
+    "compare_pooling",
     "datasets",
     "plots",
     "format_summary",
