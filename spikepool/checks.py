@@ -34,7 +34,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from spikepool.counts import validate_counts
+from spikepool.counts import valid_mask, validate_counts
 from spikepool.exceptions import CountsError
 from spikepool.problems import CheckReport, Problem
 
@@ -387,7 +387,7 @@ def check_counts(counts: xr.DataArray, *, dispersion: str = "neuron", condition:
             )
     window = counts.sum("time") if "time" in counts.dims else counts
     y = window.values.astype(np.float64)
-    valid = counts["valid"].values if "valid" in counts.coords else np.ones(y.shape, dtype=bool)
+    valid = valid_mask(counts)
     neurons = counts["neuron"].values
     duration = counts["duration"].values.astype(np.float64)
     problems: list[Problem] = []

@@ -18,10 +18,17 @@ import xarray as xr
 
 from spikepool.exceptions import CountsError
 
-__all__ = ["from_array", "open_counts", "validate_counts"]
+__all__ = ["from_array", "open_counts", "valid_mask", "validate_counts"]
 
 DIMS = ("neuron", "trial")
 BINNED_DIMS = ("neuron", "trial", "time")
+
+
+def valid_mask(counts: xr.DataArray) -> np.ndarray:
+    """Boolean (neuron, trial) array of recorded pairs: the ``valid`` coord, or all True without it."""
+    if "valid" in counts.coords:
+        return np.asarray(counts["valid"].values, dtype=bool)
+    return np.ones((counts.sizes["neuron"], counts.sizes["trial"]), dtype=bool)
 
 
 def _suggest(name: str, choices: tuple[str, ...]) -> str:

@@ -5,15 +5,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from spikepool.counts import validate_counts
+from spikepool.counts import valid_mask, validate_counts
 
 __all__ = ["format_summary", "summarize_counts"]
-
-
-def _valid(counts: xr.DataArray) -> np.ndarray:
-    if "valid" in counts.coords:
-        return counts["valid"].values
-    return np.ones(counts.shape[:2], dtype=bool)
 
 
 def summarize_counts(counts: xr.DataArray) -> xr.Dataset:
@@ -34,7 +28,7 @@ def summarize_counts(counts: xr.DataArray) -> xr.Dataset:
     validate_counts(counts)
     window = counts.sum("time") if "time" in counts.dims else counts
     y = window.values.astype(np.float64)
-    valid = _valid(counts)
+    valid = valid_mask(counts)
     duration = counts["duration"].values.astype(np.float64)
     cond = counts["condition"].values.astype(str)
     n_trials = valid.sum(axis=1)

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
-from spikepool.counts import validate_counts
+from spikepool.counts import valid_mask, validate_counts
 from spikepool.exceptions import SpikepoolWarning
 from spikepool.models.likelihood import nb_logpmf
 
@@ -36,7 +36,7 @@ def split_trials(
     out. Cells with a single valid trial stay in training only.
     """
     rng = np.random.default_rng(random_seed)
-    valid = counts["valid"].values if "valid" in counts.coords else np.ones(counts.shape[:2], dtype=bool)
+    valid = valid_mask(counts)
     labels = counts[condition].values if condition else np.zeros(counts.sizes["trial"])
     train = np.zeros_like(valid)
     for n in range(valid.shape[0]):
@@ -130,7 +130,7 @@ def compare_pooling(
     train, test = split_trials(counts, train_trials, condition=condition, random_seed=random_seed)
     if not test.any():
         raise ValueError("compare_pooling needs held-out trials; got none (every cell has a single trial).")
-    base = counts["valid"].values if "valid" in counts.coords else np.ones(counts.shape[:2], dtype=bool)
+    base = valid_mask(counts)
     train_counts = counts.where(xr.DataArray(train, dims=("neuron", "trial")), 0).astype(counts.dtype)
     train_counts = train_counts.assign_coords(valid=(("neuron", "trial"), train & base))
     rows, fits = [], {}

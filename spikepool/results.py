@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from spikepool.counts import valid_mask
 from spikepool.models.likelihood import Cells, compress, nb_logpmf
 from spikepool.problems import CheckReport
 
@@ -156,9 +157,7 @@ class FitResult:
         post = self.posterior
         cells = compress(self.counts, self.spec["condition"])
         n_neuron, n_cond = self.counts.sizes["neuron"], cells.condition_names.size
-        valid = (
-            self.counts["valid"].values if "valid" in self.counts.coords else np.ones(self.counts.shape[:2], dtype=bool)
-        )
+        valid = valid_mask(self.counts)
         duration = self.counts["duration"].values
         d_med = np.array([np.median(duration[v]) if v.any() else np.nan for v in valid])
         rate = post["rate"]

@@ -25,31 +25,26 @@ def test_ruff_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_counting_benchmark_runs_and_agrees_with_its_baseline():
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("bench_counts.py", ["window counts: baseline and spikepool counts agree", "bins: baseline and spikepool"]),
+        ("bench_checks.py", ["Fano factors agree with the baseline: True"]),
+    ],
+)
+def test_benchmark_scripts_run_and_agree_with_their_baselines(script, expected):
     result = subprocess.run(
-        [sys.executable, "benchmarks/bench_counts.py", "--quick", "--repeats", "1"],
+        [sys.executable, f"benchmarks/{script}", "--quick", "--repeats", "1"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("counts agree") == 2 and "MISMATCH" not in result.stdout
+    assert all(text in result.stdout for text in expected) and "MISMATCH" not in result.stdout
 
 
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in readme and "test-command" in ci
-
-
-def test_checks_benchmark_runs_and_agrees_with_its_baseline():
-    result = subprocess.run(
-        [sys.executable, "benchmarks/bench_checks.py", "--quick", "--repeats", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Fano factors agree with the baseline: True" in result.stdout

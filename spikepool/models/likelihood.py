@@ -17,6 +17,8 @@ import numpy as np
 import xarray as xr
 from scipy.special import gammaln
 
+from spikepool.counts import valid_mask
+
 __all__ = ["Cells", "compress", "nb_logpmf"]
 
 
@@ -74,7 +76,7 @@ def compress(counts: xr.DataArray, condition: str | None = None) -> Cells:
     """
     window = counts.sum("time") if "time" in counts.dims else counts
     values = np.asarray(window.values, dtype=np.int64)
-    valid = counts["valid"].values if "valid" in counts.coords else np.ones(values.shape, dtype=bool)
+    valid = valid_mask(counts)
     if condition is None:
         names, cond_of_trial = np.array([""]), np.zeros(values.shape[1], dtype=np.int64)
     else:
