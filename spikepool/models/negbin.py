@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import os
 import warnings
 from typing import Any
 
@@ -300,7 +301,8 @@ class HierarchicalNegBinom:
         progressbar : bool
             Show the sampler's progress bar.
         **sampler_kwargs
-            Passed to ``pm.sample`` (e.g. ``target_accept``, ``cores``).
+            Passed to ``pm.sample`` (e.g. ``target_accept``; ``cores`` defaults to one process per chain
+            up to the available CPUs).
 
         Returns
         -------
@@ -317,8 +319,11 @@ class HierarchicalNegBinom:
             warnings.warn(problem.text(), SpikepoolWarning, stacklevel=2)
         model = self.build(counts)
         nuts_sampler = self._nuts_sampler()
-        if nuts_sampler == "pymc" and "initvals" not in sampler_kwargs:
-            sampler_kwargs["initvals"] = self.initial_values(counts, model)
+        if nuts_sampler == "pymc":
+            if "initvals" not in sampler_kwargs:
+                sampler_kwargs["initvals"] = self.initial_values(counts, model)
+            # PyMC 6 samples sequentially by default here; run the chains on the cores we have
+            sampler_kwargs.setdefault("cores", max(1, min(chains, len(os.sched_getaffinity(0)))))
         with model:
             idata = pm.sample(
                 draws=draws,
