@@ -14,6 +14,7 @@ Bad input ends with one line on stderr and exit status 2, no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -88,6 +89,20 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+@contextlib.contextmanager
+def _progress(what: str):
+    """A spinner with elapsed time on a terminal (rich); one line of text otherwise."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+
+        with Console(stderr=True).status(f"{what} ..."):
+            yield
+        _say(f"{what}: done")
+    else:
+        _say(f"{what} ...")
+        yield
+
+
 def _counts(args):
     from spikepool import datasets
     from spikepool.io.files import load
@@ -99,8 +114,8 @@ def _counts(args):
         kwargs["neuron_key"] = args.neuron_key
     registered = datasets.list_datasets().index
     if args.source in registered:
-        _say(f"loading dataset {args.source} ...")
-        return datasets.load_counts(args.source, **kwargs)
+        with _progress(f"loading dataset {args.source}"):
+            return datasets.load_counts(args.source, **kwargs)
     path = Path(args.source)
     if not path.exists() and not path.suffix:
         import difflib
@@ -108,8 +123,8 @@ def _counts(args):
         close = difflib.get_close_matches(args.source, list(registered), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else " 'spikepool datasets' lists the names."
         raise FileNotFoundError(f"SOURCE must be a dataset name or an existing file; got {args.source!r}.{hint}")
-    _say(f"reading {path} ...")
-    return load(path, **kwargs)
+    with _progress(f"reading {path}"):
+        return load(path, **kwargs)
 
 
 def _condition(args, counts) -> str | None:
