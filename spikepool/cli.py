@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--chains", type=int, default=4)
     f.add_argument("--seed", type=int, default=0, help="random seed (default 0: reproducible)")
     f.add_argument("--no-compare", action="store_true", help="skip the Poisson fit the report compares with")
+    f.add_argument(
+        "--neuron-effect",
+        action="store_true",
+        help="with conditions: pool each neuron's condition rates toward its own mean (crossed neuron effects)",
+    )
     f.add_argument("--out", type=Path, required=True, help="output folder (created)")
     r = sub.add_parser("report", help="write the HTML report of a saved result")
     r.add_argument("result", type=Path, help="a result written by 'spikepool fit' (result.nc)")
@@ -159,7 +164,11 @@ def _fit(args) -> int:
     print(format_summary(counts))
     condition = _condition(args, counts)
     model = HierarchicalNegBinom(
-        pooling=args.pooling, dispersion=args.dispersion, likelihood=args.likelihood, condition=condition
+        pooling=args.pooling,
+        dispersion=args.dispersion,
+        likelihood=args.likelihood,
+        condition=condition,
+        neuron_effect=args.neuron_effect,
     )
     _say(f"fitting {model} ...")
     settings = {
@@ -175,7 +184,9 @@ def _fit(args) -> int:
         others = []
         if not args.no_compare and args.likelihood != "poisson":
             _say("fitting the Poisson model for the LOO comparison ...")
-            poisson = HierarchicalNegBinom(pooling=args.pooling, likelihood="poisson", condition=condition)
+            poisson = HierarchicalNegBinom(
+                pooling=args.pooling, likelihood="poisson", condition=condition, neuron_effect=args.neuron_effect
+            )
             others.append(poisson.fit(counts, **settings))
     for w in caught:
         if issubclass(w.category, SpikepoolWarning):

@@ -96,6 +96,7 @@ def compare_pooling(
     tune: int = 1000,
     chains: int = 2,
     random_seed: int = 0,
+    variants: dict[str, dict] | None = None,
     **fit_kwargs: Any,
 ):
     """Fit no, complete and partial pooling and compare them (LOO on all trials, held-out trials).
@@ -112,13 +113,17 @@ def compare_pooling(
         Training trials per neuron x condition cell (default: half of them); the rest are held out.
     loo : bool
         Also fit each model to all trials and report PSIS-LOO (three more fits).
+    variants : dict of str to dict, optional
+        More models scored on the same split, one row each: row name -> ``HierarchicalNegBinom``
+        arguments, e.g. ``{"partial+neuron": {"neuron_effect": True}}`` (``pooling`` defaults to
+        ``"partial"``, ``dispersion`` and ``condition`` to this function's).
     draws, tune, chains, random_seed, **fit_kwargs
         Passed to ``HierarchicalNegBinom.fit``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per pooling: ``heldout_lpd`` (summed log predictive density of the held-out trials),
+        One row per pooling (then per variant): ``heldout_lpd`` (summed log predictive density of the held-out trials),
         ``heldout_lpd_per_trial``, ``heldout_log_rate_mse``, ``n_heldout``, and with ``loo``
         ``elpd_loo`` and ``se``; ``attrs["fits"]`` holds the training fits.
     """
@@ -135,8 +140,19 @@ def compare_pooling(
     train_counts = train_counts.assign_coords(valid=(("neuron", "trial"), train & base))
     rows, fits = [], {}
     settings = {"draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed, **fit_kwargs}
-    for pooling in POOLINGS:
-        model = HierarchicalNegBinom(pooling=pooling, dispersion=dispersion, condition=condition)
+    specs = {p: {"pooling": p} for p in POOLINGS}
+    for name, kwargs in (variants or {}).items():
+        if name in specs or not isinstance(kwargs, dict):
+            raise ValueError(
+                "variants must map new row names to dicts of HierarchicalNegBinom arguments; "
+                f"got {name!r}: {kwargs!r}. Hint: {{'partial+neuron': {{'neuron_effect': True}}}}."
+            )
+        specs[name] = {"pooling": "partial", **kwargs}
+    models = {
+        name: HierarchicalNegBinom(**{"dispersion": dispersion, "condition": condition, **kw})
+        for name, kw in specs.items()
+    }  # built first: a bad variant fails before any sampling
+    for pooling, model in models.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SpikepoolWarning)  # held-out cells look 'empty' to the checks
             fit = model.fit(train_counts, **settings)

@@ -185,7 +185,7 @@ class FitResult:
         """ArviZ summary table (mean, sd, interval, ESS, R-hat) of mu, tau, alpha and the rates."""
         import arviz_stats as azs
 
-        names = [n for n in ("mu", "tau", "alpha", "eta", "mu_a", "tau_a", "rate") if n in self.posterior]
+        names = [n for n in ("mu", "tau", "tau_neuron", "alpha", "eta", "mu_a", "tau_a", "rate") if n in self.posterior]
         return azs.summary(self.idata, var_names=names, ci_prob=ci_prob)
 
     def diagnostics(self) -> CheckReport:
@@ -271,7 +271,11 @@ def load_result(path: str | os.PathLike) -> FitResult:
     counts = tree["spikepool_counts"].to_dataset()["counts"]
     dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
     pre = check_counts(counts, dispersion=dispersion, condition=spec["condition"])
-    names = [n for n in ("mu", "tau", "rate", "alpha", "eta", "mu_a", "tau_a") if n in tree["posterior"].data_vars]
+    names = [
+        n
+        for n in ("mu", "tau", "tau_neuron", "rate", "alpha", "eta", "mu_a", "tau_a")
+        if n in tree["posterior"].data_vars
+    ]
     post = check_sampling(tree, var_names=names)
     centered = np.array(json.loads(tree.attrs.get("spikepool_centered", "[]")), dtype=bool)
     return FitResult(idata=tree, counts=counts, spec=spec, pre_checks=pre, post_checks=post, centered=centered)

@@ -85,6 +85,10 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
         mu = np.broadcast_to(post["mu"].mean(("chain", "draw")).values, (n_cond,))
     else:
         mu = np.log(pooled)
+    # the pooling target of each cell: mu_c, or mu_c + u_i with crossed neuron effects
+    target = np.broadcast_to(mu[None, :], (n_neuron, n_cond)).copy()
+    if "neuron_effect" in post:
+        target = target + post["neuron_effect"].mean(("chain", "draw")).values[:, None]
     if "alpha" in post:
         alpha = np.broadcast_to(post["alpha"].mean(("chain", "draw")).values.reshape(-1, 1), (n_neuron, 1))
     elif "eta" in post:
@@ -96,7 +100,7 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
     tau = float(post["tau"].mean()) if "tau" in post else np.nan
     kappa, b = model_shrinkage(tau, sigma)
     with np.errstate(divide="ignore"):
-        emp = empirical_shrinkage(np.log(raw), post_log, mu[None, :])
+        emp = empirical_shrinkage(np.log(raw), post_log, target)
     q = log_rate.quantile([(1 - ci_prob) / 2, (1 + ci_prob) / 2], dim=("chain", "draw")).values
     dims = ("neuron", "condition") if condition else ("neuron",)
 
@@ -109,7 +113,7 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
         {
             "raw_rate": (dims, shaped(raw), hz),
             "pooled_rate": (dims, shaped(np.broadcast_to(pooled, (n_neuron, n_cond))), hz),
-            "population_rate": (dims, shaped(np.broadcast_to(np.exp(mu), (n_neuron, n_cond))), hz),
+            "population_rate": (dims, shaped(np.exp(target)), hz),
             "rate": (dims, shaped(post["rate"].mean(("chain", "draw")).values), hz),
             "lower": (dims, shaped(np.exp(q[0])), hz),
             "upper": (dims, shaped(np.exp(q[1])), hz),

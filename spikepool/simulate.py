@@ -21,11 +21,13 @@ def simulate_counts(
     tau: float = 0.5,
     alpha: float | Sequence[float] | None = 5.0,
     duration: float | Sequence[float] = 1.0,
+    neuron_sd: float = 0.0,
     seed: int | None = None,
 ) -> tuple[xr.DataArray, xr.Dataset]:
     """Draw counts from the hierarchical Gamma-Poisson model.
 
-    ``log r_ic ~ Normal(mu_c, tau)``, ``lambda_ict ~ Gamma(alpha_i, alpha_i / r_ic)``,
+    ``log r_ic ~ Normal(mu_c + u_i, tau)`` with ``u_i ~ Normal(0, neuron_sd)`` (0 by default: the plain
+    conditionally exchangeable model), ``lambda_ict ~ Gamma(alpha_i, alpha_i / r_ic)``,
     ``y_ict ~ Poisson(lambda_ict d_t)``, i.e. ``y ~ NegativeBinomial(mu = r d, alpha)`` with
     ``Var = mu + mu**2 / alpha``. ``alpha=None`` draws Poisson counts.
 
@@ -43,6 +45,8 @@ def simulate_counts(
         Dispersion, shared or per neuron; ``None`` for Poisson.
     duration : float or sequence
         Trial durations (s).
+    neuron_sd : float
+        Sd of a neuron effect shared by all of a neuron's conditions (``neuron_effect=True`` models).
     seed : int, optional
         Seed of the generator.
 
@@ -51,7 +55,8 @@ def simulate_counts(
     counts : xarray.DataArray
         int64 (neuron, trial) with ``condition`` and ``duration`` coords, like ``from_neo``'s.
     truth : xarray.Dataset
-        ``mu`` (condition), ``tau``, ``rate`` (neuron, condition; Hz), ``log_rate``, ``alpha`` (neuron).
+        ``mu`` (condition), ``tau``, ``rate`` (neuron, condition; Hz), ``log_rate``, ``alpha`` (neuron),
+        ``neuron_effect`` (neuron) and ``neuron_sd``.
 
     Examples
     --------
@@ -63,7 +68,8 @@ def simulate_counts(
     names = np.array(list(conditions) if conditions is not None else [""])
     cond = np.arange(n_trials) % names.size
     mu_c = np.broadcast_to(np.asarray(mu, dtype=float), (names.size,)).copy()
-    log_rate = rng.normal(mu_c[None, :], tau, (n_neurons, names.size))
+    effect = rng.normal(0.0, neuron_sd, n_neurons) if neuron_sd > 0 else np.zeros(n_neurons)
+    log_rate = rng.normal(mu_c[None, :] + effect[:, None], tau, (n_neurons, names.size))
     rate = np.exp(log_rate)
     d = np.broadcast_to(np.asarray(duration, dtype=float), (n_trials,)).copy()
     expected = rate[:, cond] * d[None, :]
@@ -82,6 +88,8 @@ def simulate_counts(
             "log_rate": (("neuron", "condition"), log_rate),
             "rate": (("neuron", "condition"), rate),
             "alpha": ("neuron", a),
+            "neuron_effect": ("neuron", effect),
+            "neuron_sd": neuron_sd,
         },
         coords={"neuron": neurons, "condition": names},
     )

@@ -60,6 +60,7 @@ def test_fit_then_report_on_the_locust_data(data_dir, tmp_path):
         "--chains",
         "2",
         "--no-compare",
+        "--neuron-effect",
         "--out",
         str(folder),
     )
@@ -70,7 +71,8 @@ def test_fit_then_report_on_the_locust_data(data_dir, tmp_path):
     page = (folder / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 5 and "Shrinkage" in page
     result = sp.load_result(folder / "result.nc")
-    assert result.spec["condition"] == "condition"
+    assert result.spec["condition"] == "condition" and result.spec["neuron_effect"] is True
+    assert "tau_neuron" in result.posterior
     again = run("report", str(folder / "result.nc"), "--out", str(tmp_path / "again"))
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "again" / "report.html").stat().st_size > 100_000
@@ -97,6 +99,22 @@ BAD = [
         "invalid choice: 'partal'",
     ),
     ("stop before start", lambda t: ["check", "kramer-eden-stn", "--window", "1", "0"], "stop > start"),
+    (
+        "neuron effect without conditions",
+        lambda t: [
+            "fit",
+            "kramer-eden-stn",
+            "--window",
+            "0",
+            "0.5",
+            "--condition",
+            "none",
+            "--neuron-effect",
+            "--out",
+            str(t),
+        ],
+        "needs conditions and partial pooling",
+    ),
     ("not a result", lambda t: ["report", _garbage(t), "--out", str(t)], "result file written by 'spikepool fit'"),
 ]
 

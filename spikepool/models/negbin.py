@@ -72,6 +72,17 @@ class HierarchicalNegBinom:
         Overrides of ``spikepool.models.priors.DEFAULT_PRIORS``.
     sampler : {"auto", "pymc", "nutpie", "numpyro"}
         "auto": nutpie when installed, else PyMC's NUTS.
+    neuron_effect : bool
+        Crossed neuron and condition effects (needs ``condition`` and partial pooling):
+        ``log r_ic ~ Normal(mu_c + u_i, tau)``, ``u ~ ZeroSumNormal(tau_neuron)``,
+        ``tau_neuron ~ HalfNormal(tau_scale)``. A neuron's rate in one condition is then pooled toward
+        its own rates in the other conditions, not toward other neurons' rates in that condition. The
+        effects are centered (each is informed by all of the neuron's trials) and sum to zero, so
+        ``mu_c`` keeps the conditions' level; without that ``(mu_c + c, u_i - c)`` is a ridge that mixes
+        slowly (locust data: min bulk ESS 287 -> 1426 in 2 x 1000 draws). Off by default (plain
+        conditional exchangeability, as the design specifies). Use it when neurons differ in rate across
+        all conditions: on the locust data (10 units x 10 odours, 3 training trials per cell) it beats
+        no pooling on held-out trials by 100 nats where the plain model gains 22 (tutorial 02).
 
     Examples
     --------
@@ -91,8 +102,17 @@ class HierarchicalNegBinom:
         parameterization: str = "auto",
         priors: dict | None = None,
         sampler: str = "auto",
+        neuron_effect: bool = False,
     ) -> None:
         self.pooling = _choice("pooling", pooling, POOLINGS)
+        if not isinstance(neuron_effect, bool):
+            raise TypeError(f"neuron_effect must be True or False; got {neuron_effect!r}.")
+        if neuron_effect and (condition is None or pooling != "partial"):
+            raise ValueError(
+                "neuron_effect=True needs conditions and partial pooling; got "
+                f"condition={condition!r}, pooling={pooling!r}. Hint: pass condition='condition'."
+            )
+        self.neuron_effect = neuron_effect
         self.dispersion = _choice("dispersion", dispersion, DISPERSIONS)
         self.likelihood = _choice("likelihood", likelihood, LIKELIHOODS)
         self.parameterization = _choice("parameterization", parameterization, PARAMETERIZATIONS)
@@ -106,7 +126,8 @@ class HierarchicalNegBinom:
         return (
             f"HierarchicalNegBinom(pooling={self.pooling!r}, dispersion={self.dispersion!r}, "
             f"likelihood={self.likelihood!r}, condition={self.condition!r}, "
-            f"parameterization={self.parameterization!r}, sampler={self.sampler!r})"
+            f"parameterization={self.parameterization!r}, sampler={self.sampler!r}"
+            + (", neuron_effect=True)" if self.neuron_effect else ")")
         )
 
     def spec(self) -> dict[str, Any]:
@@ -119,6 +140,7 @@ class HierarchicalNegBinom:
             "parameterization": self.parameterization,
             "priors": dict(self.priors),
             "sampler": self.sampler,
+            "neuron_effect": self.neuron_effect,
         }
 
     @property
@@ -176,14 +198,20 @@ class HierarchicalNegBinom:
                 else:
                     tau = pm.HalfCauchy("tau", p["tau_scale"])
                 mu_b = mu[None, :] if with_cond else mu
-                parts, order = [], []
                 cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
+                if self.neuron_effect:
+                    tau_n = pm.HalfNormal("tau_neuron", p["tau_scale"])
+                    # sum to zero: mu_c keeps the level, else mu_c + c and u_i - c form a ridge (slow mixing)
+                    effect = pm.ZeroSumNormal("neuron_effect", sigma=tau_n, dims="neuron")
+                    mu_b = mu_b + effect[:, None]
+                parts, order = [], []
+                target = (lambda idx: mu_b[idx]) if self.neuron_effect else (lambda idx: mu_b)
                 if cen.size:
-                    parts.append(pm.Normal("log_rate_centered", mu_b, tau, shape=(cen.size, *shape[1:])))
+                    parts.append(pm.Normal("log_rate_centered", target(cen), tau, shape=(cen.size, *shape[1:])))
                     order.append(cen)
                 if non.size:
                     z = pm.Normal("log_rate_offset", 0.0, 1.0, shape=(non.size, *shape[1:]))
-                    parts.append(mu_b + tau * z)
+                    parts.append(target(non) + tau * z)
                     order.append(non)
                 stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
                 inverse = np.argsort(np.concatenate(order))
@@ -357,5 +385,5 @@ def _value_name(model, name: str) -> str:
 
 
 def _diagnosed(idata) -> list[str]:
-    names = ["mu", "tau", "rate", "alpha", "eta", "mu_a", "tau_a"]
+    names = ["mu", "tau", "tau_neuron", "rate", "alpha", "eta", "mu_a", "tau_a"]
     return [n for n in names if n in idata["posterior"].data_vars]
