@@ -141,7 +141,7 @@ def main(data: Path) -> None:
     }
     datasets["nelpy-linear-track"] = {
         "source": "nelpy-linear-track",
-        "loader": None,
+        "loader": "nelpy",
         "description": (
             "31 hippocampal units (MatClust) and 60 Hz position on a linear track; "
             "laps must be cut from position."
@@ -154,6 +154,7 @@ def main(data: Path) -> None:
             }
             for k, v in nelpy.items()
         ],
+        "default_align": "laps",
     }
     licences = {
         "locust-pouzat/LICENSE": ("locust-pouzat", "LICENSE"),

@@ -163,21 +163,25 @@ def fetch(name: str, *, cache: str | os.PathLike | None = None) -> list[Path]:
 
 
 def load_block(name: str, **kwargs: Any):
-    """Read a registered dataset as a ``neo.Block`` with one Segment per trial.
+    """Read a registered dataset as a ``neo.Block``.
 
     Parameters
     ----------
     name : str
-        A locust experiment (``"locust20010214"`` and the five others) or ``"kramer-eden-stn"``.
+        A locust experiment (``"locust20010214"`` and the five others), ``"kramer-eden-stn"``
+        or ``"nelpy-linear-track"``.
     **kwargs
         Passed to ``fetch`` (``cache``).
 
     Returns
     -------
     neo.Block
-        Segments annotated ``condition`` (e.g. the locust stimulus block ``"Citral"``,
-        ``"C3H_1"``, ``"Spontaneous_2"``; ``"left"``/``"right"`` for the STN neuron) and
-        ``trial``; skipped trials are absent. SpikeTrains carry ``unit_id`` (e.g. ``"u7"``).
+        Locust and STN: one Segment per trial, annotated ``condition`` (e.g. the locust stimulus
+        block ``"Citral"``, ``"C3H_1"``, ``"Spontaneous_2"``; ``"left"``/``"right"`` for the STN
+        neuron) and ``trial``; skipped trials are absent. SpikeTrains carry ``unit_id`` (e.g.
+        ``"u7"``). ``"nelpy-linear-track"``: one Segment for the whole continuous session, whose
+        trials are the Epoch ``"laps"`` (labels ``"leftward"``/``"rightward"``), with the
+        position signal; see ``spikepool.io.nelpy.read_linear_track``.
     """
     entry = _entry(name)
     loader = entry.get("loader")
@@ -194,6 +198,10 @@ def load_block(name: str, **kwargs: Any):
         block = read_locust_block(
             paths, period=lay["period"], duration=lay["duration"], sampling_rate=lay["sampling_rate"]
         )
+    elif loader == "nelpy":
+        from spikepool.io.nelpy import read_linear_track
+
+        block = read_linear_track(paths[0], paths[1])
     else:
         from spikepool.io.kramer import read_stn_block
 
@@ -205,7 +213,9 @@ def load_block(name: str, **kwargs: Any):
 def load_counts(name: str, window: Any = None, **kwargs: Any) -> xr.DataArray:
     """Count a registered dataset with ``from_neo`` (``window``, ``align``, ``bin_size``, ...).
 
-    The Kramer & Eden STN neuron is aligned to its ``GO`` cue unless ``align`` says otherwise.
+    The Kramer & Eden STN neuron is aligned to its ``GO`` cue, and the nelpy linear track counted
+    per lap (``align="laps"``: one trial per run from one end to the other, its duration the
+    exposure), unless ``align`` says otherwise.
 
     Examples
     --------

@@ -2,7 +2,8 @@
 
 from spikepool.io.arrays import from_spike_times
 from spikepool.io.files import load
+from spikepool.io.laps import clean_position, cut_laps, spatial_bin_epochs
 from spikepool.io.neo import from_neo
 from spikepool.io.nwb import from_nwb
 
-__all__ = ["from_neo", "from_nwb", "from_spike_times", "load"]
+__all__ = ["clean_position", "cut_laps", "from_neo", "from_nwb", "from_spike_times", "load", "spatial_bin_epochs"]
