@@ -6,7 +6,7 @@ arrays (``xarray.DataArray``) and fit hierarchical Gamma-Poisson models that par
 
 __version__ = "0.1.0"
 
-from spikepool import datasets, plots
+from spikepool import analytic, datasets, plots
 from spikepool.checks import check_counts
 from spikepool.counts import from_array, open_counts, validate_counts
 from spikepool.describe import format_summary, summarize_counts
@@ -25,7 +25,7 @@ from spikepool.exceptions import (
     WindowError,
 )
 from spikepool.io import from_neo, from_nwb, from_spike_times, load
-from spikepool.models import HierarchicalNegBinom
+from spikepool.models import HierarchicalNegBinom, NormalNormal
 from spikepool.pooling import compare_pooling
 from spikepool.problems import CheckReport, Problem
 from spikepool.report import report
@@ -35,6 +35,7 @@ from spikepool.simulate import simulate_counts
 __all__ = [
     "SamplingWarning",
     "HierarchicalNegBinom",
+    "NormalNormal",
     "FitResult",
     "CheckReport",
     "CountsError",
@@ -51,6 +52,7 @@ __all__ = [
     "check_counts",
     "check_sampling",
     "compare_pooling",
+    "analytic",
     "datasets",
     "plots",
     "format_summary",

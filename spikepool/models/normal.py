@@ -1,0 +1,365 @@
+"""Normal-Normal hierarchy with known standard errors (the eight-schools model): ``NormalNormal``.
+
+Model, for groups j = 1..J with estimates y_j and known standard errors sigma_j::
+
+    mu      ~ Normal(mu_loc, mu_scale)           population mean         (default Normal(0, 5))
+    tau     ~ HalfCauchy(tau_scale)              between-group sd        (default HalfCauchy(5))
+    theta_j ~ Normal(mu, tau)                    group effects: partial pooling
+    y_j     ~ Normal(theta_j, sigma_j)           sigma_j known
+
+For known mu and tau the posterior of theta_j is Normal with mean ``(1 - B_j) y_j + B_j mu`` and
+variance ``(1 - B_j) sigma_j^2``, with the shrinkage factor ``B_j = sigma_j^2 / (sigma_j^2 + tau^2)``
+(``spikepool.analytic.normal_conditional_posterior``); the fit integrates over mu and tau.
+
+Priors (``priors=`` overrides; all in the units of the estimates):
+
+================  ==============  ==================================================================
+key               default         meaning
+================  ==============  ==================================================================
+``mu_loc``        0.0             mean of the Normal prior on mu
+``mu_scale``      5.0             its sd
+``tau``           "halfcauchy"    family of the prior on tau ("halfcauchy" or "halfnormal")
+``tau_scale``     5.0             its scale
+================  ==============  ==================================================================
+
+The defaults are those of the eight-schools literature (Rubin 1981; Gelman et al., BDA3 5.5, as fitted in
+Betancourt's "Diagnosing Biased Inference with Divergences" and PyMC's port of it), so results can be
+compared with published ones. They are weakly informative for effects of a few to tens of units: for
+estimates on another scale (log rates, Hz, ms) scale them to it, e.g. ``mu_scale`` and ``tau_scale`` about
+the spread of the estimates. The half-Cauchy keeps mass at tau near 0 (complete pooling stays possible) and
+a heavy tail for large between-group spread; Inverse-Gamma(eps, eps) is never used.
+
+Parameterisation of theta (``parameterization=``): "centered" samples theta_j directly; "noncentered"
+samples ``theta_offset_j ~ Normal(0, 1)`` with ``theta_j = mu + tau theta_offset_j``; "auto" decides per
+group: centered when ``sigma_j < tau_hat`` (the data dominate, the centered form has no funnel), else
+non-centered, where ``tau_hat = sqrt(max(0, s_y^2 - mean(sigma^2)))`` is the method-of-moments estimate of
+tau (``E[s_y^2] = tau^2 + mean(sigma^2)``, s_y^2 the sample variance with ddof=1) — the rule of
+``spikepool.models.parameterization`` with the standard errors known. Groups may be split: the centered
+ones are then ``theta_centered`` over ``<dim>_centered``, the others ``theta_offset`` over
+``<dim>_noncentered``. Posterior names: ``mu``, ``tau``, ``theta`` (``theta_offset`` when non-centered);
+the pointwise log-likelihood is ``y``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike
+
+from spikepool.exceptions import SamplingWarning
+
+__all__ = ["DEFAULT_NORMAL_PRIORS", "NormalNormal", "as_groups", "moment_tau"]
+
+PARAMETERIZATIONS = ("auto", "centered", "noncentered")
+
+DEFAULT_NORMAL_PRIORS: dict[str, Any] = {"mu_loc": 0.0, "mu_scale": 5.0, "tau": "halfcauchy", "tau_scale": 5.0}
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Validated inputs: estimates ``y`` and standard errors ``sigma`` (group,), the dim and its coords."""
+
+    y: np.ndarray
+    sigma: np.ndarray
+    dim: str
+    coords: np.ndarray
+
+
+def _vector(name: str, value: Any) -> tuple[np.ndarray, str | None, np.ndarray | None]:
+    """A 1-D float array from an array or DataArray, with the DataArray's dim and coords."""
+    dim = coords = None
+    if isinstance(value, xr.DataArray):
+        if value.ndim != 1:
+            raise ValueError(f"{name} must be 1-D (one value per group); got dims {value.dims}.")
+        dim = str(value.dims[0])
+        coords = value[dim].values if dim in value.coords else None
+        value = value.values
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numbers (array or DataArray); got {type(value).__name__}.") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one value per group); got shape {arr.shape}.")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ValueError(
+            f"{name} must be finite; got {arr[bad[0]]} at position {bad[0]}. Hint: drop groups without an estimate."
+        )
+    return arr, dim, coords
+
+
+def as_groups(estimates: ArrayLike | xr.DataArray, standard_errors: ArrayLike | xr.DataArray) -> Groups:
+    """Validate the estimates and standard errors (same length, finite, standard errors > 0, >= 2 groups).
+
+    The group dim is a DataArray's dim (``"group"`` for plain arrays), its coords the DataArray's coord
+    or ``0..J-1``.
+    """
+    y, dim_y, coords_y = _vector("estimates", estimates)
+    sigma, dim_s, coords_s = _vector("standard_errors", standard_errors)
+    if y.size != sigma.size:
+        raise ValueError(
+            f"estimates and standard_errors must have the same length; got {y.size} and {sigma.size}. "
+            "Hint: one standard error per estimate."
+        )
+    if y.size < 2:
+        raise ValueError(f"estimates must hold at least 2 groups to pool; got {y.size}. Hint: nothing to pool.")
+    bad = np.flatnonzero(sigma <= 0)
+    if bad.size:
+        raise ValueError(
+            f"standard_errors must be > 0; got {sigma[bad[0]]} at position {bad[0]}. "
+            "Hint: a known-variance model needs every group's sampling sd."
+        )
+    if dim_y is not None and dim_s is not None and dim_y != dim_s:
+        raise ValueError(f"estimates and standard_errors must share their dim; got {dim_y!r} and {dim_s!r}.")
+    dim = dim_y or dim_s or "group"
+    if dim in ("chain", "draw"):
+        raise ValueError(f"the group dim must not be a sampling dim; got {dim!r}. Hint: rename the DataArray's dim.")
+    coords = coords_y if coords_y is not None else coords_s
+    if coords is None:
+        coords = np.arange(y.size)
+    if coords_y is not None and coords_s is not None and not np.array_equal(coords_y, coords_s):
+        raise ValueError(f"estimates and standard_errors must have the same {dim!r} coords; got different labels.")
+    return Groups(y=y, sigma=sigma, dim=dim, coords=np.asarray(coords))
+
+
+def moment_tau(y: np.ndarray, sigma: np.ndarray) -> float:
+    """Method-of-moments tau: ``sqrt(max(0, var(y, ddof=1) - mean(sigma^2)))``.
+
+    ``E[var(y, ddof=1)] = tau^2 + mean(sigma^2)`` for independent ``y_j ~ Normal(mu, tau^2 + sigma_j^2)``.
+    """
+    return float(np.sqrt(max(0.0, float(np.var(y, ddof=1) - np.mean(np.asarray(sigma) ** 2)))))
+
+
+def _resolve_priors(priors: dict | None) -> dict[str, Any]:
+    out = dict(DEFAULT_NORMAL_PRIORS)
+    for key, value in (priors or {}).items():
+        if key not in out:
+            close = difflib.get_close_matches(str(key), list(out), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"priors keys must be among {sorted(out)}; got {key!r}.{hint}")
+        out[key] = value
+    if out["tau"] not in ("halfcauchy", "halfnormal"):
+        raise ValueError(f"priors['tau'] must be 'halfcauchy' or 'halfnormal'; got {out['tau']!r}.")
+    for key in ("mu_scale", "tau_scale"):
+        if not (isinstance(out[key], int | float) and np.isfinite(out[key]) and out[key] > 0):
+            raise ValueError(f"priors[{key!r}] must be a positive number; got {out[key]!r}.")
+    if not (isinstance(out["mu_loc"], int | float) and np.isfinite(out["mu_loc"])):
+        raise ValueError(f"priors['mu_loc'] must be a finite number; got {out['mu_loc']!r}.")
+    return out
+
+
+def _resolve_fixed(fixed: dict | None) -> dict[str, float]:
+    out = {}
+    for key, value in (fixed or {}).items():
+        if key not in ("mu", "tau"):
+            raise ValueError(f"fixed keys must be 'mu' or 'tau'; got {key!r}. Hint: fixed={{'mu': 0.0, 'tau': 1.0}}.")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"fixed[{key!r}] must be a number; got {type(value).__name__}.") from None
+        if not np.isfinite(value) or (key == "tau" and value <= 0):
+            raise ValueError(f"fixed[{key!r}] must be finite{' and > 0' if key == 'tau' else ''}; got {value}.")
+        out[key] = value
+    return out
+
+
+class NormalNormal:
+    """Partial pooling of group estimates with known standard errors (Normal-Normal, "eight schools").
+
+    ``y_j ~ Normal(theta_j, sigma_j)``, ``theta_j ~ Normal(mu, tau)``, ``mu ~ Normal(0, 5)``,
+    ``tau ~ HalfCauchy(5)`` by default (see the module docstring for the priors and the parameterisation
+    rule). The shrinkage factor of group j is ``B_j = sigma_j^2 / (sigma_j^2 + tau^2)``.
+
+    Parameters
+    ----------
+    parameterization : {"auto", "centered", "noncentered"}
+        Of theta; "auto" is centered for groups with ``sigma_j < moment_tau(y, sigma)``, else non-centered.
+    priors : dict, optional
+        Overrides of ``DEFAULT_NORMAL_PRIORS`` (``mu_loc``, ``mu_scale``, ``tau``, ``tau_scale``).
+    fixed : dict, optional
+        Hold ``mu`` and/or ``tau`` at known values instead of sampling them, e.g. ``{"mu": 1.0, "tau": 2.0}``:
+        then theta's posterior is ``spikepool.analytic.normal_conditional_posterior`` exactly.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> y = [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0]
+    >>> sigma = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0]
+    >>> model = sp.NormalNormal()
+    >>> model.centered(y, sigma).any()  # tau_hat = 0 < every sigma_j: all non-centered
+    np.False_
+    >>> sorted(v.name for v in model.build(y, sigma).free_RVs)
+    ['mu', 'tau', 'theta_offset']
+    """
+
+    def __init__(self, parameterization: str = "auto", priors: dict | None = None, fixed: dict | None = None) -> None:
+        if parameterization not in PARAMETERIZATIONS:
+            close = difflib.get_close_matches(str(parameterization), PARAMETERIZATIONS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}; got {parameterization!r}.{hint}")
+        self.parameterization = parameterization
+        self.priors = _resolve_priors(priors)
+        self.fixed = _resolve_fixed(fixed)
+
+    def __repr__(self) -> str:
+        extra = f", fixed={self.fixed!r}" if self.fixed else ""
+        return f"NormalNormal(parameterization={self.parameterization!r}, priors={self.priors!r}{extra})"
+
+    def spec(self) -> dict[str, Any]:
+        """The model's arguments (JSON-able), as stored with results."""
+        return {
+            "model": "NormalNormal",
+            "parameterization": self.parameterization,
+            "priors": dict(self.priors),
+            "fixed": dict(self.fixed),
+        }
+
+    def centered(self, estimates: ArrayLike | xr.DataArray, standard_errors: ArrayLike | xr.DataArray) -> np.ndarray:
+        """Boolean (group,): which groups get the centered form (see ``parameterization``).
+
+        With a fixed tau, "auto" compares sigma_j with it instead of the moment estimate.
+        """
+        groups = as_groups(estimates, standard_errors)
+        if self.parameterization != "auto":
+            return np.full(groups.y.size, self.parameterization == "centered")
+        tau_ref = self.fixed.get("tau", moment_tau(groups.y, groups.sigma))
+        return groups.sigma < tau_ref
+
+    def build(self, estimates: ArrayLike | xr.DataArray, standard_errors: ArrayLike | xr.DataArray):
+        """The ``pm.Model`` of the estimates, for power users (``fit`` builds it the same way).
+
+        Parameters
+        ----------
+        estimates, standard_errors : array_like or xarray.DataArray
+            As in ``fit`` (validated the same way).
+
+        Returns
+        -------
+        pymc.Model
+            Coords: the group dim (plus ``<dim>_centered`` / ``<dim>_noncentered`` when split);
+            ``standard_error`` is ``pm.Data``, ``y`` the observed Normal. ``model.spikepool_centered``
+            holds the boolean (group,) parameterisation.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        g = as_groups(estimates, standard_errors)
+        centered = self.centered(g.y, g.sigma)
+        cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
+        split = bool(cen.size and non.size)
+        coords = {g.dim: g.coords}
+        if split:
+            coords[f"{g.dim}_centered"] = g.coords[cen]
+            coords[f"{g.dim}_noncentered"] = g.coords[non]
+        p = self.priors
+        with pm.Model(coords=coords) as model:
+            mu = self.fixed["mu"] if "mu" in self.fixed else pm.Normal("mu", p["mu_loc"], p["mu_scale"])
+            if "tau" in self.fixed:
+                tau = self.fixed["tau"]
+            elif p["tau"] == "halfcauchy":
+                tau = pm.HalfCauchy("tau", beta=p["tau_scale"])
+            else:
+                tau = pm.HalfNormal("tau", sigma=p["tau_scale"])
+            sigma = pm.Data("standard_error", g.sigma, dims=g.dim)
+            if not non.size:
+                theta = pm.Normal("theta", mu, tau, dims=g.dim)
+            elif not cen.size:
+                offset = pm.Normal("theta_offset", 0.0, 1.0, dims=g.dim)
+                theta = pm.Deterministic("theta", mu + tau * offset, dims=g.dim)
+            else:
+                theta_c = pm.Normal("theta_centered", mu, tau, dims=f"{g.dim}_centered")
+                offset = pm.Normal("theta_offset", 0.0, 1.0, dims=f"{g.dim}_noncentered")
+                stacked = pt.concatenate([theta_c, mu + tau * offset])
+                inverse = np.argsort(np.concatenate([cen, non]))
+                theta = pm.Deterministic("theta", stacked[inverse], dims=g.dim)
+            pm.Normal("y", theta, sigma, observed=g.y, dims=g.dim)
+        model.spikepool_centered = centered
+        model.spikepool_dim = g.dim
+        return model
+
+    def fit(
+        self,
+        estimates: ArrayLike | xr.DataArray,
+        standard_errors: ArrayLike | xr.DataArray,
+        *,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        random_seed: int | None = None,
+        progressbar: bool = True,
+        **sample_kwargs: Any,
+    ):
+        """Validate, build, sample and return a ``NormalNormalResult``.
+
+        Inputs are validated before any sampling. Sampling problems (divergences, R-hat, ESS) warn as
+        ``SamplingWarning`` with numbered remedies and are recorded on the result (``diagnostics()``).
+
+        Parameters
+        ----------
+        estimates : array_like or xarray.DataArray
+            One estimate per group (group,); a DataArray's dim names the group dim and its coord labels it.
+        standard_errors : array_like or xarray.DataArray
+            Their known standard errors (group,), > 0.
+        draws, tune, chains : int
+            NUTS settings.
+        random_seed : int, optional
+            Seed (set it for reproducible fits).
+        progressbar : bool
+            Show the sampler's progress bar.
+        **sample_kwargs
+            Passed to ``pm.sample`` (e.g. ``target_accept``); ``cores`` defaults to one process per chain
+            up to the available CPUs, ``nuts_sampler`` to ``"pymc"``.
+
+        Returns
+        -------
+        spikepool.models.normal_result.NormalNormalResult
+        """
+        import pymc as pm
+
+        from spikepool.diagnostics import check_sampling
+        from spikepool.models.normal_result import NormalNormalResult
+
+        g = as_groups(estimates, standard_errors)
+        model = self.build(_labelled(g), g.sigma)
+        sample_kwargs.setdefault("cores", max(1, min(chains, _n_cpus())))
+        sample_kwargs.setdefault("nuts_sampler", "pymc")
+        hypers = [n for n in ("mu", "tau") if n not in self.fixed]
+        with model:
+            idata = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=random_seed,
+                progressbar=progressbar,
+                compute_convergence_checks=False,
+                **sample_kwargs,
+            )
+            if "log_likelihood" not in idata.children:
+                idata = pm.compute_log_likelihood(idata, var_names=["y"], progressbar=False)
+            groups = {name: idata[name].to_dataset() for name in idata.children}
+            if hypers:
+                prior = pm.sample_prior_predictive(draws=1000, random_seed=random_seed, var_names=hypers)
+                groups["prior"] = prior["prior"].to_dataset()
+        spec = {**self.spec(), "dim": g.dim}
+        tree = xr.DataTree.from_dict(groups)
+        tree.attrs = {**idata.attrs, "spikepool_spec": json.dumps(spec)}
+        checks = check_sampling(tree, var_names=[*hypers, "theta"])
+        for problem in checks.warnings:
+            warnings.warn(problem.text(), SamplingWarning, stacklevel=2)
+        return NormalNormalResult(idata=tree, spec=spec, post_checks=checks, centered=model.spikepool_centered)
+
+
+def _labelled(g: Groups) -> xr.DataArray:
+    return xr.DataArray(g.y, dims=g.dim, coords={g.dim: g.coords})
+
+
+def _n_cpus() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1

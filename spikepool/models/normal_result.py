@@ -1,0 +1,193 @@
+"""``NormalNormalResult``: the posterior of a ``NormalNormal`` fit, its shrinkage table and closed forms.
+
+The idata is the ``xarray.DataTree`` from ``pm.sample`` with ``posterior`` (``mu``, ``tau``, ``theta``,
+``theta_offset`` / ``theta_centered`` as parameterised), ``sample_stats``, ``log_likelihood`` (``y`` over
+the group dim), ``observed_data`` (``y``), ``constant_data`` (``standard_error``) and ``prior`` (draws of
+mu and tau for the contraction check); the model's arguments are in ``attrs["spikepool_spec"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from spikepool.analytic import normal_conditional_posterior
+from spikepool.problems import CheckReport
+from spikepool.shrinkage import empirical_shrinkage, normal_posterior_mean
+
+__all__ = ["NormalNormalResult"]
+
+SAMPLE_DIMS = ("chain", "draw")
+
+
+def _mean(da: xr.DataArray) -> xr.DataArray:
+    """Mean over the sample dims present (a fixed hyperparameter has none)."""
+    return da.mean([d for d in SAMPLE_DIMS if d in da.dims])
+
+
+@dataclass
+class NormalNormalResult:
+    """A fitted ``NormalNormal`` model.
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        Posterior, sample_stats, log_likelihood, observed_data, constant_data, prior.
+    spec : dict
+        The model's arguments and the group dim (``spec["dim"]``).
+    post_checks : CheckReport
+        ``check_sampling`` of mu, tau and theta.
+    centered : numpy.ndarray
+        Boolean (group,): which groups were sampled in the centered form.
+    """
+
+    idata: xr.DataTree
+    spec: dict
+    post_checks: CheckReport
+    centered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def dim(self) -> str:
+        """Name of the group dim."""
+        return self.spec["dim"]
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.idata["posterior"].to_dataset()
+
+    @property
+    def estimates(self) -> xr.DataArray:
+        """The estimates y (group,)."""
+        return self.idata["observed_data"].to_dataset()["y"]
+
+    @property
+    def standard_errors(self) -> xr.DataArray:
+        """The known standard errors sigma (group,)."""
+        return self.idata["constant_data"].to_dataset()["standard_error"]
+
+    def hyper(self, name: str) -> xr.DataArray:
+        """Draws (chain, draw) of ``"mu"`` or ``"tau"``, or its value (0-d) when it was held fixed."""
+        if name in self.posterior:
+            return self.posterior[name]
+        if name in self.spec["fixed"]:
+            return xr.DataArray(float(self.spec["fixed"][name]), name=name)
+        raise ValueError(f"name must be 'mu' or 'tau'; got {name!r}.")
+
+    def summary(self, ci_prob: float = 0.94):
+        """ArviZ summary table (mean, sd, interval, ESS, R-hat) of mu, tau (those sampled) and theta."""
+        import arviz_stats as azs
+
+        names = [n for n in ("mu", "tau", "theta") if n in self.posterior]
+        return azs.summary(self.idata, var_names=names, ci_prob=ci_prob)
+
+    def diagnostics(self) -> CheckReport:
+        """The post-fit diagnostics (R-hat, ESS, divergences, contraction of tau)."""
+        return self.post_checks
+
+    def shrinkage(self, ci_prob: float = 0.94) -> xr.Dataset:
+        """Per-group shrinkage table: how far each estimate moved toward mu, from the model and the draws.
+
+        Parameters
+        ----------
+        ci_prob : float
+            Probability of the equal-tailed posterior interval of theta.
+
+        Returns
+        -------
+        xarray.Dataset
+            Over the group dim:
+
+            - ``estimate`` (y_j) and ``standard_error`` (sigma_j);
+            - ``theta``, ``lower``, ``upper``: posterior mean and equal-tailed interval of theta_j;
+            - ``B``: ``sigma_j^2 / (sigma_j^2 + tau^2)`` at the posterior MEAN of tau (plug-in);
+              ``kappa = 1 - B`` (the data's weight);
+            - ``B_mean``: the posterior mean of B_j over the draws of tau (not equal to ``B``: B is
+              nonlinear in tau);
+            - ``empirical``: ``(y_j - E[theta_j]) / (y_j - E[mu])``, the fraction of the way to mu the
+              posterior mean moved (NaN where y_j equals E[mu]);
+            - ``closed_form``: the classic ``(1 - B_j) y_j + B_j E[mu]`` with ``B`` above (plug-in at the
+              posterior means of mu and tau);
+            - ``rao_blackwell``: the mean over draws of ``(1 - B_j) y_j + B_j mu``, which equals
+              E[theta_j | y] up to Monte-Carlo error (a check of the sampled ``theta``).
+
+            ``attrs``: ``mu`` and ``tau`` (posterior means, or the fixed values), ``ci_prob``, ``interval``.
+        """
+        y, sigma = self.estimates, self.standard_errors
+        theta = self.posterior["theta"]
+        mu_draws, tau_draws = self.hyper("mu"), self.hyper("tau")
+        mu, tau = float(_mean(mu_draws)), float(_mean(tau_draws))
+        b_plug = sigma**2 / (sigma**2 + tau**2)
+        b_draws = sigma**2 / (sigma**2 + tau_draws**2)
+        theta_mean = theta.mean(SAMPLE_DIMS)
+        q = theta.quantile([(1 - ci_prob) / 2, (1 + ci_prob) / 2], dim=SAMPLE_DIMS)
+        dim = self.dim
+        out = xr.Dataset(
+            {
+                "estimate": y,
+                "standard_error": sigma,
+                "theta": theta_mean,
+                "lower": q.isel(quantile=0, drop=True),
+                "upper": q.isel(quantile=1, drop=True),
+                "B": b_plug,
+                "B_mean": _mean(b_draws),
+                "kappa": 1.0 - b_plug,
+                "empirical": (dim, empirical_shrinkage(y.values, theta_mean.values, mu)),
+                "closed_form": (dim, normal_posterior_mean(y.values, sigma.values, mu, tau)),
+                "rao_blackwell": _mean((1.0 - b_draws) * y + b_draws * mu_draws),
+            },
+            attrs={"mu": mu, "tau": tau, "ci_prob": ci_prob, "interval": "equal-tailed"},
+        )
+        return out.transpose(dim)
+
+    def closed_form_posterior(self, mu: float, tau: float) -> xr.Dataset:
+        """The exact posterior of each theta_j for KNOWN ``mu`` and ``tau`` (no sampling involved).
+
+        ``theta_j | y, mu, tau ~ Normal((1 - B_j) y_j + B_j mu, (1 - B_j) sigma_j^2)`` with
+        ``B_j = sigma_j^2 / (sigma_j^2 + tau^2)``.
+
+        Returns
+        -------
+        xarray.Dataset
+            Over the group dim: ``mean``, ``sd``, ``B``; ``attrs`` ``mu`` and ``tau``.
+        """
+        y, sigma = self.estimates, self.standard_errors
+        mean, sd = normal_conditional_posterior(y.values, sigma.values, mu, tau)
+        b = sigma.values**2 / (sigma.values**2 + float(tau) ** 2)
+        dim = self.dim
+        return xr.Dataset(
+            {"mean": (dim, mean), "sd": (dim, sd), "B": (dim, b)},
+            coords={dim: y[dim].values},
+            attrs={"mu": float(mu), "tau": float(tau)},
+        )
+
+    def loo(self):
+        """PSIS-LOO over the groups (``arviz_stats.loo`` of the log-likelihood ``y``)."""
+        import arviz_stats as azs
+
+        return azs.loo(self.idata, var_name="y")
+
+    def to_netcdf(self, path: str | os.PathLike) -> None:
+        """Write the whole result (all groups, the model spec, the parameterisation) to netCDF."""
+        tree = self.idata.copy()
+        tree.attrs = {
+            **tree.attrs,
+            "spikepool_spec": json.dumps(self.spec),
+            "spikepool_centered": json.dumps([bool(x) for x in self.centered]),
+        }
+        tree.to_netcdf(path)
+
+    @classmethod
+    def from_netcdf(cls, path: str | os.PathLike) -> NormalNormalResult:
+        """Read a result written by ``to_netcdf``; the diagnostics are recomputed from the draws."""
+        from spikepool.diagnostics import check_sampling
+
+        tree = xr.open_datatree(path).load()
+        tree.close()
+        spec = json.loads(tree.attrs["spikepool_spec"])
+        names = [n for n in ("mu", "tau", "theta") if n in tree["posterior"].data_vars]
+        centered = np.array(json.loads(tree.attrs.get("spikepool_centered", "[]")), dtype=bool)
+        return cls(idata=tree, spec=spec, post_checks=check_sampling(tree, var_names=names), centered=centered)
