@@ -182,4 +182,4 @@ def beta_binomial_variance(n: ArrayLike, alpha: ArrayLike, beta: ArrayLike) -> f
     """
     n, alpha, beta = _checked("n", n), _checked("alpha", alpha), _checked("beta", beta)
     p = alpha / (alpha + beta)
-    return _out(n * p * (1.0 - p) * (alpha + beta + n) / (alpha + beta + 1.0))
+    return _out(n * p * (1.0 - p) * extra_binomial_factor(n, alpha, beta))

@@ -251,31 +251,38 @@ class FitResult:
 
     def to_netcdf(self, path: str | os.PathLike) -> None:
         """Write the whole result (posterior, groups, counts, model spec, checks' text) to netCDF."""
-        tree = self.idata.copy()
-        tree.attrs = {
-            **tree.attrs,
-            "spikepool_spec": json.dumps(self.spec),
-            "spikepool_centered": json.dumps([bool(x) for x in self.centered]),
-        }
-        tree.to_netcdf(path)
+        write_tree(self.idata, path, self.spec, self.centered)
+
+
+def write_tree(idata: xr.DataTree, path: str | os.PathLike, spec: dict, centered: np.ndarray) -> None:
+    """Write ``idata`` to netCDF with the model ``spec`` and the per-unit ``centered`` flags as attributes."""
+    tree = idata.copy()
+    tree.attrs = {
+        **tree.attrs,
+        "spikepool_spec": json.dumps(spec),
+        "spikepool_centered": json.dumps([bool(x) for x in centered]),
+    }
+    tree.to_netcdf(path)
+
+
+def read_tree(path: str | os.PathLike) -> tuple[xr.DataTree, dict, np.ndarray]:
+    """Read a tree written by ``write_tree``: ``(tree, spec, centered)``, the tree loaded and the file closed."""
+    tree = xr.open_datatree(path).load()
+    tree.close()
+    spec = json.loads(tree.attrs["spikepool_spec"])
+    centered = np.array(json.loads(tree.attrs.get("spikepool_centered", "[]")), dtype=bool)
+    return tree, spec, centered
 
 
 def load_result(path: str | os.PathLike) -> FitResult:
     """Read a ``FitResult`` written by ``FitResult.to_netcdf``; the checks are recomputed from the data."""
     from spikepool.checks import check_counts
     from spikepool.diagnostics import check_sampling
+    from spikepool.models.negbin import diagnosed_names
 
-    tree = xr.open_datatree(path).load()
-    tree.close()
-    spec = json.loads(tree.attrs["spikepool_spec"])
+    tree, spec, centered = read_tree(path)
     counts = tree["spikepool_counts"].to_dataset()["counts"]
     dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
     pre = check_counts(counts, dispersion=dispersion, condition=spec["condition"])
-    names = [
-        n
-        for n in ("mu", "tau", "tau_neuron", "rate", "alpha", "eta", "mu_a", "tau_a")
-        if n in tree["posterior"].data_vars
-    ]
-    post = check_sampling(tree, var_names=names)
-    centered = np.array(json.loads(tree.attrs.get("spikepool_centered", "[]")), dtype=bool)
+    post = check_sampling(tree, var_names=diagnosed_names(tree))
     return FitResult(idata=tree, counts=counts, spec=spec, pre_checks=pre, post_checks=post, centered=centered)

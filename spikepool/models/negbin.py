@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-import os
 import warnings
 from typing import Any
 
@@ -33,6 +32,7 @@ from spikepool.exceptions import SamplingWarning, SpikepoolWarning
 from spikepool.models.likelihood import Cells, compress
 from spikepool.models.parameterization import choose_centered
 from spikepool.models.priors import resolve_priors
+from spikepool.models.sampling import default_cores
 
 __all__ = ["HierarchicalNegBinom"]
 
@@ -350,8 +350,7 @@ class HierarchicalNegBinom:
         if nuts_sampler == "pymc":
             if "initvals" not in sampler_kwargs:
                 sampler_kwargs["initvals"] = self.initial_values(counts, model)
-            # PyMC 6 samples sequentially by default here; run the chains on the cores we have
-            sampler_kwargs.setdefault("cores", max(1, min(chains, len(os.sched_getaffinity(0)))))
+            sampler_kwargs.setdefault("cores", default_cores(chains))
         with model:
             idata = pm.sample(
                 draws=draws,
@@ -363,11 +362,12 @@ class HierarchicalNegBinom:
                 compute_convergence_checks=False,
                 **sampler_kwargs,
             )
+            names = diagnosed_names(idata)
             with warnings.catch_warnings():  # the likelihood Potential is rightly ignored by prior draws
                 warnings.filterwarnings("ignore", message=".*Potential.*")
-                prior = pm.sample_prior_predictive(draws=1000, random_seed=random_seed, var_names=_diagnosed(idata))
+                prior = pm.sample_prior_predictive(draws=1000, random_seed=random_seed, var_names=names)
         idata = add_fit_groups(idata, counts, model.spikepool_cells, self, prior=prior["prior"].to_dataset())
-        post = check_sampling(idata, var_names=_diagnosed(idata))
+        post = check_sampling(idata, var_names=names)
         for problem in post.warnings:
             warnings.warn(problem.text(), SamplingWarning, stacklevel=2)
         return FitResult(
@@ -384,6 +384,7 @@ def _value_name(model, name: str) -> str:
     return model.rvs_to_values[model[name]].name
 
 
-def _diagnosed(idata) -> list[str]:
+def diagnosed_names(idata) -> list[str]:
+    """The posterior variables of a fit that ``check_sampling`` diagnoses (population scales, rates, dispersion)."""
     names = ["mu", "tau", "tau_neuron", "rate", "alpha", "eta", "mu_a", "tau_a"]
     return [n for n in names if n in idata["posterior"].data_vars]

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +53,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from spikepool.exceptions import SamplingWarning
+from spikepool.models.sampling import default_cores
 
 __all__ = ["DEFAULT_NORMAL_PRIORS", "NormalNormal", "as_groups", "moment_tau"]
 
@@ -328,7 +328,7 @@ class NormalNormal:
 
         g = as_groups(estimates, standard_errors)
         model = self.build(_labelled(g), g.sigma)
-        sample_kwargs.setdefault("cores", max(1, min(chains, _n_cpus())))
+        sample_kwargs.setdefault("cores", default_cores(chains))
         sample_kwargs.setdefault("nuts_sampler", "pymc")
         hypers = [n for n in ("mu", "tau") if n not in self.fixed]
         with model:
@@ -358,8 +358,3 @@ class NormalNormal:
 
 def _labelled(g: Groups) -> xr.DataArray:
     return xr.DataArray(g.y, dims=g.dim, coords={g.dim: g.coords})
-
-
-def _n_cpus() -> int:
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1

@@ -8,7 +8,6 @@ mu and tau for the contraction check); the model's arguments are in ``attrs["spi
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -172,22 +171,16 @@ class NormalNormalResult:
 
     def to_netcdf(self, path: str | os.PathLike) -> None:
         """Write the whole result (all groups, the model spec, the parameterisation) to netCDF."""
-        tree = self.idata.copy()
-        tree.attrs = {
-            **tree.attrs,
-            "spikepool_spec": json.dumps(self.spec),
-            "spikepool_centered": json.dumps([bool(x) for x in self.centered]),
-        }
-        tree.to_netcdf(path)
+        from spikepool.results import write_tree
+
+        write_tree(self.idata, path, self.spec, self.centered)
 
     @classmethod
     def from_netcdf(cls, path: str | os.PathLike) -> NormalNormalResult:
         """Read a result written by ``to_netcdf``; the diagnostics are recomputed from the draws."""
         from spikepool.diagnostics import check_sampling
+        from spikepool.results import read_tree
 
-        tree = xr.open_datatree(path).load()
-        tree.close()
-        spec = json.loads(tree.attrs["spikepool_spec"])
+        tree, spec, centered = read_tree(path)
         names = [n for n in ("mu", "tau", "theta") if n in tree["posterior"].data_vars]
-        centered = np.array(json.loads(tree.attrs.get("spikepool_centered", "[]")), dtype=bool)
         return cls(idata=tree, spec=spec, post_checks=check_sampling(tree, var_names=names), centered=centered)
