@@ -125,7 +125,8 @@ def compare_pooling(
     pandas.DataFrame
         One row per pooling (then per variant): ``heldout_lpd`` (summed log predictive density of the held-out trials),
         ``heldout_lpd_per_trial``, ``heldout_log_rate_mse``, ``n_heldout``, and with ``loo``
-        ``elpd_loo`` and ``se``; ``attrs["fits"]`` holds the training fits.
+        ``elpd_loo`` and ``se``; ``attrs["fits"]`` holds the training fits and ``attrs["heldout"]`` the
+        boolean (neuron, trial) mask of the held-out trials they were scored on.
     """
     import pandas as pd
 
@@ -174,4 +175,5 @@ def compare_pooling(
         fits[pooling] = fit
     table = pd.DataFrame(rows).set_index("pooling")
     table.attrs["fits"] = fits
+    table.attrs["heldout"] = test
     return table

@@ -32,6 +32,7 @@ def test_partial_pooling_predicts_held_out_trials_better_than_no_pooling():
     )
     assert list(table.index) == ["none", "complete", "partial"]
     assert (table["n_heldout"] == 30 * 10).all()
+    assert table.attrs["heldout"].shape == counts.shape and table.attrs["heldout"].sum() == 30 * 10
     assert table.loc["partial", "heldout_lpd"] > table.loc["none", "heldout_lpd"] + 5
     assert table.loc["partial", "heldout_log_rate_mse"] < table.loc["none", "heldout_log_rate_mse"]
     assert set(table.attrs["fits"]) == {"none", "complete", "partial"}

@@ -80,7 +80,7 @@ axes[0].axvline(0, color="k", lw=0.8)
 axes[0].set(xlabel="held-out log predictive density minus no pooling (nats)", title="Predicting unseen trials")
 
 train_rates = {name: fits[name].rates()["mean"].values for name in ("none", "partial + unit effect")}
-_, test = sp.pooling.split_trials(counts, 3, condition="condition", random_seed=SAMPLING["random_seed"])
+test = table.attrs["heldout"]  # (unit, trial) mask of the trials the models never saw
 names = list(fits["none"].posterior["condition"].values)
 c_of = np.array([names.index(c) for c in counts["condition"].values])
 held = np.full(train_rates["none"].shape, np.nan)

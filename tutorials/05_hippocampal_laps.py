@@ -119,10 +119,14 @@ units = table["neuron"].values
 directions = ["leftward", "rightward"]
 
 
+def columns(direction: str) -> list[str]:
+    """The conditions of one direction's spatial bins, in track order."""
+    return [f"{direction}/bin{k:02d}" for k in range(len(edges) - 1)]
+
+
 def rate_map(var: str, direction: str) -> np.ndarray:
     """(unit, bin) map of ``var`` for one direction, bins in track order."""
-    cols = [f"{direction}/bin{k:02d}" for k in range(len(edges) - 1)]
-    return table[var].sel(condition=cols).values
+    return table[var].sel(condition=columns(direction)).values
 
 
 raw = {d: rate_map("raw_rate", d) for d in directions}
@@ -150,8 +154,7 @@ examples = [units[np.argmax(spikes)], units[np.argsort(spikes)[len(units) // 2]]
 for ax, unit in zip(axes, examples, strict=True):
     i = list(units).index(unit)
     for d in directions:
-        cols = [f"{d}/bin{k:02d}" for k in range(len(edges) - 1)]
-        sel = table.sel(neuron=unit, condition=cols)
+        sel = table.sel(neuron=unit, condition=columns(d))
         ax.plot(centres, sel["raw_rate"], "x--", color=colours[d], alpha=0.6, label=f"{d} raw")
         ax.plot(centres, sel["rate"], "o-", color=colours[d], ms=3, label=f"{d} pooled")
         ax.fill_between(centres, sel["lower"], sel["upper"], color=colours[d], alpha=0.2)
