@@ -26,16 +26,23 @@ from spikepool.exceptions import (
 )
 from spikepool.io import from_neo, from_nwb, from_spike_times, load
 from spikepool.models import HierarchicalNegBinom, NormalNormal
+from spikepool.models.beta_binomial import BetaBinomial
+from spikepool.models.random_effects import RandomEffectsNormal, check_responses
 from spikepool.pooling import compare_pooling
 from spikepool.problems import CheckReport, Problem
 from spikepool.report import report
+from spikepool.responses import responsive_trials
 from spikepool.results import FitResult, load_result
+from spikepool.sessions import concat_sessions
 from spikepool.simulate import simulate_counts
 
 __all__ = [
     "SamplingWarning",
     "HierarchicalNegBinom",
     "NormalNormal",
+    "BetaBinomial",
+    "RandomEffectsNormal",
+    "check_responses",
     "FitResult",
     "CheckReport",
     "CountsError",
@@ -52,6 +59,7 @@ __all__ = [
     "check_counts",
     "check_sampling",
     "compare_pooling",
+    "concat_sessions",
     "analytic",
     "datasets",
     "plots",
@@ -59,6 +67,7 @@ __all__ = [
     "simulate_counts",
     "load_result",
     "report",
+    "responsive_trials",
     "fit_empirical_bayes",
     "from_array",
     "from_neo",

@@ -27,7 +27,7 @@ import xarray as xr
 
 from spikepool.exceptions import DatasetError
 
-__all__ = ["citation", "data_dir", "fetch", "list_datasets", "load_block", "load_counts"]
+__all__ = ["citation", "data_dir", "fetch", "list_datasets", "load_block", "load_counts", "names"]
 
 ENV = "SPIKEPOOL_DATA"
 
@@ -50,6 +50,11 @@ def _entry(name: str) -> dict:
             "Hint: spikepool.datasets.list_datasets() lists them."
         )
     return datasets[name]
+
+
+def names() -> list[str]:
+    """Names of the registered datasets."""
+    return list(_registry()["datasets"])
 
 
 def data_dir() -> Path | None:

@@ -103,6 +103,7 @@ def check_sampling(
     ess_min: float = 400,
     prior: Any = None,
     scale_params: Sequence[str] = ("tau", "tau_neuron", "alpha", "tau_a", "eta"),
+    remedies: str = REMEDIES,
 ) -> CheckReport:
     """Sampling diagnostics of a fit: R-hat, bulk and tail ESS, divergences, contraction.
 
@@ -118,6 +119,9 @@ def check_sampling(
         Prior draws (``pm.sample_prior_predictive``); default the ``prior`` group of ``idata``.
     scale_params : sequence of str
         Scale and dispersion parameters whose contraction is checked (those present).
+    remedies : str
+        The numbered remedies given with R-hat, ESS and divergence warnings (default: those of the count
+        models).
 
     Returns
     -------
@@ -145,7 +149,7 @@ def check_sampling(
                 "warning",
                 f"R-hat must be <= {rhat_max} for the chains to agree; got {len(bad_names)} value(s) above, "
                 f"worst {worst:.3f}.",
-                REMEDIES,
+                remedies,
                 parameters=tuple(bad_names),
             )
         )
@@ -161,7 +165,7 @@ def check_sampling(
                     "warning",
                     f"{method} ESS must be >= {ess_min:g} for stable {'means' if method == 'bulk' else 'intervals'}; "
                     f"got {len(bad_names)} value(s) below, lowest {worst:.0f}.",
-                    REMEDIES,
+                    remedies,
                     parameters=tuple(bad_names),
                 )
             )
@@ -176,7 +180,7 @@ def check_sampling(
                 "warning",
                 f"NUTS must not diverge; got {n_div} divergent transition(s) in {n_draws} draws after tuning, "
                 "so the posterior may be biased (often a funnel between tau and the neuron effects).",
-                REMEDIES,
+                remedies,
             )
         )
     prior_ds = _group(prior if prior is not None else idata, "prior") if not isinstance(prior, xr.Dataset) else prior

@@ -13,6 +13,7 @@ import xarray as xr
 
 __all__ = [
     "plot_fano",
+    "plot_pooled_estimates",
     "plot_ppc_counts",
     "plot_ppc_fano",
     "plot_psth",
@@ -101,6 +102,61 @@ def plot_shrinkage(result: Any, *, ci_prob: float = 0.94, ax=None):
     ax.set_title(f"Shrinkage of {raw.size} neuron rates toward the population (size ~ spikes)")
     if (raw <= 0).any():
         ax.text(-0.25, floor, "silent", fontsize=8, va="center", color="0.4")
+    ax.legend(loc="best", fontsize=8, framealpha=0.8)
+    return ax
+
+
+def plot_pooled_estimates(result: Any, *, ci_prob: float = 0.94, sort: bool = True, ax=None):
+    """Forest plot of group estimates before and after pooling (Normal-Normal, random effects, Beta-Binomial).
+
+    For each group (one row): the raw estimate (open circle; with a +-1 standard-error bar when the table has
+    ``standard_error``) and the posterior mean of theta with its equal-tailed ``ci_prob`` interval (filled
+    diamond); the dashed line is the population mean (``attrs["mu"]`` or ``attrs["population_mean"]``).
+
+    Parameters
+    ----------
+    result : NormalNormalResult, RandomEffectsNormalResult, BetaBinomialResult or xarray.Dataset
+        A fit, or its ``shrinkage()`` table (over one group dim, with ``theta``, ``lower``, ``upper`` and
+        ``estimate`` or ``raw``).
+    ci_prob : float
+        Interval probability (when ``result`` is a fit).
+    sort : bool
+        Order the rows by raw estimate.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    table = result if isinstance(result, xr.Dataset) else result.shrinkage(ci_prob=ci_prob)
+    raw_name = "estimate" if "estimate" in table else "raw"
+    missing = [k for k in (raw_name, "theta", "lower", "upper") if k not in table]
+    if missing or len(table["theta"].dims) != 1:
+        raise ValueError(
+            f"result must be a pooled-estimates fit or its shrinkage table over one dim; got variables "
+            f"{sorted(table.data_vars)} (missing {missing}). Hint: plot_shrinkage draws count-model fits."
+        )
+    dim = table["theta"].dims[0]
+    raw = table[raw_name].values.astype(float)
+    order = np.argsort(raw) if sort else np.arange(raw.size)
+    rows = np.arange(raw.size)
+    labels = [str(x) for x in table[dim].values[order]]
+    se = table["standard_error"].values[order] if "standard_error" in table else None
+    ax.errorbar(
+        raw[order], rows + 0.15, xerr=se, fmt="o", mfc="white", color="0.35", ms=5, lw=1, label=f"raw {raw_name}"
+    )
+    theta = table["theta"].values[order]
+    err = np.vstack([theta - table["lower"].values[order], table["upper"].values[order] - theta])
+    level = table.attrs.get("ci_prob", ci_prob)
+    ax.errorbar(theta, rows - 0.15, xerr=err, fmt="D", color="C1", ms=5, lw=1.5, label=f"pooled ({level:.0%} interval)")
+    population = table.attrs.get("mu", table.attrs.get("population_mean"))
+    if population is not None:
+        ax.axvline(float(population), ls="--", color="0.4", lw=1, label="population mean")
+    ax.set_yticks(rows, labels)
+    ax.set_ylabel(dim)
+    ax.set_xlabel("estimate")
+    ax.set_title(f"{raw.size} {dim}s: raw estimates and partial pooling")
     ax.legend(loc="best", fontsize=8, framealpha=0.8)
     return ax
 

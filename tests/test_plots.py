@@ -93,3 +93,22 @@ def test_trace_plot_returns_a_plot_collection(fit):
     assert hasattr(pc, "viz")
     with pytest.raises(ValueError, match="'trace' or 'rank'"):
         plots.plot_trace(fit, kind="pair")
+
+
+def test_pooled_estimates_forest_plot(tmp_path):
+    y = [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0]
+    se = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0]
+    result = sp.NormalNormal(fixed={"mu": 4.0, "tau": 4.0}).fit(
+        y, se, draws=500, tune=500, chains=2, cores=1, random_seed=1, progressbar=False
+    )
+    ax = plots.plot_pooled_estimates(result)
+    _png(ax, tmp_path)
+    raw, pooled = ax.containers[0], ax.containers[1]
+    # One raw point (with its SE bar) and one pooled point per group, sorted by the raw estimate.
+    np.testing.assert_allclose(raw.lines[0].get_xdata(), np.sort(y))
+    table = result.shrinkage()
+    np.testing.assert_allclose(pooled.lines[0].get_xdata(), table["theta"].values[np.argsort(y)])
+    assert [t.get_text() for t in ax.get_yticklabels()] == [str(i) for i in np.argsort(y)]
+    assert ax.lines[-1].get_xdata()[0] == pytest.approx(4.0)  # the population mean (fixed here)
+    with pytest.raises(ValueError, match="pooled-estimates fit or its shrinkage table"):
+        plots.plot_pooled_estimates(table.drop_vars("theta"))

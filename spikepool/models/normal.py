@@ -43,8 +43,6 @@ the pointwise log-likelihood is ``y``.
 from __future__ import annotations
 
 import difflib
-import json
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,10 +50,17 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
-from spikepool.exceptions import SamplingWarning
-from spikepool.models.sampling import default_cores
+from spikepool.models.sampling import sample_tree, warn_problems
 
-__all__ = ["DEFAULT_NORMAL_PRIORS", "NormalNormal", "as_groups", "moment_tau"]
+__all__ = [
+    "DEFAULT_NORMAL_PRIORS",
+    "NormalNormal",
+    "as_groups",
+    "half_prior",
+    "moment_tau",
+    "pooled_normal",
+    "split_coords",
+]
 
 PARAMETERIZATIONS = ("auto", "centered", "noncentered")
 
@@ -248,37 +253,16 @@ class NormalNormal:
             holds the boolean (group,) parameterisation.
         """
         import pymc as pm
-        import pytensor.tensor as pt
 
         g = as_groups(estimates, standard_errors)
         centered = self.centered(g.y, g.sigma)
-        cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
-        split = bool(cen.size and non.size)
-        coords = {g.dim: g.coords}
-        if split:
-            coords[f"{g.dim}_centered"] = g.coords[cen]
-            coords[f"{g.dim}_noncentered"] = g.coords[non]
+        coords = split_coords(g.dim, g.coords, centered)
         p = self.priors
         with pm.Model(coords=coords) as model:
             mu = self.fixed["mu"] if "mu" in self.fixed else pm.Normal("mu", p["mu_loc"], p["mu_scale"])
-            if "tau" in self.fixed:
-                tau = self.fixed["tau"]
-            elif p["tau"] == "halfcauchy":
-                tau = pm.HalfCauchy("tau", beta=p["tau_scale"])
-            else:
-                tau = pm.HalfNormal("tau", sigma=p["tau_scale"])
+            tau = self.fixed["tau"] if "tau" in self.fixed else half_prior("tau", p["tau"], p["tau_scale"])
             sigma = pm.Data("standard_error", g.sigma, dims=g.dim)
-            if not non.size:
-                theta = pm.Normal("theta", mu, tau, dims=g.dim)
-            elif not cen.size:
-                offset = pm.Normal("theta_offset", 0.0, 1.0, dims=g.dim)
-                theta = pm.Deterministic("theta", mu + tau * offset, dims=g.dim)
-            else:
-                theta_c = pm.Normal("theta_centered", mu, tau, dims=f"{g.dim}_centered")
-                offset = pm.Normal("theta_offset", 0.0, 1.0, dims=f"{g.dim}_noncentered")
-                stacked = pt.concatenate([theta_c, mu + tau * offset])
-                inverse = np.argsort(np.concatenate([cen, non]))
-                theta = pm.Deterministic("theta", stacked[inverse], dims=g.dim)
+            theta = pooled_normal("theta", mu, tau, centered, g.dim)
             pm.Normal("y", theta, sigma, observed=g.y, dims=g.dim)
         model.spikepool_centered = centered
         model.spikepool_dim = g.dim
@@ -321,39 +305,68 @@ class NormalNormal:
         -------
         spikepool.models.normal_result.NormalNormalResult
         """
-        import pymc as pm
-
-        from spikepool.diagnostics import check_sampling
         from spikepool.models.normal_result import NormalNormalResult
 
         g = as_groups(estimates, standard_errors)
         model = self.build(_labelled(g), g.sigma)
-        sample_kwargs.setdefault("cores", default_cores(chains))
-        sample_kwargs.setdefault("nuts_sampler", "pymc")
-        hypers = [n for n in ("mu", "tau") if n not in self.fixed]
-        with model:
-            idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                random_seed=random_seed,
-                progressbar=progressbar,
-                compute_convergence_checks=False,
-                **sample_kwargs,
-            )
-            if "log_likelihood" not in idata.children:
-                idata = pm.compute_log_likelihood(idata, var_names=["y"], progressbar=False)
-            groups = {name: idata[name].to_dataset() for name in idata.children}
-            if hypers:
-                prior = pm.sample_prior_predictive(draws=1000, random_seed=random_seed, var_names=hypers)
-                groups["prior"] = prior["prior"].to_dataset()
         spec = {**self.spec(), "dim": g.dim}
-        tree = xr.DataTree.from_dict(groups)
-        tree.attrs = {**idata.attrs, "spikepool_spec": json.dumps(spec)}
-        checks = check_sampling(tree, var_names=[*hypers, "theta"])
-        for problem in checks.warnings:
-            warnings.warn(problem.text(), SamplingWarning, stacklevel=2)
+        hypers = [n for n in ("mu", "tau") if n not in self.fixed]
+        tree = sample_tree(
+            model,
+            spec=spec,
+            prior_names=hypers,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            sample_kwargs=sample_kwargs,
+        )
+        checks = NormalNormalResult.check(tree)
+        warn_problems(checks)
         return NormalNormalResult(idata=tree, spec=spec, post_checks=checks, centered=model.spikepool_centered)
+
+
+def split_coords(dim: str, coords: np.ndarray, centered: np.ndarray) -> dict[str, np.ndarray]:
+    """Model coords: ``dim``, plus ``<dim>_centered`` / ``<dim>_noncentered`` when the groups are split."""
+    out = {dim: coords}
+    if centered.any() and not centered.all():
+        out[f"{dim}_centered"] = coords[centered]
+        out[f"{dim}_noncentered"] = coords[~centered]
+    return out
+
+
+def half_prior(name: str, family: str, scale: float):
+    """A scale parameter ``name ~ HalfCauchy(scale)`` or ``HalfNormal(scale)`` (inside a model)."""
+    import pymc as pm
+
+    if family == "halfcauchy":
+        return pm.HalfCauchy(name, beta=scale)
+    return pm.HalfNormal(name, sigma=scale)
+
+
+def pooled_normal(name: str, mu, tau, centered: np.ndarray, dim: str):
+    """Group effects ``name ~ Normal(mu, tau)`` over ``dim``, each group centered or not (inside a model).
+
+    All centered: ``name`` is sampled. All non-centered: ``name_offset ~ Normal(0, 1)`` is sampled and
+    ``name = mu + tau * name_offset`` is a Deterministic. Split: ``name_centered`` over ``<dim>_centered``
+    and ``name_offset`` over ``<dim>_noncentered`` (coords from ``split_coords``), stacked back into
+    ``name`` in the groups' order. Returns the tensor of ``name``.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
+    if not non.size:
+        return pm.Normal(name, mu, tau, dims=dim)
+    if not cen.size:
+        offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=dim)
+        return pm.Deterministic(name, mu + tau * offset, dims=dim)
+    centered_part = pm.Normal(f"{name}_centered", mu, tau, dims=f"{dim}_centered")
+    offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=f"{dim}_noncentered")
+    stacked = pt.concatenate([centered_part, mu + tau * offset])
+    inverse = np.argsort(np.concatenate([cen, non]))
+    return pm.Deterministic(name, stacked[inverse], dims=dim)
 
 
 def _labelled(g: Groups) -> xr.DataArray:

@@ -8,29 +8,19 @@ mu and tau for the contraction check); the model's arguments are in ``attrs["spi
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-
-import numpy as np
 import xarray as xr
 
 from spikepool.analytic import normal_conditional_posterior
-from spikepool.problems import CheckReport
+from spikepool.models.tree_result import SAMPLE_DIMS, TreeResult
+from spikepool.models.tree_result import sample_mean as _mean
 from spikepool.shrinkage import empirical_shrinkage, normal_posterior_mean
 
 __all__ = ["NormalNormalResult"]
 
-SAMPLE_DIMS = ("chain", "draw")
 
-
-def _mean(da: xr.DataArray) -> xr.DataArray:
-    """Mean over the sample dims present (a fixed hyperparameter has none)."""
-    return da.mean([d for d in SAMPLE_DIMS if d in da.dims])
-
-
-@dataclass
-class NormalNormalResult:
-    """A fitted ``NormalNormal`` model.
+class NormalNormalResult(TreeResult):
+    """A fitted ``NormalNormal`` model (``summary``, ``diagnostics``, ``loo``, ``compare``, ``to_netcdf`` and
+    ``from_netcdf`` as in ``TreeResult``).
 
     Attributes
     ----------
@@ -44,19 +34,7 @@ class NormalNormalResult:
         Boolean (group,): which groups were sampled in the centered form.
     """
 
-    idata: xr.DataTree
-    spec: dict
-    post_checks: CheckReport
-    centered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-
-    @property
-    def dim(self) -> str:
-        """Name of the group dim."""
-        return self.spec["dim"]
-
-    @property
-    def posterior(self) -> xr.Dataset:
-        return self.idata["posterior"].to_dataset()
+    DIAGNOSED = ("mu", "tau", "theta")
 
     @property
     def estimates(self) -> xr.DataArray:
@@ -75,17 +53,6 @@ class NormalNormalResult:
         if name in self.spec["fixed"]:
             return xr.DataArray(float(self.spec["fixed"][name]), name=name)
         raise ValueError(f"name must be 'mu' or 'tau'; got {name!r}.")
-
-    def summary(self, ci_prob: float = 0.94):
-        """ArviZ summary table (mean, sd, interval, ESS, R-hat) of mu, tau (those sampled) and theta."""
-        import arviz_stats as azs
-
-        names = [n for n in ("mu", "tau", "theta") if n in self.posterior]
-        return azs.summary(self.idata, var_names=names, ci_prob=ci_prob)
-
-    def diagnostics(self) -> CheckReport:
-        """The post-fit diagnostics (R-hat, ESS, divergences, contraction of tau)."""
-        return self.post_checks
 
     def shrinkage(self, ci_prob: float = 0.94) -> xr.Dataset:
         """Per-group shrinkage table: how far each estimate moved toward mu, from the model and the draws.
@@ -162,25 +129,3 @@ class NormalNormalResult:
             coords={dim: y[dim].values},
             attrs={"mu": float(mu), "tau": float(tau)},
         )
-
-    def loo(self):
-        """PSIS-LOO over the groups (``arviz_stats.loo`` of the log-likelihood ``y``)."""
-        import arviz_stats as azs
-
-        return azs.loo(self.idata, var_name="y")
-
-    def to_netcdf(self, path: str | os.PathLike) -> None:
-        """Write the whole result (all groups, the model spec, the parameterisation) to netCDF."""
-        from spikepool.results import write_tree
-
-        write_tree(self.idata, path, self.spec, self.centered)
-
-    @classmethod
-    def from_netcdf(cls, path: str | os.PathLike) -> NormalNormalResult:
-        """Read a result written by ``to_netcdf``; the diagnostics are recomputed from the draws."""
-        from spikepool.diagnostics import check_sampling
-        from spikepool.results import read_tree
-
-        tree, spec, centered = read_tree(path)
-        names = [n for n in ("mu", "tau", "theta") if n in tree["posterior"].data_vars]
-        return cls(idata=tree, spec=spec, post_checks=check_sampling(tree, var_names=names), centered=centered)
