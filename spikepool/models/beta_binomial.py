@@ -58,7 +58,6 @@ their medians; m, u, rho and theta have all their moments.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -67,6 +66,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from spikepool.models.options import resolve_priors
 from spikepool.models.sampling import sample_tree, warn_problems
 
 __all__ = [
@@ -207,23 +207,12 @@ def as_proportions(successes: ArrayLike | xr.DataArray, trials: ArrayLike | xr.D
 
 
 def _resolve_priors(priors: dict | None) -> dict[str, Any]:
-    out = dict(DEFAULT_BETA_BINOMIAL_PRIORS)
-    for key, value in (priors or {}).items():
-        if key not in out:
-            close = difflib.get_close_matches(str(key), list(out), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"priors keys must be among {sorted(out)}; got {key!r}.{hint}")
-        out[key] = value
-    if out["spread"] not in SPREAD_PRIORS:
-        close = difflib.get_close_matches(str(out["spread"]), SPREAD_PRIORS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"priors['spread'] must be one of {SPREAD_PRIORS}; got {out['spread']!r}.{hint}")
-    for key in ("mean_a", "mean_b", "spread_scale"):
-        value = out[key]
-        if isinstance(value, bool) or not (isinstance(value, int | float) and np.isfinite(value) and value > 0):
-            raise ValueError(f"priors[{key!r}] must be a positive number; got {value!r}.")
-        out[key] = float(value)
-    return out
+    return resolve_priors(
+        DEFAULT_BETA_BINOMIAL_PRIORS,
+        priors,
+        families={"spread": SPREAD_PRIORS},
+        positive=("mean_a", "mean_b", "spread_scale"),
+    )
 
 
 def draw_theta(alpha: xr.DataArray, beta: xr.DataArray, props: Proportions, rng: np.random.Generator) -> xr.DataArray:

@@ -50,6 +50,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from spikepool.models.options import resolve_fixed, resolve_priors
 from spikepool.models.sampling import sample_tree, warn_problems
 
 __all__ = [
@@ -143,36 +144,17 @@ def moment_tau(y: np.ndarray, sigma: np.ndarray) -> float:
 
 
 def _resolve_priors(priors: dict | None) -> dict[str, Any]:
-    out = dict(DEFAULT_NORMAL_PRIORS)
-    for key, value in (priors or {}).items():
-        if key not in out:
-            close = difflib.get_close_matches(str(key), list(out), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"priors keys must be among {sorted(out)}; got {key!r}.{hint}")
-        out[key] = value
-    if out["tau"] not in ("halfcauchy", "halfnormal"):
-        raise ValueError(f"priors['tau'] must be 'halfcauchy' or 'halfnormal'; got {out['tau']!r}.")
-    for key in ("mu_scale", "tau_scale"):
-        if not (isinstance(out[key], int | float) and np.isfinite(out[key]) and out[key] > 0):
-            raise ValueError(f"priors[{key!r}] must be a positive number; got {out[key]!r}.")
-    if not (isinstance(out["mu_loc"], int | float) and np.isfinite(out["mu_loc"])):
-        raise ValueError(f"priors['mu_loc'] must be a finite number; got {out['mu_loc']!r}.")
-    return out
+    return resolve_priors(
+        DEFAULT_NORMAL_PRIORS,
+        priors,
+        families={"tau": ("halfcauchy", "halfnormal")},
+        positive=("mu_scale", "tau_scale"),
+        finite=("mu_loc",),
+    )
 
 
 def _resolve_fixed(fixed: dict | None) -> dict[str, float]:
-    out = {}
-    for key, value in (fixed or {}).items():
-        if key not in ("mu", "tau"):
-            raise ValueError(f"fixed keys must be 'mu' or 'tau'; got {key!r}. Hint: fixed={{'mu': 0.0, 'tau': 1.0}}.")
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"fixed[{key!r}] must be a number; got {type(value).__name__}.") from None
-        if not np.isfinite(value) or (key == "tau" and value <= 0):
-            raise ValueError(f"fixed[{key!r}] must be finite{' and > 0' if key == 'tau' else ''}; got {value}.")
-        out[key] = value
-    return out
+    return resolve_fixed(fixed, ("mu", "tau"), positive=("tau",))
 
 
 class NormalNormal:

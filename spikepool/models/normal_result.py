@@ -34,6 +34,7 @@ class NormalNormalResult(TreeResult):
         Boolean (group,): which groups were sampled in the centered form.
     """
 
+    HYPERS = ("mu", "tau")
     DIAGNOSED = ("mu", "tau", "theta")
 
     @property
@@ -45,14 +46,6 @@ class NormalNormalResult(TreeResult):
     def standard_errors(self) -> xr.DataArray:
         """The known standard errors sigma (group,)."""
         return self.idata["constant_data"].to_dataset()["standard_error"]
-
-    def hyper(self, name: str) -> xr.DataArray:
-        """Draws (chain, draw) of ``"mu"`` or ``"tau"``, or its value (0-d) when it was held fixed."""
-        if name in self.posterior:
-            return self.posterior[name]
-        if name in self.spec["fixed"]:
-            return xr.DataArray(float(self.spec["fixed"][name]), name=name)
-        raise ValueError(f"name must be 'mu' or 'tau'; got {name!r}.")
 
     def shrinkage(self, ci_prob: float = 0.94) -> xr.Dataset:
         """Per-group shrinkage table: how far each estimate moved toward mu, from the model and the draws.

@@ -44,12 +44,11 @@ import numpy as np
 import xarray as xr
 
 from spikepool.models.normal import PARAMETERIZATIONS, half_prior, moment_tau, pooled_normal, split_coords
+from spikepool.models.options import resolve_fixed, resolve_priors
 from spikepool.models.sampling import sample_tree, warn_problems
 from spikepool.problems import CheckReport, Problem
 
 __all__ = ["RandomEffectsNormal", "Responses", "as_responses", "check_responses"]
-
-PRIOR_KEYS = ("mu_loc", "mu_scale", "tau", "tau_scale", "sigma", "sigma_scale")
 
 
 @dataclass(frozen=True)
@@ -201,7 +200,7 @@ def check_responses(responses: xr.DataArray | np.ndarray | Responses, *, sigma_k
 def _resolve_priors(priors: dict | None, y: np.ndarray) -> dict[str, Any]:
     s_y = float(np.std(y, ddof=1)) if y.size > 1 else 1.0
     s_y = s_y if s_y > 0 else 1.0
-    out: dict[str, Any] = {
+    defaults: dict[str, Any] = {
         "mu_loc": float(np.mean(y)),
         "mu_scale": 2.5 * s_y,
         "tau": "halfcauchy",
@@ -209,36 +208,17 @@ def _resolve_priors(priors: dict | None, y: np.ndarray) -> dict[str, Any]:
         "sigma": "halfnormal",
         "sigma_scale": 2.0 * s_y,
     }
-    for key, value in (priors or {}).items():
-        if key not in out:
-            close = difflib.get_close_matches(str(key), PRIOR_KEYS, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"priors keys must be among {sorted(PRIOR_KEYS)}; got {key!r}.{hint}")
-        out[key] = value
-    for key in ("tau", "sigma"):
-        if out[key] not in ("halfcauchy", "halfnormal"):
-            raise ValueError(f"priors[{key!r}] must be 'halfcauchy' or 'halfnormal'; got {out[key]!r}.")
-    for key in ("mu_scale", "tau_scale", "sigma_scale"):
-        if not (isinstance(out[key], int | float) and np.isfinite(out[key]) and out[key] > 0):
-            raise ValueError(f"priors[{key!r}] must be a positive number; got {out[key]!r}.")
-    if not (isinstance(out["mu_loc"], int | float) and np.isfinite(out["mu_loc"])):
-        raise ValueError(f"priors['mu_loc'] must be a finite number; got {out['mu_loc']!r}.")
-    return out
+    return resolve_priors(
+        defaults,
+        priors,
+        families={"tau": ("halfcauchy", "halfnormal"), "sigma": ("halfcauchy", "halfnormal")},
+        positive=("mu_scale", "tau_scale", "sigma_scale"),
+        finite=("mu_loc",),
+    )
 
 
 def _resolve_fixed(fixed: dict | None) -> dict[str, float]:
-    out = {}
-    for key, value in (fixed or {}).items():
-        if key not in ("mu", "tau", "sigma"):
-            raise ValueError(f"fixed keys must be among 'mu', 'tau', 'sigma'; got {key!r}.")
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"fixed[{key!r}] must be a number; got {type(value).__name__}.") from None
-        if not np.isfinite(value) or (key != "mu" and value <= 0):
-            raise ValueError(f"fixed[{key!r}] must be finite{'' if key == 'mu' else ' and > 0'}; got {value}.")
-        out[key] = value
-    return out
+    return resolve_fixed(fixed, ("mu", "tau", "sigma"), positive=("tau", "sigma"))
 
 
 class RandomEffectsNormal:

@@ -23,6 +23,7 @@ class RandomEffectsNormalResult(TreeResult):
     """A fitted ``RandomEffectsNormal`` model (``summary``, ``diagnostics``, ``loo``, ``compare``,
     ``to_netcdf`` and ``from_netcdf`` as in ``TreeResult``)."""
 
+    HYPERS = ("mu", "tau", "sigma")
     DIAGNOSED = ("mu", "tau", "sigma", "theta")
     SCALES = ("tau", "sigma")
 
@@ -39,14 +40,6 @@ class RandomEffectsNormalResult(TreeResult):
         n = np.bincount(group, minlength=labels.size)
         means = np.bincount(group, weights=y.values, minlength=labels.size) / n
         return labels, n, means
-
-    def hyper(self, name: str) -> xr.DataArray:
-        """Draws (chain, draw) of ``"mu"``, ``"tau"`` or ``"sigma"``, or its value (0-d) when held fixed."""
-        if name in self.posterior:
-            return self.posterior[name]
-        if name in self.spec["fixed"]:
-            return xr.DataArray(float(self.spec["fixed"][name]), name=name)
-        raise ValueError(f"name must be 'mu', 'tau' or 'sigma'; got {name!r}.")
 
     def variance_components(self, ci_prob: float = 0.94) -> xr.Dataset:
         """Posterior mean and equal-tailed interval of tau, sigma and the intra-class correlation.

@@ -46,6 +46,8 @@ class TreeResult:
 
     #: Posterior variables summarised and diagnosed (those present).
     DIAGNOSED: ClassVar[tuple[str, ...]] = ()
+    #: Hyperparameters that may be held fixed (``spec["fixed"]``) instead of sampled.
+    HYPERS: ClassVar[tuple[str, ...]] = ()
     #: Scale parameters whose prior-to-posterior contraction is checked.
     SCALES: ClassVar[tuple[str, ...]] = ("tau",)
     #: Remedies given with sampling warnings.
@@ -72,6 +74,16 @@ class TreeResult:
     def name(self) -> str:
         """Short label of the model (for comparison tables)."""
         return self.spec["model"]
+
+    def hyper(self, name: str) -> xr.DataArray:
+        """Draws (chain, draw) of a hyperparameter in ``HYPERS``, or its value (0-d) when it was held fixed."""
+        if name in self.HYPERS and name in self.posterior:
+            return self.posterior[name]
+        if name in self.HYPERS and name in self.spec.get("fixed", {}):
+            return xr.DataArray(float(self.spec["fixed"][name]), name=name)
+        from spikepool.models.options import describe_choices
+
+        raise ValueError(f"name must be {describe_choices(self.HYPERS)}; got {name!r}.")
 
     def summary(self, ci_prob: float = 0.94):
         """ArviZ summary table (mean, sd, interval, ESS, R-hat) of the model's parameters."""

@@ -1,0 +1,70 @@
+"""Validation of the ``priors=`` and ``fixed=`` arguments shared by the models of estimates and proportions."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["describe_choices", "resolve_fixed", "resolve_priors"]
+
+
+def describe_choices(choices: Sequence[str]) -> str:
+    """``"'a' or 'b'"`` for two choices, ``"one of ('a', 'b', 'c')"`` for more."""
+    return f"{choices[0]!r} or {choices[1]!r}" if len(choices) == 2 else f"one of {tuple(choices)}"
+
+
+def _hint(value: Any, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def resolve_priors(
+    defaults: Mapping[str, Any],
+    priors: Mapping[str, Any] | None,
+    *,
+    families: Mapping[str, Sequence[str]],
+    positive: Sequence[str],
+    finite: Sequence[str] = (),
+) -> dict[str, Any]:
+    """``defaults`` updated with ``priors``, checked: known keys, a known family for each key of ``families``,
+    a positive number for each key of ``positive`` and a finite one for each of ``finite`` (stored as floats).
+    """
+    out = dict(defaults)
+    for key, value in (priors or {}).items():
+        if key not in out:
+            raise ValueError(f"priors keys must be among {sorted(out)}; got {key!r}.{_hint(key, list(out))}")
+        out[key] = value
+    for key, choices in families.items():
+        if out[key] not in choices:
+            raise ValueError(
+                f"priors[{key!r}] must be {describe_choices(choices)}; got {out[key]!r}.{_hint(out[key], choices)}"
+            )
+    for keys, kind, ok in ((positive, "positive", lambda v: v > 0), (finite, "finite", lambda v: True)):
+        for key in keys:
+            value = out[key]
+            if isinstance(value, bool) or not (isinstance(value, int | float) and np.isfinite(value) and ok(value)):
+                raise ValueError(f"priors[{key!r}] must be a {kind} number; got {value!r}.")
+            out[key] = float(value)
+    return out
+
+
+def resolve_fixed(fixed: Mapping[str, Any] | None, allowed: Sequence[str], *, positive: Sequence[str]) -> dict:
+    """``fixed`` as ``{name: float}``: names among ``allowed``, finite values, > 0 for those in ``positive``."""
+    out = {}
+    for key, value in (fixed or {}).items():
+        if key not in allowed:
+            raise ValueError(
+                f"fixed keys must be {describe_choices(allowed)}; got {key!r}. "
+                f"Hint: fixed={{{allowed[0]!r}: 0.0}} holds {allowed[0]} at 0."
+            )
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"fixed[{key!r}] must be a number; got {type(value).__name__}.") from None
+        if not np.isfinite(value) or (key in positive and value <= 0):
+            raise ValueError(f"fixed[{key!r}] must be finite{' and > 0' if key in positive else ''}; got {value}.")
+        out[key] = value
+    return out
