@@ -25,16 +25,18 @@ from spikepool.exceptions import (
     WindowError,
 )
 from spikepool.io import from_neo, from_nwb, from_spike_times, load
+from spikepool.lazy import open_sessions
 from spikepool.models import HierarchicalNegBinom, NormalNormal
 from spikepool.models.beta_binomial import BetaBinomial
 from spikepool.models.random_effects import RandomEffectsNormal, check_responses
+from spikepool.parallel import fit_many
 from spikepool.pooling import compare_pooling
 from spikepool.problems import CheckReport, Problem
 from spikepool.report import report
 from spikepool.responses import responsive_trials
 from spikepool.results import FitResult, load_result
 from spikepool.sessions import concat_sessions
-from spikepool.simulate import simulate_counts
+from spikepool.simulate import simulate_counts, simulate_sessions
 
 __all__ = [
     "SamplingWarning",
@@ -58,13 +60,16 @@ __all__ = [
     "__version__",
     "check_counts",
     "check_sampling",
+    "fit_many",
     "compare_pooling",
     "concat_sessions",
+    "open_sessions",
     "analytic",
     "datasets",
     "plots",
     "format_summary",
     "simulate_counts",
+    "simulate_sessions",
     "load_result",
     "report",
     "responsive_trials",

@@ -23,7 +23,19 @@ code                        severity  finding
 ``exposure_varies``         info      durations differ across trials (they enter as exposure)
 ``underdispersed``          warning   Fano factor clearly below 1, which a Negative Binomial cannot fit
 ``dispersion_summary``      info      how many neurons are over-, under- or Poisson-dispersed
+``session_levels``          error     ``session=`` with fewer than two recorded sessions, or none with two
+                                      recorded neurons: the between-session sd is not identified
+``single_neuron_session``   warning   a session with one recorded neuron: its mean rests on that neuron
+``single_session_condition`` warning  a condition recorded in one session only: its population mean is
+                                      that session's mean
+``confounded_session``      error     with ``session=`` and conditions, no condition recorded in two
+                                      sessions: session and condition means cannot be told apart
+``outside_session``         info      neuron x condition cells of conditions their session never recorded
 ==========================  ========  ==============================================================
+
+With ``session=`` (a neuron coordinate, e.g. ``"neuron_session"`` from ``concat_sessions``) the cells of
+conditions a neuron's session never recorded are not ``empty_cell`` problems (nobody could record them):
+they are reported once as ``outside_session``.
 """
 
 from __future__ import annotations
@@ -148,8 +160,8 @@ def _variance_checks(neurons, n_model, dispersion, condition, problems) -> None:
             )
 
 
-def _coverage_checks(counts, neurons, cond_names, n_cell, valid, condition, problems) -> None:
-    empty = n_cell == 0
+def _coverage_checks(counts, neurons, cond_names, n_cell, valid, condition, problems, outside=None) -> None:
+    empty = (n_cell == 0) if outside is None else (n_cell == 0) & ~outside
     if empty.any():
         i, c = np.nonzero(empty)
         problems.append(
@@ -216,6 +228,82 @@ def _coverage_checks(counts, neurons, cond_names, n_cell, valid, condition, prob
                         conditions=tuple(str(cond_names[c]) for c in bad),
                     )
                 )
+
+
+def _session_checks(counts, neurons, valid, session, condition, cond_codes, n_cond, problems):
+    """Problems of the session level; returns the (neuron, condition) cells outside each neuron's session."""
+    from spikepool.sessions import neuron_sessions
+
+    sess_names, sess_codes = neuron_sessions(counts, session)
+    recorded = valid.any(axis=1)
+    per_session = np.bincount(sess_codes[recorded], minlength=sess_names.size)
+    if (per_session > 0).sum() < 2 or not (per_session >= 2).any():
+        problems.append(
+            Problem(
+                "session_levels",
+                "error",
+                f"a session level needs at least two recorded sessions, one of them with two or more neurons; got "
+                f"{int((per_session > 0).sum())} session(s) with {per_session[per_session > 0].tolist()} recorded "
+                "neuron(s): the between-session sd tau_session cannot be told from the between-neuron sd tau.",
+                "fit without session= (one session), or add sessions with several neurons.",
+            )
+        )
+    single = per_session == 1
+    if single.any():
+        problems.append(
+            Problem(
+                "single_neuron_session",
+                "warning",
+                f"{int(single.sum())} session(s) recorded one neuron only ({', '.join(_ids(sess_names, single))}): "
+                "each such session's mean rests on that neuron, so its rate is pooled toward the population "
+                "rather than toward a session of its own.",
+                "fine for a few sessions; otherwise merge them or fit without session=.",
+                neurons=tuple(str(neurons[recorded & (sess_codes == k)][0]) for k in np.flatnonzero(single)),
+            )
+        )
+    if not condition:
+        return None
+    # conditions each session recorded (on the valid trials of its neurons)
+    pair = np.zeros((sess_names.size, n_cond), dtype=bool)
+    i, t = np.nonzero(valid)
+    pair[sess_codes[i], cond_codes[t]] = True
+    cond_names = np.unique(counts[condition].values.astype(str))
+    sessions_per_cond = pair.sum(axis=0)
+    lone = sessions_per_cond == 1
+    if sess_names.size > 1 and lone.any():
+        problems.append(
+            Problem(
+                "single_session_condition",
+                "warning",
+                f"{int(lone.sum())} of {n_cond} condition(s) were recorded in one session only: the population "
+                "mean of each is that session's mean, and the between-session sd is learnt from the others.",
+                "fine when sessions used different stimuli; compare conditions within a session.",
+                conditions=_ids(cond_names, lone),
+            )
+        )
+    if sess_names.size > 1 and not (sessions_per_cond >= 2).any():
+        problems.append(
+            Problem(
+                "confounded_session",
+                "error",
+                "no condition was recorded in two sessions: every session mean is confounded with its "
+                "conditions' means, so the between-session sd is set by its prior alone.",
+                "record a shared condition (e.g. spontaneous activity) in every session, or fit without "
+                "condition= or without session=.",
+            )
+        )
+    outside = ~pair[sess_codes]
+    if outside.any():
+        problems.append(
+            Problem(
+                "outside_session",
+                "info",
+                f"{int(outside.sum())} neuron x {condition!r} cells are conditions the neuron's session never "
+                "recorded; their rates are the session level's prediction.",
+                "nothing to do; select them out of rates() when reporting.",
+            )
+        )
+    return outside
 
 
 def _neuron_checks(neurons, y, valid, problems) -> None:
@@ -317,7 +405,9 @@ def _dispersion_checks(neurons, fano, low, high, problems) -> None:
         )
 
 
-def check_counts(counts: xr.DataArray, *, dispersion: str = "neuron", condition: str | None = None) -> CheckReport:
+def check_counts(
+    counts: xr.DataArray, *, dispersion: str = "neuron", condition: str | None = None, session: str | None = None
+) -> CheckReport:
     """Check that ``counts`` can identify the model that will be fitted to it.
 
     Parameters
@@ -330,6 +420,10 @@ def check_counts(counts: xr.DataArray, *, dispersion: str = "neuron", condition:
     condition : str, optional
         Trial coordinate whose values the model treats as conditions (rates per neuron x
         condition). Default: trials are exchangeable within each neuron.
+    session : str, optional
+        Neuron coordinate naming each neuron's session (``"neuron_session"`` from ``concat_sessions``),
+        when the model has a session level: adds the ``session_levels``, ``single_neuron_session``,
+        ``single_session_condition``, ``confounded_session`` and ``outside_session`` checks.
 
     Returns
     -------
@@ -357,7 +451,9 @@ def check_counts(counts: xr.DataArray, *, dispersion: str = "neuron", condition:
         raise ValueError(
             f"dispersion must be one of {DISPERSIONS}; got {dispersion!r}.{_suggest(str(dispersion), DISPERSIONS)}"
         )
-    title = f"check_counts(dispersion={dispersion!r}, condition={condition!r})"
+    title = f"check_counts(dispersion={dispersion!r}, condition={condition!r}" + (
+        f", session={session!r})" if session else ")"
+    )
     checked = (
         "schema",
         "variance_components",
@@ -369,6 +465,8 @@ def check_counts(counts: xr.DataArray, *, dispersion: str = "neuron", condition:
         "exposure",
         "exposure_varies",
         "underdispersed",
+        *(("session_levels", "single_neuron_session") if session else ()),
+        *(("single_session_condition", "confounded_session") if session and condition else ()),
     )
     try:
         validate_counts(counts)
@@ -396,8 +494,11 @@ def check_counts(counts: xr.DataArray, *, dispersion: str = "neuron", condition:
     cond_names, model_codes = _codes(model_labels)
     n_model, _, _ = _cell_sums(y, valid, model_codes, cond_names.size)
     _variance_checks(neurons, n_model, dispersion, condition, problems)
+    outside = None
+    if session:
+        outside = _session_checks(counts, neurons, valid, session, condition, model_codes, cond_names.size, problems)
     if condition:
-        _coverage_checks(counts, neurons, cond_names, n_model, valid, condition, problems)
+        _coverage_checks(counts, neurons, cond_names, n_model, valid, condition, problems, outside)
     _neuron_checks(neurons, y, valid, problems)
     _exposure_checks(duration, valid, counts["trial"].values, problems)
 

@@ -102,7 +102,7 @@ def check_sampling(
     rhat_max: float = 1.01,
     ess_min: float = 400,
     prior: Any = None,
-    scale_params: Sequence[str] = ("tau", "tau_neuron", "alpha", "tau_a", "eta"),
+    scale_params: Sequence[str] = ("tau", "tau_session", "tau_neuron", "alpha", "tau_a", "eta"),
     remedies: str = REMEDIES,
 ) -> CheckReport:
     """Sampling diagnostics of a fit: R-hat, bulk and tail ESS, divergences, contraction.

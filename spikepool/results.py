@@ -182,10 +182,11 @@ class FitResult:
         return out
 
     def summary(self, ci_prob: float = 0.94):
-        """ArviZ summary table (mean, sd, interval, ESS, R-hat) of mu, tau, alpha and the rates."""
+        """ArviZ summary table (mean, sd, interval, ESS, R-hat) of mu, tau (and the session level), alpha and rates."""
         import arviz_stats as azs
 
-        names = [n for n in ("mu", "tau", "tau_neuron", "alpha", "eta", "mu_a", "tau_a", "rate") if n in self.posterior]
+        hypers = ("mu", "tau", "tau_session", "mu_session", "tau_neuron", "alpha", "eta", "mu_a", "tau_a", "rate")
+        names = [n for n in hypers if n in self.posterior]
         return azs.summary(self.idata, var_names=names, ci_prob=ci_prob)
 
     def diagnostics(self) -> CheckReport:
@@ -283,6 +284,6 @@ def load_result(path: str | os.PathLike) -> FitResult:
     tree, spec, centered = read_tree(path)
     counts = tree["spikepool_counts"].to_dataset()["counts"]
     dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
-    pre = check_counts(counts, dispersion=dispersion, condition=spec["condition"])
+    pre = check_counts(counts, dispersion=dispersion, condition=spec["condition"], session=spec.get("session"))
     post = check_sampling(tree, var_names=diagnosed_names(tree))
     return FitResult(idata=tree, counts=counts, spec=spec, pre_checks=pre, post_checks=post, centered=centered)

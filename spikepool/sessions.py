@@ -26,10 +26,40 @@ import xarray as xr
 
 from spikepool.counts import valid_mask, validate_counts
 
-__all__ = ["concat_sessions", "load_session"]
+__all__ = ["concat_sessions", "load_session", "neuron_sessions"]
 
 #: Coordinates concat_sessions builds itself (never copied from the inputs).
 _OWN = {"neuron", "trial", "valid", "condition", "duration", "session", "neuron_session", "neuron_id", "trial_id"}
+
+
+def neuron_sessions(counts: xr.DataArray, coord: str) -> tuple[np.ndarray, np.ndarray]:
+    """Session of each neuron from the neuron coordinate ``coord``: (names, codes), names in first-seen order.
+
+    Raises ``ValueError`` when ``coord`` is not a coordinate on ``neuron`` or a label is missing.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> a = sp.from_array([[1, 2], [0, 1]], duration=1.0)
+    >>> both = sp.concat_sessions([a, a], session_ids=["day2", "day1"])
+    >>> names, codes = neuron_sessions(both, "neuron_session")
+    >>> names.tolist(), codes.tolist()
+    (['day2', 'day1'], [0, 0, 1, 1])
+    """
+    on_neuron = [str(c) for c in counts.coords if counts[c].dims == ("neuron",)]
+    if coord not in on_neuron:
+        hint = " Hint: concat_sessions() adds 'neuron_session'." if "neuron_session" not in on_neuron else ""
+        raise ValueError(f"session must name a coordinate on 'neuron'; got {coord!r}, available {on_neuron}.{hint}")
+    labels = counts[coord].values
+    missing = [str(n) for n, lab in zip(counts["neuron"].values, labels, strict=True) if lab is None or lab != lab]
+    if missing or any(str(lab) == "" for lab in labels):
+        raise ValueError(
+            f"every neuron must have a session in {coord!r}; got none for {missing or 'some neurons (empty label)'}."
+        )
+    labels = labels.astype(str)
+    names = np.asarray(list(dict.fromkeys(labels.tolist())))
+    lookup = {name: k for k, name in enumerate(names.tolist())}
+    return names, np.asarray([lookup[lab] for lab in labels], dtype=np.int64)
 
 
 def load_session(source: str | os.PathLike | xr.DataArray, **load_kwargs: Any) -> xr.DataArray:
@@ -56,6 +86,18 @@ def load_session(source: str | os.PathLike | xr.DataArray, **load_kwargs: Any) -
     raise TypeError(
         f"each session must be counts (DataArray), a dataset name or a file path; got {type(source).__name__}."
     )
+
+
+def session_list(sessions: Any, what: str) -> list:
+    """``sessions`` as a non-empty list; a bare session (str, path, DataArray) or a non-sequence is refused."""
+    if isinstance(sessions, str | os.PathLike | xr.DataArray) or not isinstance(sessions, Sequence):
+        raise TypeError(
+            f"sessions must be a list of {what}; got {type(sessions).__name__}. Hint: wrap a single session in a list."
+        )
+    sources = list(sessions)
+    if len(sources) < 1:
+        raise ValueError("sessions must hold at least one session; got none.")
+    return sources
 
 
 def _session_ids(sources: list, session_ids: Sequence[str] | None) -> list[str]:
@@ -117,14 +159,7 @@ def concat_sessions(
     >>> both["valid"].values.astype(int).tolist()
     [[1, 1, 1, 0, 0], [1, 1, 1, 0, 0], [0, 0, 0, 1, 1]]
     """
-    if isinstance(sessions, str | os.PathLike | xr.DataArray) or not isinstance(sessions, Sequence):
-        raise TypeError(
-            f"sessions must be a list of counts, dataset names or paths; got {type(sessions).__name__}. "
-            "Hint: wrap a single session in a list."
-        )
-    sources = list(sessions)
-    if len(sources) < 1:
-        raise ValueError("sessions must hold at least one session; got none.")
+    sources = session_list(sessions, "counts, dataset names or paths")
     for src in sources:
         if not isinstance(src, str | os.PathLike | xr.DataArray):
             raise TypeError(

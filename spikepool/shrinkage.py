@@ -61,7 +61,8 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
     xarray.Dataset
         Over neuron [x condition]: ``raw_rate`` (no pooling: spikes / exposure, Hz),
         ``pooled_rate`` (complete pooling: all neurons' spikes / exposure, Hz), ``population_rate``
-        (exp(mu), Hz), ``rate`` / ``lower`` / ``upper`` (partial-pooling posterior, Hz),
+        (exp(mu), or exp(mu_session) of the neuron's session with a session level, Hz), ``rate`` /
+        ``lower`` / ``upper`` (partial-pooling posterior, Hz),
         ``shrinkage`` (empirical, log scale), ``kappa`` and ``model_shrinkage`` (= 1 - kappa, the
         Normal-Normal B with sigma^2 = 1/S + 1/(n alpha)), ``sigma`` (sd of the log raw rate),
         ``n_trials``, ``spikes``.
@@ -87,6 +88,12 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
         mu = np.log(pooled)
     # the pooling target of each cell: mu_c, or mu_c + u_i with crossed neuron effects
     target = np.broadcast_to(mu[None, :], (n_neuron, n_cond)).copy()
+    if "mu_session" in post:  # a session level: each neuron is pooled toward its own session's mean
+        from spikepool.sessions import neuron_sessions
+
+        codes = neuron_sessions(result.counts, result.spec["session"])[1]
+        mu_s = post["mu_session"].mean(("chain", "draw")).values.reshape(-1, n_cond)
+        target = mu_s[codes]
     if "neuron_effect" in post:
         target = target + post["neuron_effect"].mean(("chain", "draw")).values[:, None]
     if "alpha" in post:

@@ -9,7 +9,7 @@ import xarray as xr
 
 from spikepool.counts import from_array
 
-__all__ = ["simulate_counts"]
+__all__ = ["simulate_counts", "simulate_sessions"]
 
 
 def simulate_counts(
@@ -22,7 +22,7 @@ def simulate_counts(
     alpha: float | Sequence[float] | None = 5.0,
     duration: float | Sequence[float] = 1.0,
     neuron_sd: float = 0.0,
-    seed: int | None = None,
+    seed: int | np.random.Generator | None = None,
 ) -> tuple[xr.DataArray, xr.Dataset]:
     """Draw counts from the hierarchical Gamma-Poisson model.
 
@@ -47,7 +47,7 @@ def simulate_counts(
         Trial durations (s).
     neuron_sd : float
         Sd of a neuron effect shared by all of a neuron's conditions (``neuron_effect=True`` models).
-    seed : int, optional
+    seed : int or numpy.random.Generator, optional
         Seed of the generator.
 
     Returns
@@ -92,5 +92,81 @@ def simulate_counts(
             "neuron_sd": neuron_sd,
         },
         coords={"neuron": neurons, "condition": names},
+    )
+    return counts, truth
+
+
+def simulate_sessions(
+    n_neurons: Sequence[int],
+    n_trials: int | Sequence[int],
+    *,
+    conditions: Sequence[str] | None = None,
+    mu: float | Sequence[float] = 1.5,
+    tau_session: float = 0.5,
+    tau: float = 0.5,
+    alpha: float | None = 5.0,
+    duration: float = 1.0,
+    seed: int | None = None,
+) -> tuple[xr.DataArray, xr.Dataset]:
+    """Draw counts of several sessions from the session-level model, combined with ``concat_sessions``.
+
+    ``mu_session_sc ~ Normal(mu_c, tau_session)``, then each session is ``simulate_counts`` with
+    ``mu = mu_session_s``: ``log r_ic ~ Normal(mu_session_s(i)c, tau)`` and NB trials.
+
+    Parameters
+    ----------
+    n_neurons : sequence of int
+        Neurons of each session (one entry per session).
+    n_trials : int or sequence of int
+        Trials of each session.
+    conditions, mu, tau, alpha, duration
+        As in ``simulate_counts`` (the same for every session).
+    tau_session : float
+        Between-session sd of the session mean log rates.
+    seed : int, optional
+        Seed of the generator.
+
+    Returns
+    -------
+    counts : xarray.DataArray
+        int64 (neuron, trial) from ``concat_sessions``, sessions ``"s0"``, ``"s1"``, ...
+    truth : xarray.Dataset
+        ``mu`` (condition), ``mu_session`` (session, condition), ``tau_session``, ``tau``, and ``rate``
+        / ``log_rate`` (neuron, condition) with the combined neuron labels.
+
+    Examples
+    --------
+    >>> counts, truth = simulate_sessions([3, 4], 10, tau_session=0.4, seed=0)
+    >>> counts.sizes["neuron"], counts.sizes["trial"], truth["mu_session"].dims
+    (7, 20, ('session', 'condition'))
+    """
+    from spikepool.sessions import concat_sessions
+
+    sizes = [int(n) for n in n_neurons]
+    trials = [int(t) for t in np.broadcast_to(np.asarray(n_trials), (len(sizes),))]
+    rng = np.random.default_rng(seed)
+    names = np.array(list(conditions) if conditions is not None else [""])
+    mu_c = np.broadcast_to(np.asarray(mu, dtype=float), (names.size,)).copy()
+    mu_s = rng.normal(mu_c[None, :], tau_session, (len(sizes), names.size))
+    ids = [f"s{k}" for k in range(len(sizes))]
+    parts, truths = [], []
+    for k, (n, t) in enumerate(zip(sizes, trials, strict=True)):
+        c, tr = simulate_counts(
+            n, t, conditions=conditions, mu=mu_s[k], tau=tau, alpha=alpha, duration=duration, seed=rng
+        )
+        parts.append(c)
+        truths.append(tr)
+    counts = concat_sessions(parts, session_ids=ids)
+    counts.attrs["source"] = "simulate_sessions"
+    truth = xr.Dataset(
+        {
+            "mu": ("condition", mu_c),
+            "mu_session": (("session", "condition"), mu_s),
+            "tau_session": tau_session,
+            "tau": tau,
+            "log_rate": (("neuron", "condition"), np.concatenate([t["log_rate"].values for t in truths])),
+            "rate": (("neuron", "condition"), np.concatenate([t["rate"].values for t in truths])),
+        },
+        coords={"neuron": counts["neuron"].values, "condition": names, "session": ids},
     )
     return counts, truth

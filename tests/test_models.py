@@ -160,14 +160,40 @@ def test_bad_model_arguments(kwargs, error, match):
         sp.HierarchicalNegBinom(**kwargs)
 
 
-def test_missing_sampler_package_is_named():
+@pytest.mark.parametrize(("sampler", "extra"), [("nutpie", "fast"), ("numpyro", "jax")])
+def test_missing_sampler_package_is_named(sampler, extra):
     import importlib.util
 
-    if importlib.util.find_spec("numpyro") is not None:
-        pytest.skip("numpyro is installed")
+    if importlib.util.find_spec(sampler) is not None:
+        pytest.skip(f"{sampler} is installed")
     counts, _ = sp.simulate_counts(4, 12, seed=1)
-    with pytest.raises(ImportError, match=r"pip install 'spikepool\[jax\]'"):
-        sp.HierarchicalNegBinom(sampler="numpyro", dispersion="shared").fit(counts)
+    with pytest.raises(ImportError, match=rf"pip install 'spikepool\[{extra}\]'"):
+        sp.HierarchicalNegBinom(sampler=sampler, dispersion="shared").fit(counts)
+
+
+def test_numpyro_sampler_agrees_with_pymc_and_keeps_pymc_chains_safe():
+    """The JAX path on CPU: same posterior as PyMC's NUTS; afterwards PyMC's chains are not forked."""
+    import sys
+
+    from spikepool.models.sampling import process_options
+
+    pytest.importorskip("numpyro", reason="the numpyro path needs the 'jax' extra (pip install 'spikepool[jax]')")
+    counts, _ = sp.simulate_counts(20, 15, mu=1.5, tau=0.6, alpha=4.0, seed=3)
+    fits = {
+        s: _fit(sp.HierarchicalNegBinom(dispersion="shared", sampler=s), counts, seed=1, chains=4)
+        for s in ("numpyro", "pymc")
+    }
+    assert "jax" in sys.modules
+    for name in ("mu", "tau"):
+        a, b = (fits[s].posterior[name] for s in ("numpyro", "pymc"))
+        assert abs(float(a.mean()) - float(b.mean())) < 0.25 * float(b.std())
+    jax_fit = fits["numpyro"]
+    assert jax_fit.posterior.sizes["chain"] == 4 and jax_fit.posterior.sizes["draw"] == FIT["draws"]
+    assert {"log_likelihood", "prior", "spikepool_counts"} <= set(jax_fit.idata.children)
+    assert jax_fit.loo() is not None
+    # forking a process running JAX can deadlock: PyMC's chains then run in this process unless asked
+    assert process_options(4, {}) == {"cores": 1}
+    assert process_options(4, {"cores": 2, "mp_ctx": "forkserver"}) == {"cores": 2, "mp_ctx": "forkserver"}
 
 
 def test_result_round_trips_through_netcdf(recovery, tmp_path):

@@ -14,6 +14,15 @@ Dispersion: ``"neuron"`` (alpha_i), ``"pooled"`` (log alpha_i ~ Normal(mu_a, tau
 (one alpha), ``"fano"`` (alpha = eta * mu, so Var = E[y] (1 + 1/eta), a rate-independent Fano factor);
 ``likelihood="poisson"`` is the alpha -> infinity limit. Posterior names: ``mu``, ``tau``,
 ``log_rate``, ``rate`` (Hz), ``alpha`` (or ``eta``; ``mu_a``, ``tau_a`` when pooled).
+
+Sessions (``session="neuron_session"``, neurons nested in sessions s(i), e.g. from ``concat_sessions``)::
+
+    tau_session  ~ HalfNormal(tau_session_scale)     between-session sd of mean log rates
+    mu_session_sc ~ Normal(mu_c, tau_session)        non-centered: mu_c + tau_session * z_sc
+    log r_ic     ~ Normal(mu_session_s(i)c, tau)     neurons pooled toward their own session
+
+``tau`` is then the within-session sd between neurons; posterior names add ``tau_session`` and
+``mu_session`` (session[, condition]).
 """
 
 from __future__ import annotations
@@ -30,9 +39,10 @@ from spikepool.checks import check_counts
 from spikepool.counts import validate_counts
 from spikepool.exceptions import SamplingWarning, SpikepoolWarning
 from spikepool.models.likelihood import Cells, compress
-from spikepool.models.parameterization import choose_centered
+from spikepool.models.parameterization import choose_centered, choose_centered_sessions
 from spikepool.models.priors import resolve_priors
-from spikepool.models.sampling import default_cores
+from spikepool.models.sampling import process_options
+from spikepool.sessions import neuron_sessions
 
 __all__ = ["HierarchicalNegBinom"]
 
@@ -71,7 +81,11 @@ class HierarchicalNegBinom:
     priors : dict, optional
         Overrides of ``spikepool.models.priors.DEFAULT_PRIORS``.
     sampler : {"auto", "pymc", "nutpie", "numpyro"}
-        "auto": nutpie when installed, else PyMC's NUTS.
+        "auto": nutpie when installed, else PyMC's NUTS. "numpyro" (``pip install 'spikepool[jax]'``) compiles
+        the model to JAX and runs on whatever device JAX finds (a GPU with ``jax[cuda12]`` installed); after
+        it, PyMC's own chains run in-process (``spikepool.models.sampling.process_options``). BlackJAX is
+        not offered: blackjax 1.7.1 fails under PyMC 6.4 (``kernel() got an unexpected keyword argument
+        'progress_bar'``).
     neuron_effect : bool
         Crossed neuron and condition effects (needs ``condition`` and partial pooling):
         ``log r_ic ~ Normal(mu_c + u_i, tau)``, ``u ~ ZeroSumNormal(tau_neuron)``,
@@ -83,6 +97,11 @@ class HierarchicalNegBinom:
         conditional exchangeability, as the design specifies). Use it when neurons differ in rate across
         all conditions: on the locust data (10 units x 10 odours, 3 training trials per cell) it beats
         no pooling on held-out trials by 100 nats where the plain model gains 22 (tutorial 02).
+    session : str, optional
+        Neuron coordinate naming each neuron's session (``"neuron_session"`` from ``concat_sessions``):
+        adds the session level ``mu_session ~ Normal(mu, tau_session)`` between the population and the
+        neurons (needs partial pooling). ``check_counts(..., session=)`` runs first: at least two sessions,
+        one with two neurons; one-neuron sessions and conditions recorded in one session only are warned.
 
     Examples
     --------
@@ -103,6 +122,7 @@ class HierarchicalNegBinom:
         priors: dict | None = None,
         sampler: str = "auto",
         neuron_effect: bool = False,
+        session: str | None = None,
     ) -> None:
         self.pooling = _choice("pooling", pooling, POOLINGS)
         if not isinstance(neuron_effect, bool):
@@ -113,6 +133,14 @@ class HierarchicalNegBinom:
                 f"condition={condition!r}, pooling={pooling!r}. Hint: pass condition='condition'."
             )
         self.neuron_effect = neuron_effect
+        if session is not None and not isinstance(session, str):
+            raise TypeError(f"session must be a neuron coordinate name (str); got {type(session).__name__}.")
+        if session is not None and pooling != "partial":
+            raise ValueError(
+                f"session needs partial pooling (neurons pooled toward their session); got pooling={pooling!r}. "
+                "Hint: use pooling='partial', or drop session= for no or complete pooling."
+            )
+        self.session = session
         self.dispersion = _choice("dispersion", dispersion, DISPERSIONS)
         self.likelihood = _choice("likelihood", likelihood, LIKELIHOODS)
         self.parameterization = _choice("parameterization", parameterization, PARAMETERIZATIONS)
@@ -127,7 +155,8 @@ class HierarchicalNegBinom:
             f"HierarchicalNegBinom(pooling={self.pooling!r}, dispersion={self.dispersion!r}, "
             f"likelihood={self.likelihood!r}, condition={self.condition!r}, "
             f"parameterization={self.parameterization!r}, sampler={self.sampler!r}"
-            + (", neuron_effect=True)" if self.neuron_effect else ")")
+            + (", neuron_effect=True" if self.neuron_effect else "")
+            + (f", session={self.session!r})" if self.session else ")")
         )
 
     def spec(self) -> dict[str, Any]:
@@ -141,6 +170,7 @@ class HierarchicalNegBinom:
             "priors": dict(self.priors),
             "sampler": self.sampler,
             "neuron_effect": self.neuron_effect,
+            "session": self.session,
         }
 
     @property
@@ -157,7 +187,14 @@ class HierarchicalNegBinom:
         if self.parameterization == "noncentered":
             return np.zeros(n, dtype=bool)
         cells = cells if cells is not None else compress(counts, self.condition)
-        return choose_centered(cells, n, cells.condition_names.size)
+        if not self.session:
+            return choose_centered(cells, n, cells.condition_names.size)
+        n_cond = cells.condition_names.size
+        chosen = choose_centered(cells, n, n_cond, group=neuron_sessions(counts, self.session)[1])
+        # cells without trials (conditions the neuron's session never recorded) are prior-only: in the
+        # centered form they make a funnel with tau, so such neurons take the non-centered form
+        trials = np.bincount(cells.neuron * n_cond + cells.condition, cells.weight, n * n_cond).reshape(n, n_cond)
+        return chosen & (trials > 0).all(axis=1)
 
     def build(self, counts: xr.DataArray):
         """The ``pm.Model`` for ``counts`` (coords ``neuron`` and ``condition`` from the counts).
@@ -183,6 +220,8 @@ class HierarchicalNegBinom:
         coords = {"neuron": counts["neuron"].values}
         if with_cond:
             coords["condition"] = cells.condition_names
+        if self.session:
+            coords["session"], sess_codes = neuron_sessions(counts, self.session)
         mu_loc = p["mu_loc"]
         if mu_loc is None:
             exposure = float((cells.weight * cells.duration).sum())
@@ -191,6 +230,8 @@ class HierarchicalNegBinom:
         centered = self.centered(counts, cells)
 
         with pm.Model(coords=coords) as model:
+            if self.session:
+                model.spikepool_sessions_centered = self.sessions_centered(counts, cells)
             if self.pooling == "partial":
                 mu = pm.Normal("mu", mu_loc, p["mu_scale"], dims=pop_dims)
                 if p["tau"] == "halfnormal":
@@ -198,6 +239,13 @@ class HierarchicalNegBinom:
                 else:
                     tau = pm.HalfCauchy("tau", p["tau_scale"])
                 mu_b = mu[None, :] if with_cond else mu
+                if self.session:
+                    if p["tau"] == "halfnormal":
+                        tau_s = pm.HalfNormal("tau_session", p["tau_session_scale"])
+                    else:
+                        tau_s = pm.HalfCauchy("tau_session", p["tau_session_scale"])
+                    mu_s = self._session_means(pm, pt, mu, tau_s, model.spikepool_sessions_centered, pop_dims, n_cond)
+                    mu_b = mu_s[sess_codes]
                 cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
                 if self.neuron_effect:
                     tau_n = pm.HalfNormal("tau_neuron", p["tau_scale"])
@@ -205,7 +253,8 @@ class HierarchicalNegBinom:
                     effect = pm.ZeroSumNormal("neuron_effect", sigma=tau_n, dims="neuron")
                     mu_b = mu_b + effect[:, None]
                 parts, order = [], []
-                target = (lambda idx: mu_b[idx]) if self.neuron_effect else (lambda idx: mu_b)
+                per_neuron = self.neuron_effect or self.session is not None
+                target = (lambda idx: mu_b[idx]) if per_neuron else (lambda idx: mu_b)
                 if cen.size:
                     parts.append(pm.Normal("log_rate_centered", target(cen), tau, shape=(cen.size, *shape[1:])))
                     order.append(cen)
@@ -236,6 +285,29 @@ class HierarchicalNegBinom:
         model.spikepool_cells = cells
         model.spikepool_centered = centered
         return model
+
+    def sessions_centered(self, counts: xr.DataArray, cells: Cells | None = None) -> np.ndarray:
+        """Boolean (session,): which session means get the centered form (``parameterization``)."""
+        names, codes = neuron_sessions(counts, self.session)
+        if self.parameterization != "auto":
+            return np.full(names.size, self.parameterization == "centered")
+        cells = cells if cells is not None else compress(counts, self.condition)
+        return choose_centered_sessions(cells, counts.sizes["neuron"], cells.condition_names.size, codes)
+
+    @staticmethod
+    def _session_means(pm, pt, mu, tau_s, centered: np.ndarray, pop_dims: tuple, n_cond: int):
+        """``mu_session`` (session[, condition]): centered sessions drawn directly, the others as offsets."""
+        cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
+        shape = (cen.size, *((n_cond,) if pop_dims else ()))
+        parts = []
+        if cen.size:
+            parts.append(pm.Normal("mu_session_centered", mu, tau_s, shape=shape))
+        if non.size:
+            z = pm.Normal("mu_session_offset", 0.0, 1.0, shape=(non.size, *shape[1:]))
+            parts.append(mu + tau_s * z)
+        stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
+        inverse = np.argsort(np.concatenate([cen, non]))
+        return pm.Deterministic("mu_session", stacked[inverse], dims=("session", *pop_dims))
 
     def _alpha(self, pm, pt, p, cells: Cells, mu_cell):
         loc, scale = p["log_alpha_loc"], p["log_alpha_scale"]
@@ -273,12 +345,27 @@ class HierarchicalNegBinom:
         log_alpha = np.clip(np.log(eb["alpha"].values), -3.0, 6.0)
         log_alpha = np.where(np.isfinite(log_alpha), log_alpha, self.priors["log_alpha_loc"])
         centered = model.spikepool_centered
+        target = np.broadcast_to(fill, log_rate.shape)
+        extra = {}
+        if self.session:
+            names, codes = neuron_sessions(counts, self.session)
+            # session means of the EB log rates, and their spread around the population as tau_session
+            means = np.stack([log_rate[codes == k].mean(axis=0) for k in range(names.size)])
+            tau_s = float(np.clip(np.std(means - fill), 0.05, 2.0)) if names.size > 1 else 0.3
+            cen_s = model.spikepool_sessions_centered
+            extra = {
+                "tau_session": tau_s,
+                "mu_session_centered": means[cen_s],
+                "mu_session_offset": ((means - fill) / tau_s)[~cen_s],
+            }
+            target = means[codes]
         candidates = {
             "mu": fill,
             "tau": tau,
+            **extra,
             "log_rate": log_rate,
             "log_rate_centered": log_rate[centered],
-            "log_rate_offset": (log_rate[~centered] - fill) / tau,
+            "log_rate_offset": (log_rate[~centered] - target[~centered]) / tau,
             "log_alpha": log_alpha if self.dispersion == "neuron" else float(np.median(log_alpha)),
             "mu_a": float(np.median(log_alpha)),
             "tau_a": 0.5,
@@ -341,7 +428,7 @@ class HierarchicalNegBinom:
         from spikepool.diagnostics import check_sampling
         from spikepool.results import FitResult, add_fit_groups
 
-        report = check_counts(counts, dispersion=self.check_dispersion, condition=self.condition)
+        report = check_counts(counts, dispersion=self.check_dispersion, condition=self.condition, session=self.session)
         report.raise_if_failed()
         for problem in report.warnings:
             warnings.warn(problem.text(), SpikepoolWarning, stacklevel=2)
@@ -350,7 +437,7 @@ class HierarchicalNegBinom:
         if nuts_sampler == "pymc":
             if "initvals" not in sampler_kwargs:
                 sampler_kwargs["initvals"] = self.initial_values(counts, model)
-            sampler_kwargs.setdefault("cores", default_cores(chains))
+            sampler_kwargs = process_options(chains, sampler_kwargs)
         with model:
             idata = pm.sample(
                 draws=draws,
@@ -386,5 +473,5 @@ def _value_name(model, name: str) -> str:
 
 def diagnosed_names(idata) -> list[str]:
     """The posterior variables of a fit that ``check_sampling`` diagnoses (population scales, rates, dispersion)."""
-    names = ["mu", "tau", "tau_neuron", "rate", "alpha", "eta", "mu_a", "tau_a"]
+    names = ["mu", "tau", "tau_session", "mu_session", "tau_neuron", "rate", "alpha", "eta", "mu_a", "tau_a"]
     return [n for n in names if n in idata["posterior"].data_vars]

@@ -13,6 +13,8 @@ key                    default      meaning
 ``tau``                "halfnormal" prior family of the between-neuron sd ``tau`` of log rates
                                     ("halfnormal" or "halfcauchy")
 ``tau_scale``          1.0          its scale
+``tau_session_scale``  0.5          ``session=``: scale of the between-session sd ``tau_session`` of
+                                    the session mean log rates (same family as ``tau``)
 ``rate_scale``         2.5          ``pooling="none"``: log_rate_i ~ Normal(mu_loc, rate_scale)
 ``log_alpha_loc``      1.0          Normal prior on log alpha (alpha ~ 2.7: Fano 1.4 at mu = 1)
 ``log_alpha_scale``    1.5          its sd (alpha from 0.14 to 52 at 95%)
@@ -42,6 +44,7 @@ DEFAULT_PRIORS: dict[str, Any] = {
     "mu_scale": 2.0,
     "tau": "halfnormal",
     "tau_scale": 1.0,
+    "tau_session_scale": 0.5,
     "rate_scale": 2.5,
     "log_alpha_loc": 1.0,
     "log_alpha_scale": 1.5,

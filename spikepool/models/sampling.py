@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from typing import Any
 
@@ -12,7 +13,7 @@ import xarray as xr
 from spikepool.exceptions import SamplingWarning
 from spikepool.problems import CheckReport
 
-__all__ = ["default_cores", "sample_tree", "warn_problems"]
+__all__ = ["default_cores", "process_options", "sample_tree", "warn_problems"]
 
 
 def default_cores(chains: int) -> int:
@@ -23,6 +24,20 @@ def default_cores(chains: int) -> int:
     affinity = getattr(os, "sched_getaffinity", None)
     cpus = len(affinity(0)) if affinity else os.cpu_count() or 1
     return max(1, min(chains, cpus))
+
+
+def process_options(chains: int, kwargs: dict) -> dict:
+    """``pm.sample`` options for PyMC's own NUTS: ``cores`` defaults to ``default_cores(chains)``.
+
+    Once JAX is imported (a ``sampler="numpyro"`` fit earlier in the session) the process is multithreaded
+    and forking it for parallel chains can deadlock, while ``forkserver`` or ``spawn`` re-run a script that
+    lacks an ``if __name__ == "__main__":`` guard. The chains then run one after the other unless the caller
+    passes ``cores`` (with ``mp_ctx="forkserver"`` and that guard, they run in parallel safely).
+    """
+    out = dict(kwargs)
+    if "cores" not in out:
+        out["cores"] = 1 if "jax" in sys.modules and "mp_ctx" not in out else default_cores(chains)
+    return out
 
 
 def sample_tree(
@@ -46,8 +61,7 @@ def sample_tree(
     """
     import pymc as pm
 
-    kwargs = dict(sample_kwargs)
-    kwargs.setdefault("cores", default_cores(chains))
+    kwargs = process_options(chains, sample_kwargs)
     kwargs.setdefault("nuts_sampler", "pymc")
     with model:
         idata = pm.sample(
