@@ -4,9 +4,9 @@ What is measured (every ratio against a baseline timed in the same run)
 ------------------------------------------------------------------------
 1. Loading the six locust experiments (``window=(2, 4)`` s): eager ``sp.concat_sessions`` in this process
    against ``sp.open_sessions`` on a ``LocalCluster(n_workers=2, threads_per_worker=1)`` (processes),
-   opened then computed. Wall time of each; peak memory the driver allocates while loading
-   (``tracemalloc``: Python and numpy allocations of this process) and the workers' peak resident memory
-   (``ru_maxrss``, which includes their imports). Cluster start-up is timed apart.
+   opened then computed. Wall time of each (untraced runs); peak memory the driver allocates while loading
+   (``tracemalloc``, in a second run of the same calls: Python and numpy allocations of this process) and the
+   workers' peak resident memory (``ru_maxrss``, which includes their imports). Cluster start-up is timed apart.
 2. Independent per-session fits of ``HierarchicalNegBinom(dispersion="pooled")`` to the six locust
    experiments: ``sp.fit_many`` with ``client=None`` (a serial loop, one process, chains one after the
    other: ``cores=1``) against ``sp.fit_many`` on 2 worker processes (one session per worker at a time).
@@ -84,10 +84,21 @@ def _table(title: str, header: list[str], rows: list[list]) -> None:
             print("  " + "  ".join("-" * w for w in widths))
 
 
+def _timed(fn):
+    t0 = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - t0
+
+
 def bench_load(client) -> None:
-    eager, t_eager, m_eager = _traced(lambda: sp.concat_sessions(LOCUST, window=WINDOW))
-    lazy, t_open, m_open = _traced(lambda: sp.open_sessions(LOCUST, window=WINDOW))
-    computed, t_compute, m_compute = _traced(lambda: lazy.compute())
+    # times without tracemalloc (it slows allocation-heavy Python several-fold, and only in this process);
+    # peak memory from a second, traced run of the same calls
+    eager, t_eager = _timed(lambda: sp.concat_sessions(LOCUST, window=WINDOW))
+    lazy, t_open = _timed(lambda: sp.open_sessions(LOCUST, window=WINDOW))
+    computed, t_compute = _timed(lambda: lazy.compute())
+    _, _, m_eager = _traced(lambda: sp.concat_sessions(LOCUST, window=WINDOW))
+    traced_lazy, _, m_open = _traced(lambda: sp.open_sessions(LOCUST, window=WINDOW))
+    _, _, m_compute = _traced(lambda: traced_lazy.compute())
     same = bool(np.array_equal(computed.values, eager.values))
     workers = client.run(_maxrss_mb)
     _table(
@@ -243,7 +254,11 @@ def bench_growth(sizes: list[int], n_trials: int, draws: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: small sizes and few draws")
+    parser.add_argument(
+        "--only", default="load,fit_many,large,growth", help="comma-separated sections (default: all four)"
+    )
     args = parser.parse_args()
+    only = set(args.only.split(","))
     from distributed import Client, LocalCluster
 
     draws, tune = (100, 100) if args.quick else (500, 500)
@@ -254,10 +269,14 @@ def main() -> None:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with Client(cluster) as client:
             print(f"LocalCluster(2 worker processes) started in {time.perf_counter() - t0:.1f} s")
-            bench_load(client)
-            bench_fit_many(client, draws, tune)
-    bench_large(*big, draws=draws, tune=tune)
-    bench_growth(growth, big[1], draws)
+            if "load" in only:
+                bench_load(client)
+            if "fit_many" in only:
+                bench_fit_many(client, draws, tune)
+    if "large" in only:
+        bench_large(*big, draws=draws, tune=tune)
+    if "growth" in only:
+        bench_growth(growth, big[1], draws)
 
 
 if __name__ == "__main__":

@@ -438,8 +438,18 @@ def _run_distributed(client, model, sessions, seeds, kwargs, show) -> dict[Hasha
 
     _prepare_workers(client)
     token = os.urandom(4).hex()
+    # largest sessions first (priority = size): the long fits do not end up last on one worker
     futures = {
-        client.submit(_fit_session, model, data, seeds[s], kwargs, pure=False, key=f"fit-{s}-{token}"): s
+        client.submit(
+            _fit_session,
+            model,
+            data,
+            seeds[s],
+            kwargs,
+            pure=False,
+            key=f"fit-{s}-{token}",
+            priority=int(np.prod(list(_sizes(data).values()) or [0])),
+        ): s
         for s, data in sessions.items()
     }
     outcomes: dict[Hashable, _Outcome] = {}

@@ -26,8 +26,8 @@ print(f"TUTORIAL-FIGURES {len(figures)} {artists}")
 """
 
 
-def test_there_are_six_tutorials():
-    assert [p.name[:2] for p in TUTORIALS] == ["01", "02", "03", "04", "05", "06"]
+def test_there_are_seven_tutorials():
+    assert [p.name[:2] for p in TUTORIALS] == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)

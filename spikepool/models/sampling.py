@@ -29,15 +29,22 @@ def default_cores(chains: int) -> int:
 def process_options(chains: int, kwargs: dict) -> dict:
     """``pm.sample`` options for PyMC's own NUTS: ``cores`` defaults to ``default_cores(chains)``.
 
-    Once JAX is imported (a ``sampler="numpyro"`` fit earlier in the session) the process is multithreaded
-    and forking it for parallel chains can deadlock, while ``forkserver`` or ``spawn`` re-run a script that
-    lacks an ``if __name__ == "__main__":`` guard. The chains then run one after the other unless the caller
-    passes ``cores`` (with ``mp_ctx="forkserver"`` and that guard, they run in parallel safely).
+    Once JAX has started a backend (a ``sampler="numpyro"`` fit earlier in the session; importing JAX, as
+    arviz_stats does, is not enough) the process is multithreaded and forking it for parallel chains can
+    deadlock, while ``forkserver`` or ``spawn`` re-run a script that lacks an ``if __name__ == "__main__":``
+    guard. The chains then run one after the other unless the caller passes ``cores`` (with
+    ``mp_ctx="forkserver"`` and that guard, they run in parallel safely).
     """
     out = dict(kwargs)
     if "cores" not in out:
-        out["cores"] = 1 if "jax" in sys.modules and "mp_ctx" not in out else default_cores(chains)
+        out["cores"] = 1 if jax_started() and "mp_ctx" not in out else default_cores(chains)
     return out
+
+
+def jax_started() -> bool:
+    """Whether JAX has created a backend (and its threads) in this process."""
+    bridge = sys.modules.get("jax._src.xla_bridge")
+    return bool(getattr(bridge, "_backends", None))
 
 
 def sample_tree(
