@@ -13,8 +13,10 @@ What is measured (every ratio against a baseline timed in the same run)
    Target: speed-up close to 2x on 2 cores. Both first run a 10-draw warm-up, so the compiled models are
    cached in this process's and in each worker's own compile folder before the timed runs.
 3. One simulated large session, ``simulate_counts(5000, 500, mu=1.5, tau=0.6, alpha=4, duration=0.5)``
-   (2.5 million neuron-trials), fitted with the default ``HierarchicalNegBinom`` (per-neuron alpha) whose
-   likelihood sums over sufficient-statistic cells (distinct neuron, count, duration): wall time of
+   (2.5 million neuron-trials), fitted with the default ``HierarchicalNegBinom`` (per-neuron alpha,
+   ``sampler="auto"``: nutpie when installed, ``pip install 'spikepool[fast]'``; PyMC's own NUTS did not
+   finish 2 x 1000 iterations at this size in 22 minutes) whose likelihood sums over sufficient-statistic
+   cells (distinct neuron, count, duration): wall time of
    ``fit`` (checks, build, sampling, prior draws, result groups), PyMC's NUTS-loop time, min bulk ESS over
    mu, tau, the rates and alphas, ESS per second of NUTS loop, and peak memory (driver ``tracemalloc`` and
    the chain processes' ``ru_maxrss``). Baseline in the same run: the gradient of the same model written
@@ -175,13 +177,13 @@ def _per_trial_model(counts):
     return model
 
 
-def bench_large(n_neurons: int, n_trials: int, draws: int, tune: int) -> None:
+def bench_large(n_neurons: int, n_trials: int, draws: int, tune: int, sampler: str = "auto") -> None:
     import arviz_stats as azs
 
     from spikepool.models.likelihood import compress
 
     counts, _ = sp.simulate_counts(n_neurons, n_trials, mu=1.5, tau=0.6, alpha=4.0, duration=0.5, seed=1)
-    model = sp.HierarchicalNegBinom()
+    model = sp.HierarchicalNegBinom(sampler=sampler)
     cells = compress(counts, None)
     built = model.build(counts)
     ms_cells = _grad_ms(built.compile_dlogp(), built.initial_point())
@@ -200,7 +202,8 @@ def bench_large(n_neurons: int, n_trials: int, draws: int, tune: int) -> None:
     rhat = float(fit.post_checks.summary["rhat_max"])
     _table(
         f"3. One large session: {n_neurons} neurons x {n_trials} trials ({counts.size:,} neuron-trials, "
-        f"{cells.y.size:,} cells), default HierarchicalNegBinom, 2 chains x ({tune} tune + {draws} draws)",
+        f"{cells.y.size:,} cells), default HierarchicalNegBinom, 2 chains x ({tune} tune + {draws} draws), "
+        f"sampler {fit.idata['posterior'].attrs.get('inference_library', '?')}",
         ["figure", "value"],
         [
             ["fit wall s", wall],
@@ -255,6 +258,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: small sizes and few draws")
     parser.add_argument(
+        "--sampler",
+        default="auto",
+        help="sampler of the large session (default auto: nutpie when installed; PyMC's NUTS did not finish "
+        "2 x 1000 iterations of 5,000 neurons in 22 minutes)",
+    )
+    parser.add_argument(
         "--only", default="load,fit_many,large,growth", help="comma-separated sections (default: all four)"
     )
     args = parser.parse_args()
@@ -274,7 +283,7 @@ def main() -> None:
             if "fit_many" in only:
                 bench_fit_many(client, draws, tune)
     if "large" in only:
-        bench_large(*big, draws=draws, tune=tune)
+        bench_large(*big, draws=draws, tune=tune, sampler=args.sampler)
     if "growth" in only:
         bench_growth(growth, big[1], draws)
 

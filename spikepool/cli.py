@@ -6,6 +6,9 @@ Examples
 ``spikepool fit locust20010214 --window 10 12 --out report/``
 ``spikepool check recording.nix --window -0.5 1.0 --align odour_onset``
 ``spikepool report report/result.nc --out report2/``
+``spikepool fit locust20000421 locust20010214 locust20010217 --window 2 4 --out sessions/`` (several sources:
+the sessions are combined with ``concat_sessions`` and fitted with a session level; conditions are modelled
+only when ``--condition`` names them)
 
 SOURCE is a registered dataset name (``spikepool datasets``) or any file Neo (or pynwb) reads.
 Bad input ends with one line on stderr and exit status 2, no traceback.
@@ -30,7 +33,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _source_args(p: argparse.ArgumentParser, window_required: bool = False) -> None:
-    p.add_argument("source", help="a registered dataset name or a file neo.io (or pynwb) can read")
+    p.add_argument(
+        "source",
+        nargs="+",
+        help="a registered dataset name or a file neo.io (or pynwb) can read; several: one session each",
+    )
     p.add_argument(
         "--window",
         nargs=2,
@@ -109,6 +116,16 @@ def _progress(what: str):
 
 
 def _counts(args):
+    """Counts of the one SOURCE, or of several combined with ``concat_sessions`` (one session each)."""
+    if len(args.source) == 1:
+        return _count_one(args, args.source[0])
+    from spikepool.sessions import concat_sessions
+
+    ids = [Path(src).stem if Path(src).suffix else src for src in args.source]
+    return concat_sessions([_count_one(args, src) for src in args.source], session_ids=ids)
+
+
+def _count_one(args, source: str):
     from spikepool import datasets
     from spikepool.io.files import load
 
@@ -118,18 +135,23 @@ def _counts(args):
     if args.neuron_key:
         kwargs["neuron_key"] = args.neuron_key
     registered = datasets.list_datasets().index
-    if args.source in registered:
-        with _progress(f"loading dataset {args.source}"):
-            return datasets.load_counts(args.source, **kwargs)
-    path = Path(args.source)
+    if source in registered:
+        with _progress(f"loading dataset {source}"):
+            return datasets.load_counts(source, **kwargs)
+    path = Path(source)
     if not path.exists() and not path.suffix:
         import difflib
 
-        close = difflib.get_close_matches(args.source, list(registered), n=1)
+        close = difflib.get_close_matches(source, list(registered), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else " 'spikepool datasets' lists the names."
-        raise FileNotFoundError(f"SOURCE must be a dataset name or an existing file; got {args.source!r}.{hint}")
+        raise FileNotFoundError(f"SOURCE must be a dataset name or an existing file; got {source!r}.{hint}")
     with _progress(f"reading {path}"):
         return load(path, **kwargs)
+
+
+def _session(args) -> str | None:
+    """The session level: with several sources and partial pooling, neurons are nested in sessions."""
+    return "neuron_session" if len(args.source) > 1 and args.pooling == "partial" else None
 
 
 def _condition(args, counts) -> str | None:
@@ -137,6 +159,8 @@ def _condition(args, counts) -> str | None:
         if args.condition.lower() == "none":
             return None
         return args.condition
+    if len(args.source) > 1:  # sessions rarely share their stimuli: model conditions only when asked
+        return None
     labels = counts["condition"].values
     return "condition" if len(set(labels.tolist())) > 1 else None
 
@@ -146,7 +170,7 @@ def _check(args) -> int:
 
     counts = _counts(args)
     dispersion = "poisson" if args.likelihood == "poisson" else args.dispersion
-    report = check_counts(counts, dispersion=dispersion, condition=_condition(args, counts))
+    report = check_counts(counts, dispersion=dispersion, condition=_condition(args, counts), session=_session(args))
     print(report)
     return 0 if report.ok else 1
 
@@ -169,6 +193,7 @@ def _fit(args) -> int:
         likelihood=args.likelihood,
         condition=condition,
         neuron_effect=args.neuron_effect,
+        session=_session(args),
     )
     _say(f"fitting {model} ...")
     settings = {
@@ -185,7 +210,11 @@ def _fit(args) -> int:
         if not args.no_compare and args.likelihood != "poisson":
             _say("fitting the Poisson model for the LOO comparison ...")
             poisson = HierarchicalNegBinom(
-                pooling=args.pooling, likelihood="poisson", condition=condition, neuron_effect=args.neuron_effect
+                pooling=args.pooling,
+                likelihood="poisson",
+                condition=condition,
+                neuron_effect=args.neuron_effect,
+                session=_session(args),
             )
             others.append(poisson.fit(counts, **settings))
     for w in caught:

@@ -226,6 +226,11 @@ def _check_inputs(model: Any, counts_by_session: Any) -> dict[Hashable, Any]:
             f"model must be a spikepool model with a .fit method; got {type(model).__name__}. "
             "Hint: model = sp.HierarchicalNegBinom(dispersion='shared')."
         )
+    if getattr(model, "session", None):
+        raise ValueError(
+            f"fit_many fits every session on its own, so the model must not pool across sessions; got a model with "
+            f"session={model.session!r}. Hint: fit that model once to concat_sessions(...) counts, or drop session=."
+        )
     if isinstance(counts_by_session, xr.DataArray):
         sessions: dict[Hashable, Any] = dict(_split_sessions(counts_by_session))
     elif isinstance(counts_by_session, Mapping):

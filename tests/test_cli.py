@@ -45,6 +45,22 @@ def test_check_prints_the_report(data_dir):
     assert "check_counts(dispersion='neuron', condition='condition'): OK" in out.stdout
 
 
+def test_several_sources_are_sessions_of_one_hierarchy(data_dir, tmp_path):
+    sources = ["locust20010217", "locust20000616"]
+    check = run("check", *sources, "--window", "2", "4")
+    assert check.returncode == 0, check.stderr
+    assert "session='neuron_session'" in check.stdout and "session_levels" in check.stdout
+    folder = tmp_path / "sessions"
+    argv = ["--window", "2", "4", "--draws", "200", "--tune", "300", "--chains", "2", "--no-compare"]
+    out = run("fit", *sources, *argv, "--out", str(folder))
+    assert out.returncode == 0, out.stderr
+    rates = pd.read_csv(folder / "rates.csv")
+    assert len(rates) == 10 + 4 and rates["neuron"].str.startswith(("locust20010217/", "locust20000616/")).all()
+    result = sp.load_result(folder / "result.nc")
+    assert result.spec["session"] == "neuron_session" and result.spec["condition"] is None
+    assert result.posterior["mu_session"]["session"].values.tolist() == sources
+
+
 def test_fit_then_report_on_the_locust_data(data_dir, tmp_path):
     folder = tmp_path / "report"
     out = run(

@@ -141,6 +141,12 @@ BAD_INPUTS = [
     ((MODEL, {"a": COUNTS}), {"draws": 0}, ValueError, "draws must be an integer >= 1; got 0"),
     ((MODEL, {"a": COUNTS}), {"random_seed": -1}, ValueError, "random_seed must be an integer >= 0; got -1"),
     ((MODEL, {"a": COUNTS}, "tcp://127.0.0.1:8786"), {}, TypeError, "client must be a distributed.Client"),
+    (
+        (sp.HierarchicalNegBinom(session="neuron_session"), {"a": COUNTS}),
+        {},
+        ValueError,
+        "must not pool across sessions; got a model with session='neuron_session'",
+    ),
 ]
 
 
