@@ -66,6 +66,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from spikepool.models.normal import half_prior, vector_1d
 from spikepool.models.options import resolve_priors
 from spikepool.models.sampling import sample_tree, warn_problems
 
@@ -109,22 +110,7 @@ def _where(i: int, dim: str | None, coords: np.ndarray | None) -> str:
 
 def _counts(name: str, value: Any) -> tuple[np.ndarray, str | None, np.ndarray | None]:
     """A 1-D int64 array from an array or DataArray of whole numbers, with the DataArray's dim and coords."""
-    dim = coords = None
-    if isinstance(value, xr.DataArray):
-        if value.ndim != 1:
-            raise ValueError(
-                f"{name} must be 1-D (one value per group); got dims {value.dims}. "
-                "Hint: select one condition (.sel(...)) or stack the dims into one."
-            )
-        dim = str(value.dims[0])
-        coords = value[dim].values if dim in value.coords else None
-        value = value.values
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be numbers (array or DataArray); got {type(value).__name__}.") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one value per group); got shape {arr.shape}.")
+    arr, dim, coords = vector_1d(name, value, " Hint: select one condition (.sel(...)) or stack the dims into one.")
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         i = int(bad[0])
@@ -338,12 +324,10 @@ class BetaBinomial:
         p = self.priors
         with pm.Model(coords={g.dim: g.coords}) as model:
             mean = pm.Beta("population_mean", alpha=p["mean_a"], beta=p["mean_b"])
-            if p["spread"] == "halfcauchy":
-                spread = pm.HalfCauchy("spread", beta=p["spread_scale"])
-            elif p["spread"] == "halfnormal":
-                spread = pm.HalfNormal("spread", sigma=p["spread_scale"])
-            else:
+            if p["spread"] == "bda":
                 spread = pm.HalfFlat("spread")
+            else:
+                spread = half_prior("spread", p["spread"], p["spread_scale"])
             concentration = pm.Deterministic("concentration", spread**-2)
             alpha = pm.Deterministic("alpha", mean * concentration)
             beta = pm.Deterministic("beta", (1.0 - mean) * concentration)

@@ -39,6 +39,7 @@ from spikepool.checks import check_counts
 from spikepool.counts import validate_counts
 from spikepool.exceptions import SamplingWarning, SpikepoolWarning
 from spikepool.models.likelihood import Cells, compress
+from spikepool.models.normal import half_prior
 from spikepool.models.parameterization import choose_centered, choose_centered_sessions
 from spikepool.models.priors import resolve_priors
 from spikepool.models.sampling import process_options
@@ -234,16 +235,10 @@ class HierarchicalNegBinom:
                 model.spikepool_sessions_centered = self.sessions_centered(counts, cells)
             if self.pooling == "partial":
                 mu = pm.Normal("mu", mu_loc, p["mu_scale"], dims=pop_dims)
-                if p["tau"] == "halfnormal":
-                    tau = pm.HalfNormal("tau", p["tau_scale"])
-                else:
-                    tau = pm.HalfCauchy("tau", p["tau_scale"])
+                tau = half_prior("tau", p["tau"], p["tau_scale"])
                 mu_b = mu[None, :] if with_cond else mu
                 if self.session:
-                    if p["tau"] == "halfnormal":
-                        tau_s = pm.HalfNormal("tau_session", p["tau_session_scale"])
-                    else:
-                        tau_s = pm.HalfCauchy("tau_session", p["tau_session_scale"])
+                    tau_s = half_prior("tau_session", p["tau"], p["tau_session_scale"])
                     mu_s = self._session_means(pm, pt, mu, tau_s, model.spikepool_sessions_centered, pop_dims, n_cond)
                     mu_b = mu_s[sess_codes]
                 cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)

@@ -78,12 +78,15 @@ class Groups:
     coords: np.ndarray
 
 
-def _vector(name: str, value: Any) -> tuple[np.ndarray, str | None, np.ndarray | None]:
-    """A 1-D float array from an array or DataArray, with the DataArray's dim and coords."""
+def vector_1d(name: str, value: Any, hint: str = "") -> tuple[np.ndarray, str | None, np.ndarray | None]:
+    """A 1-D float array from an array or DataArray, with the DataArray's dim and coords (not checked finite).
+
+    ``hint`` is appended to the error for a DataArray that is not 1-D.
+    """
     dim = coords = None
     if isinstance(value, xr.DataArray):
         if value.ndim != 1:
-            raise ValueError(f"{name} must be 1-D (one value per group); got dims {value.dims}.")
+            raise ValueError(f"{name} must be 1-D (one value per group); got dims {value.dims}.{hint}")
         dim = str(value.dims[0])
         coords = value[dim].values if dim in value.coords else None
         value = value.values
@@ -93,6 +96,12 @@ def _vector(name: str, value: Any) -> tuple[np.ndarray, str | None, np.ndarray |
         raise TypeError(f"{name} must be numbers (array or DataArray); got {type(value).__name__}.") from None
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one value per group); got shape {arr.shape}.")
+    return arr, dim, coords
+
+
+def _vector(name: str, value: Any) -> tuple[np.ndarray, str | None, np.ndarray | None]:
+    """A finite 1-D float array from an array or DataArray, with the DataArray's dim and coords."""
+    arr, dim, coords = vector_1d(name, value)
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         raise ValueError(
