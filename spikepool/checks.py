@@ -230,7 +230,7 @@ def _coverage_checks(counts, neurons, cond_names, n_cell, valid, condition, prob
                 )
 
 
-def _session_checks(counts, neurons, valid, session, condition, cond_codes, n_cond, problems):
+def _session_checks(counts, neurons, valid, session, condition, cond_names, cond_codes, problems):
     """Problems of the session level; returns the (neuron, condition) cells outside each neuron's session."""
     from spikepool.sessions import neuron_sessions
 
@@ -264,10 +264,10 @@ def _session_checks(counts, neurons, valid, session, condition, cond_codes, n_co
     if not condition:
         return None
     # conditions each session recorded (on the valid trials of its neurons)
+    n_cond = cond_names.size
     pair = np.zeros((sess_names.size, n_cond), dtype=bool)
     i, t = np.nonzero(valid)
     pair[sess_codes[i], cond_codes[t]] = True
-    cond_names = np.unique(counts[condition].values.astype(str))
     sessions_per_cond = pair.sum(axis=0)
     lone = sessions_per_cond == 1
     if sess_names.size > 1 and lone.any():
@@ -496,7 +496,7 @@ def check_counts(
     _variance_checks(neurons, n_model, dispersion, condition, problems)
     outside = None
     if session:
-        outside = _session_checks(counts, neurons, valid, session, condition, model_codes, cond_names.size, problems)
+        outside = _session_checks(counts, neurons, valid, session, condition, cond_names, model_codes, problems)
     if condition:
         _coverage_checks(counts, neurons, cond_names, n_model, valid, condition, problems, outside)
     _neuron_checks(neurons, y, valid, problems)
