@@ -30,7 +30,7 @@ import xarray as xr
 
 from spikepool.counts import BINNED_DIMS, validate_counts
 from spikepool.exceptions import SourceError
-from spikepool.sessions import _session_ids, concat_sessions, load_session, session_list
+from spikepool.sessions import _session_ids, check_alike, concat_sessions, load_session, session_list
 
 __all__ = ["open_sessions"]
 
@@ -262,14 +262,11 @@ def open_sessions(
 
     dims = layouts[0]["dims"]
     time = layouts[0]["coords"]["time"] if dims == BINNED_DIMS else None
-    for sid, lay in zip(ids, layouts, strict=True):
-        if lay["dims"] != dims:
-            raise ValueError(f"every session must have dims {dims}; got {lay['dims']} for session {sid!r}.")
-        if time is not None and not np.array_equal(lay["coords"]["time"].values, time.values):
-            raise ValueError(
-                f"binned sessions must share their time bins; got different bins for session {sid!r}. "
-                "Hint: count every session with the same window and bin_size."
-            )
+    check_alike(
+        ids,
+        [lay["dims"] for lay in layouts],
+        [lay["coords"]["time"].values if "time" in lay["dims"] else None for lay in layouts],
+    )
     rechunk = None if chunks is None else _axes(chunks, dims)
 
     # The coords come from concat_sessions itself, run on (neuron, trial) zero stand-ins that hold no memory.

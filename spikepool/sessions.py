@@ -100,6 +100,19 @@ def session_list(sessions: Any, what: str) -> list:
     return sources
 
 
+def check_alike(ids: Sequence[str], dims: Sequence[tuple], times: Sequence[np.ndarray | None]) -> None:
+    """Every session has the first one's dims and, when binned, its time bins (``ValueError`` naming the first
+    that differs)."""
+    for sid, d, t in zip(ids, dims, times, strict=True):
+        if d != dims[0]:
+            raise ValueError(f"every session must have dims {dims[0]}; got {d} for session {sid!r}.")
+        if "time" in dims[0] and not np.array_equal(t, times[0]):
+            raise ValueError(
+                f"binned sessions must share their time bins; got different bins for session {sid!r}. "
+                "Hint: count every session with the same window and bin_size."
+            )
+
+
 def _session_ids(sources: list, session_ids: Sequence[str] | None) -> list[str]:
     if session_ids is None:
         ids = []
@@ -168,14 +181,7 @@ def concat_sessions(
     ids = _session_ids(sources, session_ids)
     parts = [load_session(src, **load_kwargs) for src in sources]
     dims = parts[0].dims
-    for sid, part in zip(ids, parts, strict=True):
-        if part.dims != dims:
-            raise ValueError(f"every session must have dims {dims}; got {part.dims} for session {sid!r}.")
-        if "time" in dims and not np.array_equal(part["time"].values, parts[0]["time"].values):
-            raise ValueError(
-                f"binned sessions must share their time bins; got different bins for session {sid!r}. "
-                "Hint: count every session with the same window and bin_size."
-            )
+    check_alike(ids, [p.dims for p in parts], [p["time"].values if "time" in p.dims else None for p in parts])
     n_neurons = [p.sizes["neuron"] for p in parts]
     n_trials = [p.sizes["trial"] for p in parts]
     rows = np.repeat(np.arange(len(parts)), n_neurons)
