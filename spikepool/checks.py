@@ -14,10 +14,12 @@ code                        severity  finding
                                       ``MIN_DISPERSION_REPLICATES`` repeated trials for some neurons
 ``empty_cell``              warning   neuron x condition cells without a valid trial
 ``single_neuron_condition`` warning   a condition recorded for one neuron only
+``single_trial_condition``  warning   a condition with at most one valid trial per neuron
 ``confounded_condition``    error     a condition that is the only one of its only neuron, or of its
                                       only session: its effect cannot be told from theirs
 ``unrecorded_neuron``       warning   a neuron without any valid trial
 ``silent_neuron``           warning   a neuron with no spike at all: its rate is prior-driven
+``all_silent``              error     no spike in any valid trial of any neuron: nothing informs a rate
 ``constant_counts``         warning   a neuron whose counts never vary (saturated or an artefact)
 ``exposure``                error     zero, negative or missing (NaN) ``duration`` on valid trials
 ``exposure_varies``         info      durations differ across trials (they enter as exposure)
@@ -176,6 +178,19 @@ def _coverage_checks(counts, neurons, cond_names, n_cell, valid, condition, prob
                 conditions=tuple(dict.fromkeys(str(x) for x in cond_names[c])),
             )
         )
+    one_trial = (n_cell.max(axis=0) == 1) & (n_cell.sum(axis=0) > 0)
+    if one_trial.any():
+        problems.append(
+            Problem(
+                "single_trial_condition",
+                "warning",
+                f"{int(one_trial.sum())} condition(s) have at most one valid trial per neuron, so each neuron's "
+                "rate there rests on one trial (and its trial-to-trial variability there is not seen at all): "
+                "partial pooling fills in from the other neurons, which is the whole estimate.",
+                "record more trials of these conditions, or merge them with a related condition.",
+                conditions=_ids(cond_names, one_trial),
+            )
+        )
     has = n_cell > 0
     neurons_per_cond = has.sum(axis=0)
     conds_per_neuron = has.sum(axis=1)
@@ -321,7 +336,19 @@ def _neuron_checks(neurons, y, valid, problems) -> None:
         )
     yv = np.where(valid, y, 0.0)
     silent = (n_valid > 0) & (yv.sum(axis=1) == 0)
-    if silent.any():
+    if silent.any() and silent.sum() == (n_valid > 0).sum():
+        problems.append(
+            Problem(
+                "all_silent",
+                "error",
+                f"some neuron must fire in some valid trial for the data to inform a rate; got 0 spikes in "
+                f"{int(n_valid.sum())} valid (neuron, trial) pairs of {neurons.size} neuron(s), so every rate "
+                "and the population scale would be the prior's.",
+                "check the window (units: s), align= and the spike times' units; a silent recording bounds the "
+                "rates from above only (a Poisson upper limit, not a hierarchical fit).",
+            )
+        )
+    elif silent.any():
         problems.append(
             Problem(
                 "silent_neuron",
@@ -458,9 +485,14 @@ def check_counts(
         "schema",
         "variance_components",
         "dispersion_trials",
-        *(("empty_cell", "single_neuron_condition", "confounded_condition") if condition else ()),
+        *(
+            ("empty_cell", "single_trial_condition", "single_neuron_condition", "confounded_condition")
+            if condition
+            else ()
+        ),
         "unrecorded_neuron",
         "silent_neuron",
+        "all_silent",
         "constant_counts",
         "exposure",
         "exposure_varies",
@@ -469,7 +501,7 @@ def check_counts(
         *(("single_session_condition", "confounded_session") if session and condition else ()),
     )
     try:
-        validate_counts(counts)
+        counts = validate_counts(counts)
     except CountsError as err:
         return CheckReport(
             title,

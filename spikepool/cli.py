@@ -181,9 +181,11 @@ def _fit(args) -> int:
     from spikepool.describe import format_summary
     from spikepool.exceptions import SpikepoolWarning
     from spikepool.models.negbin import HierarchicalNegBinom
+    from spikepool.models.sampling import check_sampler_args
     from spikepool.report import report
 
     start = time.perf_counter()
+    check_sampler_args(args.draws, args.tune, args.chains, args.seed, {})  # before the recording is read
     counts = _counts(args)
     print(format_summary(counts))
     condition = _condition(args, counts)

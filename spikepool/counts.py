@@ -74,10 +74,15 @@ def _check_values(counts: xr.DataArray) -> None:
             f"counts must be non-negative integers; {_where(counts, values < 0)}. "
             "Hint: spike counts come from from_neo()."
         )
-    if kind == "f":
+
+
+def _check_sizes(counts: xr.DataArray) -> None:
+    empty = [f"0 {dim}s" for dim in counts.dims if counts.sizes[dim] == 0]
+    if empty:
         raise CountsError(
-            f"counts must have an integer dtype; got {values.dtype} (the values are whole numbers). "
-            "Hint: counts.astype('int64')."
+            f"counts must hold at least one neuron, one trial{' and one time bin' if counts.ndim == 3 else ''}; "
+            f"got {' and '.join(empty)} (shape {dict(counts.sizes)}). "
+            "Hint: check the window, align= and the trial selection that built them."
         )
 
 
@@ -117,26 +122,34 @@ def _check_coords(counts: xr.DataArray) -> None:
 
 
 def validate_counts(counts: Any) -> xr.DataArray:
-    """Check that ``counts`` follows the spikepool counts schema; return it unchanged.
+    """Check that ``counts`` follows the spikepool counts schema; return it (integer-typed).
 
     Parameters
     ----------
     counts : xarray.DataArray
         DataArray (neuron, trial) or (neuron, trial, time) of non-negative integer spike counts,
-        with ``condition`` and ``duration`` (s) coords on ``trial``.
+        with ``condition`` and ``duration`` (s) coords on ``trial``. Floats holding whole numbers (what
+        ``counts.where(mask, drop=True)`` returns) are accepted; fractional, NaN or infinite ones are not.
 
     Returns
     -------
     xarray.DataArray
-        The same object (not a copy), for chaining.
+        The same object when its dtype is an integer; otherwise an int64 copy (the caller's array is
+        never modified). Use the returned object.
 
     Raises
     ------
     TypeError
         If ``counts`` is not a DataArray.
     CountsError
-        Naming the first problem: wrong dims, non-integer, negative or NaN values, missing or
-        duplicated coords, counts in unrecorded (``valid`` False) trials.
+        Naming the first problem: wrong dims, no neuron or no trial, non-integer, negative or NaN values,
+        missing or duplicated coords, counts in unrecorded (``valid`` False) trials.
+
+    Examples
+    --------
+    >>> counts = from_array([[3, 5], [0, 1]], duration=0.5)
+    >>> validate_counts(counts.astype(float)).dtype
+    dtype('int64')
     """
     if not isinstance(counts, xr.DataArray):
         raise TypeError(
@@ -144,9 +157,10 @@ def validate_counts(counts: Any) -> xr.DataArray:
             "Hint: from_array() wraps a numpy array, from_neo() counts spike trains."
         )
     _check_dims(counts)
+    _check_sizes(counts)
     _check_values(counts)
     _check_coords(counts)
-    return counts
+    return counts.astype(np.int64) if counts.dtype.kind == "f" else counts
 
 
 def from_array(

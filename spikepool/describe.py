@@ -25,7 +25,7 @@ def summarize_counts(counts: xr.DataArray) -> xr.Dataset:
         over summed exposure) and ``fano`` (within-condition variance / mean of the counts,
         averaged over conditions with a non-zero mean and at least two trials; NaN when none).
     """
-    validate_counts(counts)
+    counts = validate_counts(counts)
     window = counts.sum("time") if "time" in counts.dims else counts
     y = window.values.astype(np.float64)
     valid = valid_mask(counts)

@@ -10,6 +10,8 @@ code                      severity  finding
                                     narrower than its prior: the data did not inform it, so it is
                                     prior-driven and not a finding
 ``no_prior``              info      contraction not computed (no prior draws given)
+``loo_pareto_k``          warning   PSIS-LOO (``psis_loo`` / ``psis_compare``): observations whose Pareto k
+                                    exceeds the reliability threshold, so elpd_loo is unreliable there
 ========================  ========  =================================================================
 
 Prior-to-posterior contraction is ``1 - Var_post / Var_prior`` computed on the log scale for
@@ -18,7 +20,8 @@ positive parameters (robust to heavy-tailed priors such as the half-Cauchy), ele
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +29,7 @@ import xarray as xr
 
 from spikepool.problems import CheckReport, Problem
 
-__all__ = ["CONTRACTION_MIN", "check_sampling", "contraction"]
+__all__ = ["CONTRACTION_MIN", "check_sampling", "contraction", "psis_compare", "psis_loo"]
 
 #: Contraction below which a parameter counts as not informed by the data (posterior variance over
 #: 90% of the prior's).
@@ -219,3 +222,57 @@ def check_sampling(
                     )
                 )
     return CheckReport("check_sampling", problems, checked=tuple(checked), summary=xr.Dataset(summary))
+
+
+LOO_REMEDIES = (
+    "(1) score held-out trials instead (sp.compare_pooling), which needs no importance sampling, "
+    "(2) refit with those observations left out for an exact LOO of them, "
+    "(3) look at the flagged neurons: a Pareto k that high often marks a neuron the model fits poorly."
+)
+
+
+def psis_loo(idata: Any, name: str = "fit", var_name: str = "y") -> tuple[Any, CheckReport]:
+    """PSIS-LOO (``arviz_stats.loo``, pointwise) and its reliability as a ``CheckReport``.
+
+    ArviZ's ``UserWarning`` about large Pareto shape estimates is folded into the report's
+    ``loo_pareto_k`` problem (how many observations, the worst k, which model) instead of being printed.
+    """
+    import arviz_stats as azs
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shape parameter of Pareto.*")
+        elpd = azs.loo(idata, var_name=var_name, pointwise=True)
+    return elpd, CheckReport(f"PSIS-LOO reliability ({name})", _pareto_problems(elpd, name), checked=("loo_pareto_k",))
+
+
+def psis_compare(idatas: Mapping[str, Any], var_name: str = "y") -> tuple[Any, CheckReport]:
+    """LOO comparison table (``arviz_stats.compare``) and the reliability of every model's PSIS-LOO."""
+    import arviz_stats as azs
+
+    elpds, problems = {}, []
+    for name, idata in idatas.items():
+        elpds[name], report = psis_loo(idata, name, var_name)
+        problems.extend(report.problems)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shape parameter of Pareto.*")
+        table = azs.compare(elpds)
+    return table, CheckReport("PSIS-LOO reliability of the comparison", problems, checked=("loo_pareto_k",))
+
+
+def _pareto_problems(elpd: Any, name: str) -> list[Problem]:
+    k = np.asarray(elpd.pareto_k.values if elpd.pareto_k is not None else [], dtype=float).ravel()
+    k = k[np.isfinite(k)]
+    good = float(elpd.good_k)
+    bad = int((k > good).sum())
+    if not bad:
+        return []
+    return [
+        Problem(
+            "loo_pareto_k",
+            "warning",
+            f"PSIS-LOO needs Pareto k <= {good:.2f} for every observation to be reliable; {name} has {bad} of "
+            f"{k.size} above (worst {k.max():.2f}), so its elpd_loo (and any comparison with it) is unreliable "
+            "for those observations.",
+            LOO_REMEDIES,
+        )
+    ]

@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 from scipy import optimize, special, stats
 
+from spikepool._validate import check_ci_prob
 from spikepool.counts import validate_counts
 from spikepool.models.likelihood import compress
 from spikepool.models.parameterization import cell_information
@@ -87,7 +88,8 @@ def fit_empirical_bayes(counts: xr.DataArray, *, condition: str | None = None, c
     >>> bool(((eb["rate"] - eb["raw"]) * (eb["population_rate"] - eb["raw"]) >= 0).all())
     True
     """
-    validate_counts(counts)
+    ci_prob = check_ci_prob(ci_prob)
+    counts = validate_counts(counts)
     cells = compress(counts, condition)
     n_neuron, n_cond = counts.sizes["neuron"], cells.condition_names.size
     info = cell_information(cells, n_neuron, n_cond)

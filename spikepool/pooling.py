@@ -132,7 +132,7 @@ def compare_pooling(
 
     from spikepool.models.negbin import HierarchicalNegBinom
 
-    validate_counts(counts)
+    counts = validate_counts(counts)
     train, test = split_trials(counts, train_trials, condition=condition, random_seed=random_seed)
     if not test.any():
         raise ValueError("compare_pooling needs held-out trials; got none (every cell has a single trial).")

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from spikepool._validate import check_ci_prob
+
 __all__ = ["report"]
 
 _CSS = """
@@ -66,6 +68,7 @@ def report(result: Any, path: str | os.PathLike, *, others: list | None = None, 
     pathlib.Path
         The written file.
     """
+    ci_prob = check_ci_prob(ci_prob)
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -187,6 +190,11 @@ def report(result: Any, path: str | os.PathLike, *, others: list | None = None, 
         else:
             loo = result.loo()
             loo_html = f"<pre>{html.escape(str(loo))}</pre>"
+        reliability = result.loo_checks
+        if reliability is not None and reliability.problems:
+            loo_html += "".join(f"<p class='bad'>{html.escape(p.text())}</p>" for p in reliability.problems)
+        elif reliability is not None:
+            loo_html += "<p>Every observation's Pareto k is below the reliability threshold: the estimates hold.</p>"
     except Exception as err:  # LOO is informative, not essential: say why it is missing
         loo_html = f"<p class='bad'>LOO could not be computed: {html.escape(str(err))}</p>"
     parts.append(_section("loo", "Leave-one-out comparison (PSIS-LOO)", loo_html))

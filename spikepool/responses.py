@@ -119,7 +119,7 @@ def responsive_trials(
     >>> sp.responsive_trials(counts, condition="condition")["successes"].values.tolist()
     [[1, 2], [1, 0]]
     """
-    validate_counts(counts)
+    counts = validate_counts(counts)
     threshold = _check_min_spikes(min_spikes, counts)
     if condition is not None:
         _check_condition(counts, condition)

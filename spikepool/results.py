@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from spikepool._validate import check_ci_prob
 from spikepool.counts import valid_mask
+from spikepool.exceptions import SourceError
 from spikepool.models.likelihood import Cells, compress, nb_logpmf
 from spikepool.problems import CheckReport
 
@@ -77,6 +79,7 @@ def add_fit_groups(
 
 
 def _eti(da: xr.DataArray, ci_prob: float) -> tuple[xr.DataArray, xr.DataArray]:
+    ci_prob = check_ci_prob(ci_prob)
     q = da.quantile([(1 - ci_prob) / 2, (1 + ci_prob) / 2], dim=("chain", "draw"))
     return q.isel(quantile=0, drop=True), q.isel(quantile=1, drop=True)
 
@@ -104,6 +107,8 @@ class FitResult:
         The model's arguments.
     pre_checks, post_checks : CheckReport
         ``check_counts`` before sampling and ``check_sampling`` after.
+    loo_checks : CheckReport or None
+        Reliability (Pareto k) of the last ``loo()`` or ``compare()``; None before either ran.
     """
 
     idata: xr.DataTree
@@ -112,6 +117,7 @@ class FitResult:
     pre_checks: CheckReport
     post_checks: CheckReport
     centered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    loo_checks: CheckReport | None = None
 
     @property
     def posterior(self) -> xr.Dataset:
@@ -119,11 +125,12 @@ class FitResult:
 
     @property
     def checks(self) -> CheckReport:
-        """The pre-fit report plus the post-fit diagnostics, as one report."""
+        """The pre-fit report plus the post-fit diagnostics (and the LOO reliability once computed), as one report."""
+        loo = self.loo_checks or CheckReport("", [], checked=())
         return CheckReport(
             "fit checks",
-            [*self.pre_checks.problems, *self.post_checks.problems],
-            checked=(*self.pre_checks.checked, *self.post_checks.checked),
+            [*self.pre_checks.problems, *self.post_checks.problems, *loo.problems],
+            checked=(*self.pre_checks.checked, *self.post_checks.checked, *loo.checked),
             summary=self.pre_checks.summary,
         )
 
@@ -183,6 +190,7 @@ class FitResult:
 
     def summary(self, ci_prob: float = 0.94):
         """ArviZ summary table (mean, sd, interval, ESS, R-hat) of mu, tau (and the session level), alpha and rates."""
+        ci_prob = check_ci_prob(ci_prob)
         import arviz_stats as azs
 
         hypers = ("mu", "tau", "tau_session", "mu_session", "tau_neuron", "alpha", "eta", "mu_a", "tau_a", "rate")
@@ -232,23 +240,33 @@ class FitResult:
         )
 
     def loo(self):
-        """PSIS-LOO of the fit (``arviz_stats.loo``) over valid (neuron, trial) observations."""
-        import arviz_stats as azs
+        """PSIS-LOO of the fit (``arviz_stats.loo``) over valid (neuron, trial) observations.
 
-        return azs.loo(self.idata, var_name="y")
+        Its reliability (Pareto k) is kept in ``loo_checks`` and joins ``checks``.
+        """
+        from spikepool.diagnostics import psis_loo
+
+        elpd, self.loo_checks = psis_loo(self.idata, self.name)
+        return elpd
 
     def compare(self, *others: FitResult, names: list[str] | None = None):
-        """LOO comparison table of this fit and ``others`` on the same counts (``arviz_stats.compare``)."""
-        import arviz_stats as azs
+        """LOO comparison table of this fit and ``others`` on the same counts (``arviz_stats.compare``).
+
+        The reliability of every model's PSIS-LOO (Pareto k) is kept in ``loo_checks`` and joins ``checks``.
+        """
+        from spikepool.diagnostics import psis_compare
 
         fits = [self, *others]
         labels = names or [f.name for f in fits]
         if len(set(labels)) != len(labels):
             labels = [f"{label} ({i})" for i, label in enumerate(labels)]
         for f in others:
+            if not isinstance(f, FitResult):
+                raise TypeError(f"others must be FitResults of the same counts; got {type(f).__name__}.")
             if f.counts.shape != self.counts.shape or not np.array_equal(f.counts.values, self.counts.values):
                 raise ValueError("compare needs fits of the same counts; got fits of different data.")
-        return azs.compare({label: f.idata for label, f in zip(labels, fits, strict=True)})
+        table, self.loo_checks = psis_compare({label: f.idata for label, f in zip(labels, fits, strict=True)})
+        return table
 
     def to_netcdf(self, path: str | os.PathLike) -> None:
         """Write the whole result (posterior, groups, counts, model spec, checks' text) to netCDF."""
@@ -267,11 +285,39 @@ def write_tree(idata: xr.DataTree, path: str | os.PathLike, spec: dict, centered
 
 
 def read_tree(path: str | os.PathLike) -> tuple[xr.DataTree, dict, np.ndarray]:
-    """Read a tree written by ``write_tree``: ``(tree, spec, centered)``, the tree loaded and the file closed."""
-    tree = xr.open_datatree(path).load()
+    """Read a tree written by ``write_tree``: ``(tree, spec, centered)``, the tree loaded and the file closed.
+
+    Raises ``FileNotFoundError`` for a missing file and ``SourceError`` for a file that is not a spikepool
+    result (unreadable, truncated, or a counts file, which ``open_counts`` reads).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"path must be an existing result file (from result.to_netcdf); got {str(path)!r}.")
+    try:
+        tree = xr.open_datatree(path).load()
+    except Exception as err:  # netCDF4 / h5py raise OSError, ValueError or KeyError for damaged files
+        raise SourceError(
+            f"path must be a netCDF file written by result.to_netcdf; could not read {str(path)!r}: "
+            f"{type(err).__name__}: {err}. Hint: the file may be truncated or not netCDF at all."
+        ) from err
     tree.close()
-    spec = json.loads(tree.attrs["spikepool_spec"])
-    centered = np.array(json.loads(tree.attrs.get("spikepool_centered", "[]")), dtype=bool)
+    if "spikepool_spec" not in tree.attrs:
+        counts_file = "counts" in tree.to_dataset().data_vars and "neuron" in tree.to_dataset().dims
+        hint = (
+            "this is a counts file: read it with sp.open_counts(path)."
+            if counts_file
+            else "write results with result.to_netcdf(path)."
+        )
+        raise SourceError(
+            f"path must hold a spikepool result (attribute 'spikepool_spec'); got {str(path)!r} without one. "
+            f"Hint: {hint}"
+        )
+    try:
+        spec = json.loads(tree.attrs["spikepool_spec"])
+        centered = np.array(json.loads(tree.attrs.get("spikepool_centered", "[]")), dtype=bool)
+    except (TypeError, ValueError) as err:
+        raise SourceError(
+            f"the result file {str(path)!r} must store its model as JSON; got unreadable JSON: {err}."
+        ) from err
     return tree, spec, centered
 
 
@@ -282,6 +328,12 @@ def load_result(path: str | os.PathLike) -> FitResult:
     from spikepool.models.negbin import diagnosed_names
 
     tree, spec, centered = read_tree(path)
+    if spec.get("model", "HierarchicalNegBinom") != "HierarchicalNegBinom" or "spikepool_counts" not in tree.children:
+        model = spec.get("model", "unknown")
+        raise SourceError(
+            f"load_result reads HierarchicalNegBinom results; got a {model} result in {str(path)!r}. "
+            f"Hint: {model}Result.from_netcdf(path) (spikepool.models) reads it."
+        )
     counts = tree["spikepool_counts"].to_dataset()["counts"]
     dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
     pre = check_counts(counts, dispersion=dispersion, condition=spec["condition"], session=spec.get("session"))

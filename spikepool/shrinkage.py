@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from spikepool._validate import check_ci_prob
+
 __all__ = ["compute_shrinkage", "empirical_shrinkage", "model_shrinkage", "normal_posterior_mean"]
 
 
@@ -67,6 +69,7 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
         Normal-Normal B with sigma^2 = 1/S + 1/(n alpha)), ``sigma`` (sd of the log raw rate),
         ``n_trials``, ``spikes``.
     """
+    ci_prob = check_ci_prob(ci_prob)
     from spikepool.models.likelihood import compress
     from spikepool.models.parameterization import cell_information
 

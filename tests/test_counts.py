@@ -47,7 +47,7 @@ BAD = [
         r"neuron 'y', trial 1 holds nan",
     ),
     ("non-integer", lambda: _good().astype(float) + 0.5, sp.CountsError, "non-negative integers"),
-    ("float whole numbers", lambda: _good().astype(float), sp.CountsError, "integer dtype"),
+    ("no trial", lambda: _good().isel(trial=[]), sp.CountsError, "at least one neuron, one trial; got 0 trials"),
     ("strings", lambda: _good().astype(str), sp.CountsError, "non-negative integers"),
     ("no condition", lambda: _good().drop_vars("condition"), sp.CountsError, "'condition' coordinate"),
     ("no duration", lambda: _good().drop_vars("duration"), sp.CountsError, "'duration' coordinate"),

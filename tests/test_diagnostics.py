@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pymc as pm
 import pytest
@@ -96,3 +98,31 @@ def test_bad_arguments(easy):
         sp.check_sampling(easy[0], var_names=["rate"])
     with pytest.raises(TypeError, match="idata must be an xarray.DataTree"):
         sp.check_sampling({"posterior": 1})
+
+
+def _loglik_tree(rng, outlier: bool) -> xr.DataTree:
+    ll = rng.normal(-1.0, 0.1, (2, 500, 30))
+    if outlier:  # one observation on which the draws disagree wildly: heavy-tailed importance ratios
+        ll[..., 0] = -np.exp(2.0 * rng.normal(size=(2, 500)))
+    return xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset({"mu": (("chain", "draw"), rng.normal(size=(2, 500)))}),
+            "log_likelihood": xr.Dataset({"y": (("chain", "draw", "obs"), ll)}),
+        }
+    )
+
+
+def test_psis_loo_folds_arviz_pareto_warning_into_a_named_problem(rng):
+    from spikepool.diagnostics import psis_compare, psis_loo
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ArviZ's raw UserWarning must not escape
+        elpd, report = psis_loo(_loglik_tree(rng, outlier=True), "toy")
+        _, clean = psis_loo(_loglik_tree(rng, outlier=False), "clean")
+        table, both = psis_compare({"toy": _loglik_tree(rng, True), "clean": _loglik_tree(rng, False)})
+    assert float(elpd.pareto_k.max()) > 0.7 and elpd.warning
+    (problem,) = report.problems
+    assert problem.code == "loo_pareto_k" and problem.severity == "warning"
+    assert "toy has 1 of 30 above" in problem.message and "compare_pooling" in problem.remedy
+    assert clean.problems == []
+    assert set(table.index) == {"toy", "clean"} and [p.code for p in both.problems] == ["loo_pareto_k"]

@@ -11,12 +11,13 @@ at ``stop`` belongs to the next bin (or to no window).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
 
-from spikepool.exceptions import WindowError
+from spikepool.exceptions import SpikepoolWarning, WindowError
 
 __all__ = ["Neurons", "Trials", "assemble", "bin_edges", "count_spikes", "sorted_times"]
 
@@ -149,6 +150,20 @@ def count_spikes(
     return counts, valid, outside, total
 
 
+def _overlapping_trials(trials: Trials) -> np.ndarray:
+    """Boolean (trial,): the trial's window ``[start, stop)`` shares time with another of its segment."""
+    out = np.zeros(len(trials), dtype=bool)
+    for seg in np.unique(trials.segment):
+        idx = np.flatnonzero(trials.segment == seg)
+        order = idx[np.argsort(trials.start[idx], kind="stable")]
+        start, stop = trials.start[order], trials.stop[order]
+        reach = np.maximum.accumulate(stop)  # latest stop among the trials that start earlier
+        hit = start[1:] < reach[:-1] - TIME_TOL  # overlaps an earlier trial (touching edges do not)
+        out[order[1:][hit]] = True
+        out[order[:-1][start[1:] < stop[:-1] - TIME_TOL]] = True  # overlapped by the next trial to start
+    return out
+
+
 def assemble(
     neurons: Neurons,
     trials: Trials,
@@ -160,6 +175,19 @@ def assemble(
     from spikepool import __version__
 
     counts, valid, outside, total = count_spikes(neurons, trials, rel_edges)
+    overlapping = _overlapping_trials(trials)
+    recounted = int(counts.sum()) - int((total - outside).sum())
+    if overlapping.any():
+        first = np.flatnonzero(overlapping)[:3].tolist()
+        warnings.warn(
+            f"trial windows should not overlap for independent trials; got {int(overlapping.sum())} trial(s) "
+            f"sharing time with another (trials {first}{'...' if overlapping.sum() > 3 else ''}), so {recounted} "
+            "spike(s) are counted in more than one trial (attrs['spikes_recounted']; attrs['spikes_total'] counts "
+            "each spike once). Sliding windows are legitimate, but such trials are not independent replicates: "
+            "a model that treats them as such is overconfident. Hint: shorten the window or space the trials.",
+            SpikepoolWarning,
+            stacklevel=3,
+        )
     dims: tuple[str, ...] = ("neuron", "trial")
     coords: dict = {
         "neuron": np.asarray(neurons.ids, dtype=str),
@@ -186,6 +214,8 @@ def assemble(
         "counting": COUNTING_RULE,
         "spikes_total": np.int64(total.sum()),
         "spikes_outside": np.int64(outside.sum()),
+        "overlapping_trials": np.int64(overlapping.sum()),
+        "spikes_recounted": np.int64(recounted),
     }
     return xr.DataArray(counts, dims=dims, coords=coords, name="counts", attrs=full_attrs)
 

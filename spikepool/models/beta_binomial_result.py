@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import xarray as xr
 
+from spikepool._validate import check_ci_prob
 from spikepool.analytic import extra_binomial_factor
 from spikepool.models.tree_result import SAMPLE_DIMS, TreeResult
 from spikepool.shrinkage import empirical_shrinkage
@@ -83,6 +84,7 @@ class BetaBinomialResult(TreeResult):
             ``attrs``: ``population_mean`` (posterior mean of m), ``concentration`` (posterior median of c),
             ``ci_prob``, ``interval``.
         """
+        ci_prob = check_ci_prob(ci_prob)
         if not 0 < ci_prob < 1:
             raise ValueError(f"ci_prob must be in (0, 1); got {ci_prob!r}.")
         y, n = self.successes, self.trials

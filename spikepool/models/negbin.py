@@ -42,7 +42,7 @@ from spikepool.models.likelihood import Cells, compress
 from spikepool.models.normal import half_prior
 from spikepool.models.parameterization import choose_centered, choose_centered_sessions
 from spikepool.models.priors import resolve_priors
-from spikepool.models.sampling import process_options
+from spikepool.models.sampling import check_sampler_args, process_options, reproducible_compilation
 from spikepool.sessions import neuron_sessions
 
 __all__ = ["HierarchicalNegBinom"]
@@ -206,7 +206,7 @@ class HierarchicalNegBinom:
         import pymc as pm
         import pytensor.tensor as pt
 
-        validate_counts(counts)
+        counts = validate_counts(counts)
         if self.condition is not None and self.condition not in counts.coords:
             raise ValueError(
                 f"condition must name a trial coordinate; got {self.condition!r}, coords {list(counts.coords)}."
@@ -423,6 +423,8 @@ class HierarchicalNegBinom:
         from spikepool.diagnostics import check_sampling
         from spikepool.results import FitResult, add_fit_groups
 
+        counts = validate_counts(counts)  # CountsError before anything else; whole-number floats as int64
+        check_sampler_args(draws, tune, chains, random_seed, sampler_kwargs)
         report = check_counts(counts, dispersion=self.check_dispersion, condition=self.condition, session=self.session)
         report.raise_if_failed()
         for problem in report.warnings:
@@ -433,7 +435,7 @@ class HierarchicalNegBinom:
             if "initvals" not in sampler_kwargs:
                 sampler_kwargs["initvals"] = self.initial_values(counts, model)
             sampler_kwargs = process_options(chains, sampler_kwargs)
-        with model:
+        with model, reproducible_compilation():
             idata = pm.sample(
                 draws=draws,
                 tune=tune,

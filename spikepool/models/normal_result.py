@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import xarray as xr
 
+from spikepool._validate import check_ci_prob
 from spikepool.analytic import normal_conditional_posterior
 from spikepool.models.tree_result import SAMPLE_DIMS, TreeResult
 from spikepool.models.tree_result import sample_mean as _mean
@@ -75,6 +76,7 @@ class NormalNormalResult(TreeResult):
 
             ``attrs``: ``mu`` and ``tau`` (posterior means, or the fixed values), ``ci_prob``, ``interval``.
         """
+        ci_prob = check_ci_prob(ci_prob)
         y, sigma = self.estimates, self.standard_errors
         theta = self.posterior["theta"]
         mu_draws, tau_draws = self.hyper("mu"), self.hyper("tau")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from spikepool._validate import check_ci_prob
 from spikepool.analytic import normal_conditional_posterior
 from spikepool.models.tree_result import SAMPLE_DIMS, TreeResult, sample_mean
 from spikepool.shrinkage import empirical_shrinkage
@@ -50,6 +51,7 @@ class RandomEffectsNormalResult(TreeResult):
             Over ``parameter`` (``tau``, ``sigma``, ``icc`` = tau^2 / (tau^2 + sigma^2)): ``mean``, ``lower``,
             ``upper`` (a fixed value has its value three times).
         """
+        ci_prob = check_ci_prob(ci_prob)
         tau, sigma = self.hyper("tau"), self.hyper("sigma")
         draws = {"tau": tau, "sigma": sigma, "icc": tau**2 / (tau**2 + sigma**2)}
         rows = []
@@ -87,6 +89,7 @@ class RandomEffectsNormalResult(TreeResult):
 
             ``attrs``: ``mu``, ``tau``, ``sigma`` (posterior means or fixed values), ``ci_prob``.
         """
+        ci_prob = check_ci_prob(ci_prob)
         labels, n, means = self._raw()
         dim = self.dim
         n_da = xr.DataArray(n, dims=dim, coords={dim: labels})

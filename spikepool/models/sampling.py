@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import json
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from spikepool.exceptions import SamplingWarning
 from spikepool.problems import CheckReport
 
-__all__ = ["default_cores", "process_options", "sample_tree", "warn_problems"]
+__all__ = [
+    "check_sampler_args",
+    "default_cores",
+    "process_options",
+    "reproducible_compilation",
+    "sample_tree",
+    "warn_problems",
+]
+
+#: Keywords ``pm.sample`` takes besides draws, tune, chains and random_seed, and those it hands to NUTS.
+SAMPLE_KWARGS = (
+    "cores", "progressbar_theme", "quiet", "step", "var_names", "initvals", "init", "jitter_max_retries", "n_init",
+    "trace", "discard_tuned_samples", "keep_warning_stat", "idata_kwargs", "nuts_sampler_kwargs", "callback",
+    "mp_ctx", "blas_cores", "backend", "compile_kwargs",
+    "target_accept", "max_treedepth", "early_max_treedepth", "step_scale", "scaling", "is_cov", "potential",
+    "Emax", "gamma", "k", "t0", "adapt_step_size",
+)  # fmt: skip
 
 
 def default_cores(chains: int) -> int:
@@ -39,6 +59,63 @@ def process_options(chains: int, kwargs: dict) -> dict:
     if "cores" not in out:
         out["cores"] = 1 if jax_started() and "mp_ctx" not in out else default_cores(chains)
     return out
+
+
+@contextlib.contextmanager
+def reproducible_compilation() -> Iterator[None]:
+    """Compile PyTensor functions without Numba's fast-math flags, so that a seed gives the same draws.
+
+    PyTensor's Numba backend compiles with LLVM fast-math (``reassoc``, ``contract``, ...) by default. Those
+    flags let LLVM reorder floating-point sums and fuse multiply-adds differently depending on how a
+    graph's kernels are put together: compiled fresh in one module (a cold compile cache) or loaded from
+    PyTensor's Numba cache (a warm one). The gradients then differ in the last bits, and NUTS amplifies the
+    difference within a few dozen warm-up steps: the same ``random_seed`` gave different draws on a cold
+    and a warm cache (``benchmarks/reproducibility.py``). Without fast-math the result of every float
+    operation is fixed, and the draws are identical (measured: the gradient is no slower).
+
+    The flag is part of PyTensor's cache key, so functions compiled here never reuse fast-math ones.
+    Chain processes started by ``fork`` (Linux's default) inherit the setting; with
+    ``mp_ctx="forkserver"`` or ``"spawn"`` the chain processes recompile with PyTensor's own default
+    unless ``PYTENSOR_FLAGS=numba__fastmath=False`` is set in the environment.
+    """
+    import pytensor
+
+    with pytensor.config.change_flags(numba__fastmath=False):
+        yield
+
+
+def check_sampler_args(draws: Any, tune: Any, chains: Any, random_seed: Any, sample_kwargs: dict) -> None:
+    """Refuse bad sampler settings before anything is built or sampled.
+
+    ``draws`` and ``chains`` must be integers >= 1, ``tune`` an integer >= 0, ``random_seed`` None, an
+    integer >= 0 or a ``numpy.random.Generator``; ``sample_kwargs`` keys must be ``pm.sample`` or NUTS
+    keywords (``SAMPLE_KWARGS``) and ``target_accept`` in (0, 1).
+    """
+    for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+    seed_ok = random_seed is None or isinstance(random_seed, np.random.Generator)
+    seed_ok |= isinstance(random_seed, int | np.integer) and not isinstance(random_seed, bool) and random_seed >= 0
+    if not seed_ok:
+        raise ValueError(
+            f"random_seed must be None, an integer >= 0 or a numpy Generator; got {random_seed!r}. Hint: random_seed=0."
+        )
+    for key in sample_kwargs:
+        if key in ("model", "nuts_sampler", "compute_convergence_checks", "return_inferencedata"):
+            raise TypeError(f"{key!r} is set by spikepool's fit; got it among the sampler keywords.")
+        if key not in SAMPLE_KWARGS:
+            raise TypeError(
+                f"sampler keywords must be pm.sample or NUTS options; got {key!r}.{_did_you_mean(key, SAMPLE_KWARGS)}"
+            )
+    if "target_accept" in sample_kwargs:
+        value = sample_kwargs["target_accept"]
+        if isinstance(value, bool) or not isinstance(value, int | float | np.floating) or not 0 < value < 1:
+            raise ValueError(f"target_accept must be a number in (0, 1); got {value!r}. Hint: 0.9 or 0.95.")
+
+
+def _did_you_mean(value: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(value, choices, n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def jax_started() -> bool:
@@ -68,9 +145,10 @@ def sample_tree(
     """
     import pymc as pm
 
+    check_sampler_args(draws, tune, chains, random_seed, sample_kwargs)
     kwargs = process_options(chains, sample_kwargs)
     kwargs.setdefault("nuts_sampler", "pymc")
-    with model:
+    with model, reproducible_compilation():
         idata = pm.sample(
             draws=draws,
             tune=tune,

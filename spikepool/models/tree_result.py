@@ -16,6 +16,7 @@ from typing import ClassVar, Self
 import numpy as np
 import xarray as xr
 
+from spikepool._validate import check_ci_prob
 from spikepool.problems import CheckReport
 
 __all__ = ["SAMPLE_DIMS", "TreeResult", "sample_mean"]
@@ -60,6 +61,7 @@ class TreeResult:
     spec: dict
     post_checks: CheckReport
     centered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    loo_checks: CheckReport | None = None
 
     @property
     def dim(self) -> str:
@@ -87,6 +89,7 @@ class TreeResult:
 
     def summary(self, ci_prob: float = 0.94):
         """ArviZ summary table (mean, sd, interval, ESS, R-hat) of the model's parameters."""
+        ci_prob = check_ci_prob(ci_prob)
         import arviz_stats as azs
 
         names = [n for n in self.DIAGNOSED if n in self.posterior]
@@ -97,17 +100,19 @@ class TreeResult:
         return self.post_checks
 
     def loo(self):
-        """PSIS-LOO over the observations of ``y`` (``arviz_stats.loo``)."""
-        import arviz_stats as azs
+        """PSIS-LOO over the observations of ``y`` (``arviz_stats.loo``); its Pareto-k reliability goes to
+        ``loo_checks`` (``spikepool.diagnostics.psis_loo``) instead of ArviZ's printed warning."""
+        from spikepool.diagnostics import psis_loo
 
-        return azs.loo(self.idata, var_name="y")
+        elpd, self.loo_checks = psis_loo(self.idata, self.name)
+        return elpd
 
     def compare(self, *others: TreeResult, names: list[str] | None = None):
         """LOO comparison table of this fit and ``others`` of the same data (``arviz_stats.compare``).
 
         Raises ``ValueError`` when a fit saw other observations: their log densities are not comparable.
         """
-        import arviz_stats as azs
+        from spikepool.diagnostics import psis_compare
 
         fits = [self, *others]
         labels = list(names) if names is not None else [f.name for f in fits]
@@ -122,7 +127,8 @@ class TreeResult:
             other = f.idata["observed_data"].to_dataset()["y"].values
             if other.shape != y.shape or not np.array_equal(other, y, equal_nan=True):
                 raise ValueError("compare needs fits of the same data; got fits of different observations.")
-        return azs.compare({label: f.idata for label, f in zip(labels, fits, strict=True)})
+        table, self.loo_checks = psis_compare({label: f.idata for label, f in zip(labels, fits, strict=True)})
+        return table
 
     def to_netcdf(self, path: str | os.PathLike) -> None:
         """Write the whole result (all groups, the model spec, the parameterisation) to netCDF."""
