@@ -9,14 +9,15 @@ seeds, and how far from its threshold is it?
 
 Method
 ------
-Each selected pytest test (node ids) or tutorial (``tutorials/NN_*.py``) is run once per sweep seed k =
-0..N-1 in a fresh process. This file is also a pytest plugin (``-p seed_sweep``) that, for k > 0, replaces
-every integer ``random_seed`` passed to ``pymc.sample`` (all of spikepool's samplers go through it) by
-``SeedSequence([seed, k])``'s first word, so every fit of the test draws anew while everything else
-(data, settings) stays as written; k = 0 keeps the written seeds. Every call of
-``spikepool.diagnostics.check_sampling`` (each model runs it after sampling) is logged with its summary:
-max R-hat, min bulk and tail ESS, divergences and the codes of its warnings. Fits inside Dask workers
-(``fit_many``) and CLI subprocesses are not logged, though their tests' verdicts are.
+The selected pytest tests (node ids, all in one pytest process) and tutorials (``tutorials/NN_*.py``,
+one process each) are run once per sweep seed k = 0..N-1. This file is also a pytest plugin
+(``-p seed_sweep``) that, for k > 0, replaces every integer ``random_seed`` passed to ``pymc.sample``
+(all of spikepool's samplers go through it) by ``SeedSequence([seed, k])``'s first word, so every fit of
+the test draws anew while everything else (data, settings) stays as written; k = 0 keeps the written
+seeds. Every call of ``spikepool.diagnostics.check_sampling`` (each model runs it after sampling) is
+logged with its summary: max R-hat, min bulk and tail ESS, divergences and the codes of its warnings.
+Fits inside Dask workers (``fit_many``) and CLI subprocesses are not logged, though their tests'
+verdicts are.
 
 Printed: per test, the seeds run and passed, and over all its fits and seeds the worst R-hat, lowest bulk
 / tail ESS, most divergences and the number of fits with any warning. Per-fit rows go to ``--log``
@@ -111,21 +112,34 @@ runpy.run_path(sys.argv[4], run_name="__main__")
 """
 
 
-def run_one(target: str, k: int, log: str, workdir: Path) -> bool:
-    """Run one test node id or tutorial with sweep seed k; True when it passed."""
+def run_tests(targets: list[str], k: int, log: str) -> dict[str, bool]:
+    """Run pytest node ids in one process with sweep seed k; {node id: passed}."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH", "")])}
-    if target.startswith("tutorials/"):
-        cmd = [sys.executable, "-c", RUNNER, str(ROOT / "benchmarks"), str(k), log, str(ROOT / target)]
-        cwd = workdir
-    else:
-        cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "seed_sweep"]
-        cmd += ["--sweep-seed", str(k), "--sweep-log", log, target]
-        cwd = ROOT
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "-p", "seed_sweep"]
+    cmd += ["--sweep-seed", str(k), "--sweep-log", log, *targets]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    lines = done.stdout.splitlines()
+    out = {}
+    for target in targets:
+        mine = [line for line in lines if line.startswith(("PASSED ", "FAILED ", "ERROR ")) and target in line]
+        out[target] = bool(mine) and all(line.startswith("PASSED ") for line in mine)
+        if not out[target]:
+            reason = next((line for line in mine if not line.startswith("PASSED ")), "not run")
+            print(f"    seed {k}: FAILED {reason[:300]}", flush=True)
+    return out
+
+
+def run_tutorial(target: str, k: int, log: str, workdir: Path) -> bool:
+    """Run one tutorial script with sweep seed k; True when it exited 0."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH", "")])}
+    if "SPIKEPOOL_DATA" in env:  # the tutorial runs in a scratch folder: a relative data folder must be resolved
+        env["SPIKEPOOL_DATA"] = str((ROOT / env["SPIKEPOOL_DATA"]).resolve())
+    cmd = [sys.executable, "-c", RUNNER, str(ROOT / "benchmarks"), str(k), log, str(ROOT / target)]
+    done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         lines = (done.stdout + done.stderr).strip().splitlines()
         reason = next((line for line in reversed(lines) if "Error" in line or "Warning" in line), lines[-1:])
-        print(f"    seed {k}: FAILED {str(reason)[:200]}", flush=True)
+        print(f"    seed {k}: {target} FAILED {str(reason)[:300]}", flush=True)
     return done.returncode == 0
 
 
@@ -137,14 +151,19 @@ def main() -> None:
     parser.add_argument("--log", default=None, help="JSON-lines log (default: a temporary file)")
     args = parser.parse_args()
     log = args.log or tempfile.mkstemp(suffix=".jsonl")[1]
-    results: dict[str, list[bool]] = {}
+    tests = [t for t in args.targets if not t.startswith("tutorials/")]
+    tutorials = [t for t in args.targets if t.startswith("tutorials/")]
+    results: dict[str, list[bool]] = {t: [] for t in args.targets}
     with tempfile.TemporaryDirectory() as tmp:
-        for target in args.targets:
+        for k in range(args.first, args.first + args.seeds):
             start = time.perf_counter()
-            results[target] = [run_one(target, k, log, Path(tmp)) for k in range(args.first, args.first + args.seeds)]
-            print(
-                f"{target}: {sum(results[target])}/{args.seeds} passed, {time.perf_counter() - start:.0f} s", flush=True
-            )
+            if tests:
+                for target, ok in run_tests(tests, k, log).items():
+                    results[target].append(ok)
+            for target in tutorials:
+                results[target].append(run_tutorial(target, k, log, Path(tmp)))
+            passed = sum(r[-1] for r in results.values())
+            print(f"seed {k}: {passed}/{len(results)} passed, {time.perf_counter() - start:.0f} s", flush=True)
     rows = [json.loads(line) for line in Path(log).read_text().splitlines()] if Path(log).exists() else []
     print(f"\nlog: {log}")
     columns = ("R-hat max", "bulk min", "tail min", "div max", "warned")

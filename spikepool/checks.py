@@ -33,6 +33,8 @@ code                        severity  finding
 ``confounded_session``      error     with ``session=`` and conditions, no condition recorded in two
                                       sessions: session and condition means cannot be told apart
 ``outside_session``         info      neuron x condition cells of conditions their session never recorded
+``neuron_effect``           info      (added by ``HierarchicalNegBinom.fit``) crossed neuron x condition
+                                      effects on or off, and why (``neuron_effect="auto"``)
 ==========================  ========  ==============================================================
 
 With ``session=`` (a neuron coordinate, e.g. ``"neuron_session"`` from ``concat_sessions``) the cells of

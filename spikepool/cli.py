@@ -61,6 +61,16 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pooling", choices=POOLINGS, default="partial")
     p.add_argument("--dispersion", choices=DISPERSIONS, default="neuron")
     p.add_argument("--likelihood", choices=LIKELIHOODS, default="negbin")
+    p.add_argument(
+        "--neuron-effect",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="crossed neuron x condition effects: pool each neuron's condition rates toward its own level "
+        "(auto: on when two or more neurons have trials in two or more conditions)",
+    )
+
+
+NEURON_EFFECT = {"auto": "auto", "on": True, "off": False}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,11 +95,6 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--chains", type=int, default=4)
     f.add_argument("--seed", type=int, default=0, help="random seed (default 0: reproducible)")
     f.add_argument("--no-compare", action="store_true", help="skip the Poisson fit the report compares with")
-    f.add_argument(
-        "--neuron-effect",
-        action="store_true",
-        help="with conditions: pool each neuron's condition rates toward its own mean (crossed neuron effects)",
-    )
     f.add_argument("--out", type=Path, required=True, help="output folder (created)")
     r = sub.add_parser("report", help="write the HTML report of a saved result")
     r.add_argument("result", type=Path, help="a result written by 'spikepool fit' (result.nc)")
@@ -167,10 +172,17 @@ def _condition(args, counts) -> str | None:
 
 def _check(args) -> int:
     from spikepool.checks import check_counts
+    from spikepool.models.negbin import HierarchicalNegBinom, with_neuron_effect
 
     counts = _counts(args)
     dispersion = "poisson" if args.likelihood == "poisson" else args.dispersion
-    report = check_counts(counts, dispersion=dispersion, condition=_condition(args, counts), session=_session(args))
+    condition = _condition(args, counts)
+    report = check_counts(counts, dispersion=dispersion, condition=condition, session=_session(args))
+    if condition is not None and report.ok:
+        model = HierarchicalNegBinom(
+            pooling=args.pooling, condition=condition, neuron_effect=NEURON_EFFECT[args.neuron_effect]
+        )
+        report = with_neuron_effect(report, *model.resolve_neuron_effect(counts))
     print(report)
     return 0 if report.ok else 1
 
@@ -194,7 +206,7 @@ def _fit(args) -> int:
         dispersion=args.dispersion,
         likelihood=args.likelihood,
         condition=condition,
-        neuron_effect=args.neuron_effect,
+        neuron_effect=NEURON_EFFECT[args.neuron_effect],
         session=_session(args),
     )
     _say(f"fitting {model} ...")
@@ -215,7 +227,7 @@ def _fit(args) -> int:
                 pooling=args.pooling,
                 likelihood="poisson",
                 condition=condition,
-                neuron_effect=args.neuron_effect,
+                neuron_effect=NEURON_EFFECT[args.neuron_effect],
                 session=_session(args),
             )
             others.append(poisson.fit(counts, **settings))

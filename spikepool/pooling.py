@@ -115,8 +115,10 @@ def compare_pooling(
         Also fit each model to all trials and report PSIS-LOO (three more fits).
     variants : dict of str to dict, optional
         More models scored on the same split, one row each: row name -> ``HierarchicalNegBinom``
-        arguments, e.g. ``{"partial+neuron": {"neuron_effect": True}}`` (``pooling`` defaults to
-        ``"partial"``, ``dispersion`` and ``condition`` to this function's).
+        arguments, e.g. ``{"partial, plain": {"neuron_effect": False}}`` (``pooling`` defaults to
+        ``"partial"``, ``dispersion`` and ``condition`` to this function's). The ``"partial"`` row is the
+        default model: with conditions, crossed neuron effects whenever two or more neurons have trials in
+        two or more conditions (``HierarchicalNegBinom(neuron_effect="auto")``).
     draws, tune, chains, random_seed, **fit_kwargs
         Passed to ``HierarchicalNegBinom.fit``.
 

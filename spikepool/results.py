@@ -325,7 +325,7 @@ def load_result(path: str | os.PathLike) -> FitResult:
     """Read a ``FitResult`` written by ``FitResult.to_netcdf``; the checks are recomputed from the data."""
     from spikepool.checks import check_counts
     from spikepool.diagnostics import check_sampling
-    from spikepool.models.negbin import diagnosed_names
+    from spikepool.models.negbin import diagnosed_names, with_neuron_effect
 
     tree, spec, centered = read_tree(path)
     if spec.get("model", "HierarchicalNegBinom") != "HierarchicalNegBinom" or "spikepool_counts" not in tree.children:
@@ -337,5 +337,7 @@ def load_result(path: str | os.PathLike) -> FitResult:
     counts = tree["spikepool_counts"].to_dataset()["counts"]
     dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
     pre = check_counts(counts, dispersion=dispersion, condition=spec["condition"], session=spec.get("session"))
+    if "neuron_effect_reason" in spec:
+        pre = with_neuron_effect(pre, bool(spec["neuron_effect"]), spec["neuron_effect_reason"])
     post = check_sampling(tree, var_names=diagnosed_names(tree))
     return FitResult(idata=tree, counts=counts, spec=spec, pre_checks=pre, post_checks=post, centered=centered)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pymc
@@ -91,7 +90,7 @@ CASES = [
     ("NaN durations", lambda: [_nan_duration()], lambda c: _fit(c)(), sp.IdentifiabilityError, r"positive, finite duration .* missing \(NaN\)"),
     ("condition not a coordinate", lambda: [_counts()], lambda c: sp.check_counts(c, condition="odour"), ValueError, r"condition must name a coordinate on 'trial'; got 'odour'"),
     ("misspelt dispersion", lambda: [], lambda: sp.HierarchicalNegBinom(dispersion="nueron"), ValueError, r"dispersion must be one of .* got 'nueron'. Did you mean 'neuron'\?"),
-    ("neuron_effect='yes'", lambda: [], lambda: sp.HierarchicalNegBinom(condition="condition", neuron_effect="yes"), TypeError, r"neuron_effect must be .* got 'yes'"),
+    ("neuron_effect='yes'", lambda: [], lambda: sp.HierarchicalNegBinom(condition="condition", neuron_effect="yes"), ValueError, r"neuron_effect must be True, False or 'auto'; got 'yes'"),
     ("one trial per neuron", lambda: [_counts(n_trials=1)], lambda c: _fit(c)(), sp.IdentifiabilityError, r"variance_components"),
     # loaders
     ("window with stop <= start", lambda: [{"u1": np.array([0.1, 0.2])}], lambda t: sp.from_spike_times(t, [0.0], window=(0.5, 0.1)), sp.WindowError, r"window"),

@@ -77,6 +77,7 @@ def test_fit_then_report_on_the_locust_data(data_dir, tmp_path):
         "2",
         "--no-compare",
         "--neuron-effect",
+        "on",
         "--out",
         str(folder),
     )
@@ -126,6 +127,7 @@ BAD = [
             "--condition",
             "none",
             "--neuron-effect",
+            "on",
             "--out",
             str(t),
         ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -92,7 +94,8 @@ def test_neuron_effect_pools_toward_each_neurons_own_mean():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"neuron_effect": "yes", "condition": "condition"}, TypeError, "neuron_effect must be True or False"),
+        ({"neuron_effect": "yes", "condition": "condition"}, ValueError, "neuron_effect must be True, False or 'auto'"),
+        ({"neuron_effect": 1, "condition": "condition"}, TypeError, "got 1"),
         ({"neuron_effect": True}, ValueError, "needs conditions and partial pooling"),
         ({"neuron_effect": True, "condition": "condition", "pooling": "none"}, ValueError, "pooling='none'"),
     ],
@@ -100,3 +103,50 @@ def test_neuron_effect_pools_toward_each_neurons_own_mean():
 def test_neuron_effect_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         sp.HierarchicalNegBinom(**kwargs)
+
+
+def _crossing(n_neurons: int, crossing: int):
+    """Counts of ``n_neurons`` x 12 trials in conditions a/b; only the first ``crossing`` neurons see both."""
+    counts, _ = sp.simulate_counts(n_neurons, 12, conditions=["a", "b"], mu=[1.0, 2.0], tau=0.3, alpha=5.0, seed=4)
+    labels = counts["condition"].values
+    valid = np.ones(counts.shape, dtype=bool)
+    valid[crossing:, labels == "b"] = False  # the others were recorded in condition a only
+    return counts.where(valid, 0).assign_coords(valid=(("neuron", "trial"), valid))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "crossing", "expected", "why"),
+    [
+        ({"condition": "condition"}, 6, True, "6 of 6 neurons have valid trials in 2 or more"),
+        ({"condition": "condition"}, 2, True, "2 of 6 neurons"),
+        ({"condition": "condition"}, 1, False, "needs at least two"),
+        ({"condition": "condition"}, 0, False, "0 neuron(s) have valid trials in two or more"),
+        ({}, 6, False, "no conditions are modelled"),
+        ({"condition": "condition", "pooling": "none"}, 6, False, "pooling='none'"),
+        ({"condition": "condition", "neuron_effect": False}, 6, False, "set by neuron_effect=False"),
+        ({"condition": "condition", "neuron_effect": True}, 1, True, "set by neuron_effect=True"),
+    ],
+)
+def test_neuron_effect_auto_is_on_when_two_neurons_cross_conditions(kwargs, crossing, expected, why):
+    counts = _crossing(6, crossing)
+    model = sp.HierarchicalNegBinom(dispersion="shared", **kwargs)
+    effect, reason = model.resolve_neuron_effect(counts)
+    assert effect is expected and why in reason
+    free = {v.name for v in model.build(counts).free_RVs}
+    assert ("tau_neuron" in free) is expected and ("neuron_effect" in free) is expected
+
+
+def test_fit_reports_and_records_the_neuron_effect_choice(tmp_path):
+    counts = _crossing(6, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SpikepoolWarning)
+        fit = sp.HierarchicalNegBinom(dispersion="shared", condition="condition").fit(
+            counts, draws=100, tune=100, chains=1, random_seed=0, progressbar=False
+        )
+    (finding,) = fit.pre_checks.find("neuron_effect")
+    assert finding.severity == "info" and "effects are on: 6 of 6 neurons" in finding.message
+    assert fit.spec["neuron_effect"] is True and fit.spec["neuron_effect_setting"] == "auto"
+    assert "tau_neuron" in fit.posterior
+    fit.to_netcdf(tmp_path / "fit.nc")
+    again = sp.load_result(tmp_path / "fit.nc")
+    assert again.spec["neuron_effect"] is True and again.pre_checks.find("neuron_effect")

@@ -184,8 +184,17 @@ def test_six_locust_experiments_fit_cleanly(locust_counts):
     assert not model.sessions_centered(locust_counts).any()
     with warnings.catch_warnings():
         warnings.simplefilter("error", sp.SamplingWarning)
+        # 1000 draws and target_accept 0.95: at 500 draws the max R-hat reached 1.011 for some seeds, and at
+        # target_accept 0.9 the tau_session funnel gave ~1 divergence in 8000 draws (benchmarks/seed_sweep.py)
         fit = model.fit(
-            locust_counts, draws=500, tune=1000, chains=4, cores=2, random_seed=2, target_accept=0.9, progressbar=False
+            locust_counts,
+            draws=1000,
+            tune=1000,
+            chains=4,
+            cores=2,
+            random_seed=2,
+            target_accept=0.95,
+            progressbar=False,
         )
     s = fit.post_checks.summary
     assert int(s["divergences"]) == 0
