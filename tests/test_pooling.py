@@ -111,7 +111,8 @@ def _crossing(n_neurons: int, crossing: int):
     labels = counts["condition"].values
     valid = np.ones(counts.shape, dtype=bool)
     valid[crossing:, labels == "b"] = False  # the others were recorded in condition a only
-    return counts.where(valid, 0).assign_coords(valid=(("neuron", "trial"), valid))
+    sessions = np.repeat(["s0", "s1"], [n_neurons // 2, n_neurons - n_neurons // 2])
+    return counts.where(valid, 0).assign_coords(valid=(("neuron", "trial"), valid), neuron_session=("neuron", sessions))
 
 
 @pytest.mark.parametrize(
@@ -124,6 +125,7 @@ def _crossing(n_neurons: int, crossing: int):
         ({}, 6, False, "no conditions are modelled"),
         ({"condition": "condition", "pooling": "none"}, 6, False, "pooling='none'"),
         ({"condition": "condition", "neuron_effect": False}, 6, False, "set by neuron_effect=False"),
+        ({"condition": "condition", "session": "neuron_session"}, 6, False, "with session= a neuron's level"),
         ({"condition": "condition", "neuron_effect": True}, 1, True, "set by neuron_effect=True"),
     ],
 )

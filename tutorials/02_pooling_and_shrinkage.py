@@ -52,16 +52,17 @@ SAMPLING = {"draws": 500, "tune": 500, "chains": 2, "random_seed": 3, "progressb
 # for an odour toward the *other units'* rates for that odour (`log r_ic ~ Normal(mu_c, tau)`: units
 # exchangeable within an odour).
 
+
 # %%
-table = sp.compare_pooling(
-    counts,
-    condition="condition",
-    dispersion="neuron",
-    train_trials=3,
-    loo=False,
-    variants={"partial, plain": {"neuron_effect": False}},
-    **SAMPLING,
-)
+def held_out(counts, dispersion):
+    """No, complete, default (crossed) and plain partial pooling, trained on 3 trials per cell."""
+    variants = {"partial, plain": {"neuron_effect": False}}
+    return sp.compare_pooling(
+        counts, condition="condition", dispersion=dispersion, train_trials=3, loo=False, variants=variants, **SAMPLING
+    )
+
+
+table = held_out(counts, "neuron")
 print(table.round(3).to_string())
 print(f"default model crossed: {table.attrs['fits']['partial'].spec['neuron_effect']}")
 best = table["heldout_lpd"].idxmax()
@@ -132,15 +133,7 @@ print(
 # %%
 second = sp.datasets.load_counts("locust20000613", window=(3.0, 4.0))
 second = second.isel(trial=np.flatnonzero(~np.char.startswith(second["condition"].values.astype(str), "Spont")))
-table2 = sp.compare_pooling(
-    second,
-    condition="condition",
-    dispersion="pooled",
-    train_trials=3,
-    loo=False,
-    variants={"partial, plain": {"neuron_effect": False}},
-    **SAMPLING,
-)
+table2 = held_out(second, "pooled")
 print(table2[["heldout_lpd", "heldout_log_rate_mse", "n_heldout"]].round(2).to_string())
 gain2 = table2.loc["partial", "heldout_lpd"] - table2.loc["none", "heldout_lpd"]
 print(f"default (crossed) minus no pooling on locust20000613: {gain2:+.1f} nats")

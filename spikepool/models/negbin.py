@@ -99,7 +99,8 @@ class HierarchicalNegBinom:
         slowly (locust data: min bulk ESS 287 -> 1426 in 2 x 1000 draws). ``"auto"`` (default) turns them on
         when conditions are modelled with partial pooling and at least two neurons have valid trials in two or
         more conditions (their own levels, and the spread of levels ``tau_neuron``, are then identified; one
-        such neuron alone leaves ``tau_neuron`` to its prior), and off otherwise; ``fit`` reports the choice and
+        such neuron alone leaves ``tau_neuron`` to its prior), and off otherwise (always off with ``session=``,
+        where a neuron's level and its session's means would form a ridge); ``fit`` reports the choice and
         why as the ``neuron_effect`` finding of its checks (``resolve_neuron_effect``). Measured on
         locust20010214 (10-12 s, held-out trials): with 3 training trials per cell no pooling scores
         -10,266 nats, plain conditional exchangeability -10,260 and the crossed model -10,229
@@ -189,6 +190,11 @@ class HierarchicalNegBinom:
             return False, "no conditions are modelled (condition=None), so there is no neuron x condition crossing"
         if self.pooling != "partial":
             return False, f"pooling={self.pooling!r} has no population level to cross with"
+        if self.session:
+            return False, (
+                "with session= a neuron's level would trade off against its session's means (the neuron "
+                "effects sum to zero over all neurons, not within each session): a ridge that mixes slowly"
+            )
         valid = valid_mask(counts)
         labels = counts[self.condition].values
         conditions = np.unique(labels)
