@@ -112,9 +112,10 @@ def test_mostly_single_trials_still_identify_both_components(rng):
     assert report.ok and [p.code for p in report.problems] == ["single_trial"]
     # tau is weakly located here (6 neurons with repeats), so its funnel reaches the 5-trial neurons: the
     # non-centered form with a higher target_accept samples it without divergences ("auto" gave a few).
-    # 3000 draws: at 1000 the max R-hat sat at 1.005-1.015 depending on the seed (benchmarks/seed_sweep.py).
+    # 3000 draws: at 1000 the max R-hat sat at 1.005-1.015 depending on the seed; target_accept 0.99: at 0.95
+    # one seed in 20 gave 8 divergences in 6000 draws (benchmarks/seed_sweep.py).
     model = sp.RandomEffectsNormal(parameterization="noncentered")
-    result, caught = _fit(model, responses, seed=5, target_accept=0.95, draws=3000)
+    result, caught = _fit(model, responses, seed=5, target_accept=0.99, draws=3000)
     assert not caught, [str(w.message) for w in caught]
     summary = result.summary()
     assert summary.loc["sigma", "eti94_lb"] < TRUTH["sigma"] < summary.loc["sigma", "eti94_ub"]

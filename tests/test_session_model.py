@@ -199,7 +199,8 @@ def test_six_locust_experiments_fit_cleanly(locust_counts):
         )
     s = fit.post_checks.summary
     assert int(s["divergences"]) <= 4
-    assert [w for w in caught if "divergen" not in str(w.message)] == []
+    spikepool_warnings = [w for w in caught if issubclass(w.category, sp.SpikepoolWarning)]  # not e.g. JAX's fork
+    assert [str(w.message) for w in spikepool_warnings if "divergen" not in str(w.message)] == []
     assert float(s["rhat_max"]) < 1.01
     # independent computation: the experiments' mean raw log rates order their session means
     names, codes = neuron_sessions(locust_counts, "neuron_session")

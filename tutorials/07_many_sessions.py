@@ -96,7 +96,8 @@ for name, fit in (("session level", nested), ("no session level", flat)):
     print(f"{name}: {int(s['divergences'])} divergences, max R-hat {float(s['rhat_max']):.3f}")
 # R-hat, ESS and contraction must be clean; the session model may diverge about once in 4000 draws where
 # tau_session approaches 0 (six sessions locate it weakly): measured over 20 seeds, never more than 0.1%
-assert [str(w.message) for w in caught if "divergen" not in str(w.message)] == []
+problems = [str(w.message) for w in caught if issubclass(w.category, sp.SamplingWarning)]
+assert [p for p in problems if "divergen" not in p] == [], problems
 assert int(nested.post_checks.summary["divergences"]) <= 4 and int(flat.post_checks.summary["divergences"]) == 0
 print(nested.summary().loc[lambda d: d.index.str.startswith(("mu", "tau"))])
 print(flat.summary().loc[["mu", "tau"]])
