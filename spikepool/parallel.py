@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from spikepool._validate import check_int
 from spikepool.exceptions import CountsError, SpikepoolWarning
 
 if TYPE_CHECKING:
@@ -270,17 +271,12 @@ def _check_inputs(model: Any, counts_by_session: Any) -> dict[Hashable, Any]:
     return sessions
 
 
-def _check_number(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-
-
 def _session_seeds(sessions: list[Hashable], random_seed: int | None) -> tuple[int, dict[Hashable, int]]:
     """One seed per session from ``random_seed`` and the session's name alone (not its position or the others)."""
     if random_seed is None:
         root = int(np.random.SeedSequence().entropy)
     else:
-        _check_number("random_seed", random_seed, 0)
+        check_int("random_seed", random_seed, 0)
         root = int(random_seed)
     seeds = {}
     for s in sessions:
@@ -555,9 +551,9 @@ def fit_many(
     5
     """
     sessions = _check_inputs(model, counts_by_session)
-    _check_number("draws", draws, 1)
-    _check_number("tune", tune, 0)
-    _check_number("chains", chains, 1)
+    check_int("draws", draws, 1)
+    check_int("tune", tune, 0)
+    check_int("chains", chains, 1)
     if not isinstance(progressbar, bool):
         raise TypeError(f"progressbar must be True or False; got {progressbar!r}.")
     kwargs = {**fit_kwargs, "draws": draws, "tune": tune, "chains": chains, "progressbar": False}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from spikepool._validate import did_you_mean
 
 __all__ = ["describe_choices", "resolve_fixed", "resolve_priors"]
 
@@ -14,11 +15,6 @@ __all__ = ["describe_choices", "resolve_fixed", "resolve_priors"]
 def describe_choices(choices: Sequence[str]) -> str:
     """``"'a' or 'b'"`` for two choices, ``"one of ('a', 'b', 'c')"`` for more."""
     return f"{choices[0]!r} or {choices[1]!r}" if len(choices) == 2 else f"one of {tuple(choices)}"
-
-
-def _hint(value: Any, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def resolve_priors(
@@ -35,12 +31,13 @@ def resolve_priors(
     out = dict(defaults)
     for key, value in (priors or {}).items():
         if key not in out:
-            raise ValueError(f"priors keys must be among {sorted(out)}; got {key!r}.{_hint(key, list(out))}")
+            raise ValueError(f"priors keys must be among {sorted(out)}; got {key!r}.{did_you_mean(key, list(out))}")
         out[key] = value
     for key, choices in families.items():
         if out[key] not in choices:
             raise ValueError(
-                f"priors[{key!r}] must be {describe_choices(choices)}; got {out[key]!r}.{_hint(out[key], choices)}"
+                f"priors[{key!r}] must be {describe_choices(choices)}; got {out[key]!r}."
+                f"{did_you_mean(out[key], choices)}"
             )
     for keys, kind, ok in ((positive, "positive", lambda v: v > 0), (finite, "finite", lambda v: True)):
         for key in keys:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import os
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from spikepool._validate import check_int, did_you_mean
 from spikepool.exceptions import SamplingWarning
 from spikepool.problems import CheckReport
 
@@ -92,8 +92,7 @@ def check_sampler_args(draws: Any, tune: Any, chains: Any, random_seed: Any, sam
     keywords (``SAMPLE_KWARGS``) and ``target_accept`` in (0, 1).
     """
     for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+        check_int(name, value, low)
     seed_ok = random_seed is None or isinstance(random_seed, np.random.Generator)
     seed_ok |= isinstance(random_seed, int | np.integer) and not isinstance(random_seed, bool) and random_seed >= 0
     if not seed_ok:
@@ -105,17 +104,12 @@ def check_sampler_args(draws: Any, tune: Any, chains: Any, random_seed: Any, sam
             raise TypeError(f"{key!r} is set by spikepool's fit; got it among the sampler keywords.")
         if key not in SAMPLE_KWARGS:
             raise TypeError(
-                f"sampler keywords must be pm.sample or NUTS options; got {key!r}.{_did_you_mean(key, SAMPLE_KWARGS)}"
+                f"sampler keywords must be pm.sample or NUTS options; got {key!r}.{did_you_mean(key, SAMPLE_KWARGS)}"
             )
     if "target_accept" in sample_kwargs:
         value = sample_kwargs["target_accept"]
         if isinstance(value, bool) or not isinstance(value, int | float | np.floating) or not 0 < value < 1:
             raise ValueError(f"target_accept must be a number in (0, 1); got {value!r}. Hint: 0.9 or 0.95.")
-
-
-def _did_you_mean(value: str, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def jax_started() -> bool:
