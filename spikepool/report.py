@@ -115,7 +115,8 @@ def report(result: Any, path: str | os.PathLike, *, others: list | None = None, 
     centered = result.centered
     param = (
         f"<p class='note'>Parameterisation: {int(centered.sum())} neuron(s) centered, "
-        f"{int((~centered).sum())} non-centered (chosen per neuron from how informative its data are).</p>"
+        f"{int((~centered).sum())} non-centered (chosen per neuron from how informative its data are); "
+        f"NUTS target_accept {spec.get('target_accept') or 'at the sampler default'}.</p>"
         if centered.size
         else ""
     )

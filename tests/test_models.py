@@ -11,7 +11,8 @@ import xarray as xr
 
 import spikepool as sp
 from spikepool.models.likelihood import compress
-from spikepool.models.parameterization import choose_centered
+from spikepool.models.negbin import SPARSE_TARGET_ACCEPT, sparse_target_accept
+from spikepool.models.parameterization import choose_centered, tau_lower_bound
 
 FIT = {"draws": 500, "tune": 500, "chains": 2, "cores": 1, "progressbar": False}
 
@@ -81,6 +82,48 @@ def test_auto_parameterization_splits_rich_and_sparse_neurons():
     built = model.build(counts)
     assert {"log_rate_centered", "log_rate_offset"} <= set(built.named_vars)
     assert not sp.HierarchicalNegBinom(parameterization="noncentered").centered(counts).any()
+
+
+def _log_rate_table(rng, n_neurons, n_conditions, tau, sigma, neuron_sd=0.0):
+    """Raw log rates (neuron, condition) = condition mean + neuron effect + N(0, tau) + N(0, sigma) noise."""
+    shape = (n_neurons, n_conditions)
+    truth = rng.normal(0, 1, n_conditions)[None, :] + rng.normal(0, neuron_sd, n_neurons)[:, None]
+    y = truth + rng.normal(0, tau, shape) + rng.normal(0, sigma, shape)
+    return y, np.full(shape, sigma)
+
+
+def test_tau_lower_bound_is_the_moment_estimate_less_two_sampling_sds():
+    rng = np.random.default_rng(0)
+    # many neurons: the bound approaches tau (moment sd sqrt(2/df) (tau^2 + sigma^2) is small)
+    y, sigma = _log_rate_table(rng, 4000, 1, tau=0.5, sigma=0.2)
+    tau2 = np.var(y, ddof=1) - 0.04
+    expected = np.sqrt(tau2 - 2 * np.sqrt(2 / 3999) * (tau2 + 0.04))
+    assert tau_lower_bound(y, sigma) == pytest.approx(expected, rel=1e-9)
+    assert 0.45 < tau_lower_bound(y, sigma) < 0.5
+    # 12 neurons whose spread is mostly noise (tau 0.05 against sigma 0.3): nothing bounds tau away from 0
+    assert tau_lower_bound(*_log_rate_table(rng, 12, 1, tau=0.05, sigma=0.3)) == 0.0
+    # crossed effects: the bound is on the interaction sd (0.3), not on the neuron effects (sd 1)
+    y, sigma = _log_rate_table(rng, 300, 6, tau=0.3, sigma=0.1, neuron_sd=1.0)
+    assert 0.25 < tau_lower_bound(y, sigma, neuron_effect=True) < 0.3
+    assert tau_lower_bound(y, sigma) > 0.8
+    # missing cells (NaN) and silent ones (infinite sigma) are left out, not counted as zeros
+    y[:100, :3], sigma[100:200, 3:] = np.nan, np.inf
+    assert 0.22 < tau_lower_bound(y, sigma, neuron_effect=True) < 0.32
+    assert tau_lower_bound(y[:1], sigma[:1]) == 0.0  # one neuron: no spread to measure
+
+
+def test_non_centered_fits_sample_at_a_higher_target_accept(recovery):
+    counts, _, result = recovery
+    assert not result.centered[30:].any()  # the 3-trial neurons
+    assert result.spec["target_accept"] == SPARSE_TARGET_ACCEPT == 0.95
+    kwargs = {}
+    assert sparse_target_accept("partial", result.centered, kwargs) == 0.95 and kwargs == {"target_accept": 0.95}
+    for given in ({"target_accept": 0.85}, {"nuts": {"target_accept": 0.85}}):
+        before = {k: dict(v) if isinstance(v, dict) else v for k, v in given.items()}
+        assert sparse_target_accept("partial", result.centered, given) == 0.85 and given == before
+    kwargs = {}
+    assert sparse_target_accept("partial", np.ones(40, dtype=bool), kwargs) is None and kwargs == {}
+    assert sparse_target_accept("none", result.centered, kwargs) is None and kwargs == {}
 
 
 def test_latent_gamma_formulation_gives_the_same_posterior():

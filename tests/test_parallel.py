@@ -18,6 +18,7 @@ import xarray as xr
 
 import spikepool as sp
 from spikepool.exceptions import CountsError, SamplingWarning, SpikepoolWarning
+from spikepool.parallel import _prepare_workers
 
 pytestmark = pytest.mark.filterwarnings("ignore::spikepool.exceptions.SamplingWarning")
 
@@ -95,12 +96,16 @@ def test_cluster_returns_the_good_sessions_and_reports_the_failed_one(client, se
 
 
 def test_a_worker_that_joins_later_gets_its_own_compile_dir_from_the_plugin(client):
-    client.cluster.scale(3)
-    client.wait_for_workers(3, timeout=120)
+    _prepare_workers(client)  # what fit_many does first: registers the plugin (the test may run alone)
+    before = set(client.scheduler_info()["workers"])
+    client.cluster.scale(len(before) + 1)
+    client.wait_for_workers(len(before) + 1, timeout=120)
     flags = client.run(lambda: os.environ.get("PYTENSOR_FLAGS", ""))
-    assert len(set(flags.values())) == 3 and all("base_compiledir=" in f for f in flags.values())
-    # The new worker has run no task: only the registered plugin's setup can have set its directory.
-    assert sum(client.run(lambda: "pytensor" in sys.modules).values()) == 2
+    assert len(set(flags.values())) == len(before) + 1 and all("base_compiledir=" in f for f in flags.values())
+    # The new worker has run no task (PyTensor not even imported there): only the registered plugin's
+    # setup can have set its directory.
+    new = sorted(set(flags) - before)
+    assert len(new) == 1 and client.run(lambda: "pytensor" in sys.modules, workers=new) == {new[0]: False}
 
 
 def test_concat_sessions_are_split_into_their_own_neurons_and_trials(rng):

@@ -52,6 +52,7 @@ POOLINGS = ("partial", "none", "complete")
 DISPERSIONS = ("neuron", "pooled", "shared", "fano")
 LIKELIHOODS = ("negbin", "poisson")
 PARAMETERIZATIONS = ("auto", "centered", "noncentered")
+SPARSE_TARGET_ACCEPT = 0.95  # see sparse_target_accept
 SAMPLERS = ("auto", "pymc", "nutpie", "numpyro")
 
 
@@ -225,7 +226,8 @@ class HierarchicalNegBinom:
             return np.zeros(n, dtype=bool)
         cells = cells if cells is not None else compress(counts, self.condition)
         if not self.session:
-            return choose_centered(cells, n, cells.condition_names.size)
+            effect, _ = self.resolve_neuron_effect(counts)
+            return choose_centered(cells, n, cells.condition_names.size, neuron_effect=effect)
         n_cond = cells.condition_names.size
         chosen = choose_centered(cells, n, n_cond, group=neuron_sessions(counts, self.session)[1])
         # cells without trials (conditions the neuron's session never recorded) are prior-only: in the
@@ -473,6 +475,7 @@ class HierarchicalNegBinom:
         for problem in report.warnings:
             warnings.warn(problem.text(), SpikepoolWarning, stacklevel=2)
         model = self.build(counts)
+        spec["target_accept"] = sparse_target_accept(self.pooling, model.spikepool_centered, sampler_kwargs)
         nuts_sampler = self._nuts_sampler()
         if nuts_sampler == "pymc":
             if "initvals" not in sampler_kwargs:
@@ -505,6 +508,23 @@ class HierarchicalNegBinom:
             post_checks=post,
             centered=model.spikepool_centered,
         )
+
+
+def sparse_target_accept(pooling: str, centered: np.ndarray, sampler_kwargs: dict) -> float | None:
+    """NUTS ``target_accept`` for this fit, set in ``sampler_kwargs`` where the caller gave none.
+
+    Partial pooling with any non-centered neuron (data that do not pin the neuron's rate at the low end of
+    what tau can be) samples at ``SPARSE_TARGET_ACCEPT``: there the posterior of tau spans a wide range on
+    the log scale and no single step size fits all of it (``benchmarks/sbc_negbin.py``: at the sampler's
+    default 0.8 most fits at small tau diverge). Returns the value used, ``None`` for the sampler's default.
+    """
+    given = sampler_kwargs.get("target_accept", sampler_kwargs.get("nuts", {}).get("target_accept"))
+    if given is not None:
+        return float(given)
+    if pooling == "partial" and not np.all(centered):
+        sampler_kwargs["target_accept"] = SPARSE_TARGET_ACCEPT
+        return SPARSE_TARGET_ACCEPT
+    return None
 
 
 def with_neuron_effect(report: CheckReport, effect: bool, why: str) -> CheckReport:
