@@ -114,7 +114,8 @@ def test_tau_lower_bound_is_the_moment_estimate_less_two_sampling_sds():
 
 def test_non_centered_fits_sample_at_a_higher_target_accept(recovery):
     counts, _, result = recovery
-    assert not result.centered[30:].any()  # the 3-trial neurons
+    # 3-trial neurons with fewer spikes than their sigma can be pinned by (the bound is about 0.6 here)
+    assert result.centered[:30].all() and not result.centered[30:].all()
     assert result.spec["target_accept"] == SPARSE_TARGET_ACCEPT == 0.95
     kwargs = {}
     assert sparse_target_accept("partial", result.centered, kwargs) == 0.95 and kwargs == {"target_accept": 0.95}

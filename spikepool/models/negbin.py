@@ -118,7 +118,7 @@ class HierarchicalNegBinom:
     >>> counts, truth = sp.simulate_counts(8, 10, mu=1.5, tau=0.5, alpha=4.0, duration=1.0, seed=1)
     >>> model = sp.HierarchicalNegBinom(dispersion="shared")
     >>> sorted(v.name for v in model.build(counts).free_RVs)
-    ['log_alpha', 'log_rate_centered', 'mu', 'tau']
+    ['log_alpha', 'log_rate_offset', 'mu', 'tau']
     """
 
     def __init__(
