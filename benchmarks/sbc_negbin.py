@@ -130,7 +130,7 @@ def run_replicate(model, rng: np.random.Generator, args) -> dict:
         "silent_neurons": int((counts.sum("trial") == 0).sum()),
         "ranks": {p: int((thinned(draws[p], args.n_keep) < true[p]).sum()) for p in PARAMS},
         "covered": ((lo <= log_rate) & (log_rate <= hi)).tolist(),
-        "centered": int(np.sum(getattr(result, "centered", np.zeros(0)))),
+        "centered": int(result.centered.sum()),
         "divergences": int(summary["divergences"]),
         "rhat_max": float(summary["rhat_max"]),
         "ess_bulk_min": float(summary["ess_bulk_min"]),

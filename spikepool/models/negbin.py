@@ -217,8 +217,14 @@ class HierarchicalNegBinom:
         return "poisson" if self.likelihood == "poisson" else self.dispersion
 
     # ------------------------------------------------------------------ build
-    def centered(self, counts: xr.DataArray, cells: Cells | None = None) -> np.ndarray:
-        """Boolean (neuron,): which neurons get the centered form (``parameterization``)."""
+    def centered(
+        self, counts: xr.DataArray, cells: Cells | None = None, neuron_effect: bool | None = None
+    ) -> np.ndarray:
+        """Boolean (neuron,): which neurons get the centered form (``parameterization``).
+
+        ``cells`` and ``neuron_effect`` (``resolve_neuron_effect``'s answer) are taken when the caller has
+        them already, else computed from ``counts``.
+        """
         n = counts.sizes["neuron"]
         if self.parameterization == "centered" or self.pooling != "partial":
             return np.ones(n, dtype=bool)
@@ -226,8 +232,9 @@ class HierarchicalNegBinom:
             return np.zeros(n, dtype=bool)
         cells = cells if cells is not None else compress(counts, self.condition)
         if not self.session:
-            effect, _ = self.resolve_neuron_effect(counts)
-            return choose_centered(cells, n, cells.condition_names.size, neuron_effect=effect)
+            if neuron_effect is None:
+                neuron_effect, _ = self.resolve_neuron_effect(counts)
+            return choose_centered(cells, n, cells.condition_names.size, neuron_effect=neuron_effect)
         n_cond = cells.condition_names.size
         chosen = choose_centered(cells, n, n_cond, group=neuron_sessions(counts, self.session)[1])
         # cells without trials (conditions the neuron's session never recorded) are prior-only: in the
@@ -266,8 +273,8 @@ class HierarchicalNegBinom:
             exposure = float((cells.weight * cells.duration).sum())
             spikes = float((cells.weight * cells.y).sum())
             mu_loc = float(np.log(max(spikes, 0.5) / exposure))
-        centered = self.centered(counts, cells)
         neuron_effect, _ = self.resolve_neuron_effect(counts)
+        centered = self.centered(counts, cells, neuron_effect)
 
         with pm.Model(coords=coords) as model:
             if self.session:
