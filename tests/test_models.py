@@ -116,9 +116,9 @@ def test_non_centered_fits_sample_at_a_higher_target_accept(recovery):
     counts, _, result = recovery
     # 3-trial neurons with fewer spikes than their sigma can be pinned by (the bound is about 0.6 here)
     assert result.centered[:30].all() and not result.centered[30:].all()
-    assert result.spec["target_accept"] == SPARSE_TARGET_ACCEPT == 0.95
+    assert result.spec["target_accept"] == SPARSE_TARGET_ACCEPT == 0.99
     kwargs = {}
-    assert sparse_target_accept("partial", result.centered, kwargs) == 0.95 and kwargs == {"target_accept": 0.95}
+    assert sparse_target_accept("partial", result.centered, kwargs) == 0.99 and kwargs == {"target_accept": 0.99}
     for given in ({"target_accept": 0.85}, {"nuts": {"target_accept": 0.85}}):
         before = {k: dict(v) if isinstance(v, dict) else v for k, v in given.items()}
         assert sparse_target_accept("partial", result.centered, given) == 0.85 and given == before
