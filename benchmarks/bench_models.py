@@ -81,8 +81,8 @@ import xarray as xr
 from arviz_stats import ess as arviz_ess
 
 import spikepool as sp
-from spikepool.models.likelihood import compress
-from spikepool.results import MAX_LOGLIK_VALUES
+from spikepool.stats.cells import compress
+from spikepool.results.fit import MAX_LOGLIK_VALUES
 
 HERE = Path(__file__).resolve().parent
 MU, TAU, ALPHA, DURATION, SEED = 1.5, 0.6, 4.0, 1.0, 0

@@ -24,7 +24,7 @@ What is measured (every ratio against a baseline timed in the same run)
    against the cell likelihood's gradient.
 4. What breaks first as the size grows: for 500 to 20,000 neurons x 500 trials, the size of the cell
    likelihood, the time of one gradient, and the memory the result's pointwise log-likelihood would need
-   for LOO (chains x draws x neuron-trials x 8 bytes; above ``spikepool.results.MAX_LOGLIK_VALUES`` values
+   for LOO (chains x draws x neuron-trials x 8 bytes; above ``spikepool.results.fit.MAX_LOGLIK_VALUES`` values
    the group is skipped and LOO is unavailable).
 
 Run from the repository root (SPIKEPOOL_DATA must point at the data folder)::
@@ -180,7 +180,7 @@ def _per_trial_model(counts):
 def bench_large(n_neurons: int, n_trials: int, draws: int, tune: int, sampler: str = "auto") -> None:
     import arviz_stats as azs
 
-    from spikepool.models.likelihood import compress
+    from spikepool.stats.cells import compress
 
     counts, _ = sp.simulate_counts(n_neurons, n_trials, mu=1.5, tau=0.6, alpha=4.0, duration=0.5, seed=1)
     model = sp.HierarchicalNegBinom(sampler=sampler)
@@ -223,8 +223,8 @@ def bench_large(n_neurons: int, n_trials: int, draws: int, tune: int, sampler: s
 
 
 def bench_growth(sizes: list[int], n_trials: int, draws: int) -> None:
-    from spikepool.models.likelihood import compress
-    from spikepool.results import MAX_LOGLIK_VALUES
+    from spikepool.stats.cells import compress
+    from spikepool.results.fit import MAX_LOGLIK_VALUES
 
     rows = []
     for n in sizes:

@@ -14,7 +14,7 @@ one process each) are run once per sweep seed k = 0..N-1. This file is also a py
 (``-p seed_sweep``) that, for k > 0, replaces every integer ``random_seed`` passed to ``pymc.sample``
 (all of spikepool's samplers go through it) by ``SeedSequence([seed, k])``'s first word, so every fit of
 the test draws anew while everything else (data, settings) stays as written; k = 0 keeps the written
-seeds. Every call of ``spikepool.diagnostics.check_sampling`` (each model runs it after sampling) is
+seeds. Every call of ``spikepool.checks.sampling.check_sampling`` (each model runs it after sampling) is
 logged with its summary: max R-hat, min bulk and tail ESS, divergences and the codes of its warnings.
 Fits inside Dask workers (``fit_many``) and CLI subprocesses are not logged, though their tests'
 verdicts are.
@@ -59,7 +59,7 @@ def install(k: int, log: str | None, label: str | None = None) -> None:
     import pymc
 
     import spikepool
-    import spikepool.diagnostics as diagnostics
+    import spikepool.checks.sampling as diagnostics
 
     _STATE.update(seed=k, log=log, label=label)
     sample, check = pymc.sample, diagnostics.check_sampling
@@ -84,8 +84,10 @@ def install(k: int, log: str | None, label: str | None = None) -> None:
         return report
 
     pymc.sample = swept_sample
-    diagnostics.check_sampling = logged_check
-    spikepool.check_sampling = logged_check
+    # every module that imported the function by name (the models and results) calls it through its own name
+    for name, module in list(sys.modules.items()):
+        if (name == "spikepool" or name.startswith("spikepool.")) and getattr(module, "check_sampling", None) is check:
+            module.check_sampling = logged_check
 
 
 # ---------------------------------------------------------------- the pytest plugin (-p seed_sweep)

@@ -4,14 +4,17 @@ Load spike trains (Neo objects, any ``neo.io`` file, NWB, plain arrays) into neu
 arrays (``xarray.DataArray``) and fit hierarchical Gamma-Poisson models that partially pool neurons.
 """
 
-__version__ = "0.1.0"
-
-from spikepool import analytic, datasets, plots
-from spikepool.checks import check_counts
-from spikepool.counts import from_array, open_counts, validate_counts
-from spikepool.describe import format_summary, summarize_counts
-from spikepool.diagnostics import check_sampling
-from spikepool.empirical import fit_empirical_bayes
+from spikepool import datasets
+from spikepool._version import __version__
+from spikepool.checks.counts import check_counts
+from spikepool.checks.problems import CheckReport, Problem
+from spikepool.checks.sampling import check_sampling
+from spikepool.counts.describe import format_summary, summarize_counts
+from spikepool.counts.lazy import open_sessions
+from spikepool.counts.responses import responsive_trials
+from spikepool.counts.schema import from_array, open_counts, validate_counts
+from spikepool.counts.sessions import concat_sessions
+from spikepool.counts.simulate import simulate_counts, simulate_sessions
 from spikepool.exceptions import (
     CountsError,
     DatasetError,
@@ -25,18 +28,16 @@ from spikepool.exceptions import (
     WindowError,
 )
 from spikepool.io import from_neo, from_nwb, from_spike_times, load
-from spikepool.lazy import open_sessions
 from spikepool.models import HierarchicalNegBinom, NormalNormal
 from spikepool.models.beta_binomial import BetaBinomial
 from spikepool.models.random_effects import RandomEffectsNormal, check_responses
-from spikepool.parallel import fit_many
-from spikepool.pooling import compare_pooling
-from spikepool.problems import CheckReport, Problem
-from spikepool.report import report
-from spikepool.responses import responsive_trials
 from spikepool.results import FitResult, load_result
-from spikepool.sessions import concat_sessions
-from spikepool.simulate import simulate_counts, simulate_sessions
+from spikepool.stats import analytic
+from spikepool.stats.empirical import fit_empirical_bayes
+from spikepool.viz import plots
+from spikepool.viz.report import report
+from spikepool.workflows.parallel import fit_many
+from spikepool.workflows.pooling import compare_pooling
 
 __all__ = [
     "SamplingWarning",

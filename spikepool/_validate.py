@@ -1,4 +1,5 @@
-"""Argument checks shared across the package (one message per idea)."""
+"""Argument checks shared across the package (one message per idea): choices with "Did you mean", ``ci_prob``,
+integers, 1-D inputs."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
-__all__ = ["check_ci_prob", "check_int", "did_you_mean"]
+__all__ = ["check_choice", "check_ci_prob", "check_int", "describe_choices", "did_you_mean", "vector_1d"]
 
 
 def check_ci_prob(ci_prob: Any) -> float:
@@ -33,5 +35,44 @@ def check_int(name: str, value: Any, low: int) -> None:
 
 def did_you_mean(value: Any, choices: Sequence[str]) -> str:
     """``" Did you mean 'x'?"`` for the closest of ``choices``, or ``""`` when none is close."""
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def describe_choices(choices: Sequence[str]) -> str:
+    """``"'a' or 'b'"`` for two choices, ``"one of ('a', 'b', 'c')"`` for more."""
+    return f"{choices[0]!r} or {choices[1]!r}" if len(choices) == 2 else f"one of {tuple(choices)}"
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` naming ``name`` (with "Did you mean").
+
+    Examples
+    --------
+    >>> check_choice("pooling", "partial", ("partial", "none"))
+    'partial'
+    """
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}; got {value!r}.{did_you_mean(value, choices)}")
+    return value
+
+
+def vector_1d(name: str, value: Any, hint: str = "") -> tuple[np.ndarray, str | None, np.ndarray | None]:
+    """A 1-D float array from an array or DataArray, with the DataArray's dim and coords (not checked finite).
+
+    ``hint`` is appended to the error for a DataArray that is not 1-D.
+    """
+    dim = coords = None
+    if isinstance(value, xr.DataArray):
+        if value.ndim != 1:
+            raise ValueError(f"{name} must be 1-D (one value per group); got dims {value.dims}.{hint}")
+        dim = str(value.dims[0])
+        coords = value[dim].values if dim in value.coords else None
+        value = value.values
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numbers (array or DataArray); got {type(value).__name__}.") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one value per group); got shape {arr.shape}.")
+    return arr, dim, coords

@@ -22,6 +22,19 @@ import sys
 import time
 from pathlib import Path
 
+import spikepool.datasets as datasets
+from spikepool._validate import did_you_mean
+from spikepool.checks.counts import check_counts
+from spikepool.counts.describe import format_summary
+from spikepool.counts.sessions import concat_sessions
+from spikepool.datasets import list_datasets
+from spikepool.exceptions import SpikepoolWarning
+from spikepool.io.files import load
+from spikepool.models.negbin import DISPERSIONS, LIKELIHOODS, POOLINGS, HierarchicalNegBinom, with_neuron_effect
+from spikepool.models.sampling import check_sampler_args
+from spikepool.results.load import load_result
+from spikepool.viz.report import report
+
 EXIT_BAD_INPUT = 2
 
 
@@ -52,8 +65,6 @@ def _source_args(p: argparse.ArgumentParser, window_required: bool = False) -> N
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    from spikepool.models.negbin import DISPERSIONS, LIKELIHOODS, POOLINGS
-
     p.add_argument(
         "--condition",
         help="trial coordinate of conditions (default: 'condition' when it varies; 'none' to pool all trials)",
@@ -124,16 +135,11 @@ def _counts(args):
     """Counts of the one SOURCE, or of several combined with ``concat_sessions`` (one session each)."""
     if len(args.source) == 1:
         return _count_one(args, args.source[0])
-    from spikepool.sessions import concat_sessions
-
     ids = [Path(src).stem if Path(src).suffix else src for src in args.source]
     return concat_sessions([_count_one(args, src) for src in args.source], session_ids=ids)
 
 
 def _count_one(args, source: str):
-    from spikepool import datasets
-    from spikepool.io.files import load
-
     kwargs = {"window": tuple(args.window) if args.window else None, "bin_size": args.bin_size}
     if args.align:
         kwargs["align"] = args.align
@@ -145,10 +151,7 @@ def _count_one(args, source: str):
             return datasets.load_counts(source, **kwargs)
     path = Path(source)
     if not path.exists() and not path.suffix:
-        import difflib
-
-        close = difflib.get_close_matches(source, list(registered), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else " 'spikepool datasets' lists the names."
+        hint = did_you_mean(source, list(registered)) or " 'spikepool datasets' lists the names."
         raise FileNotFoundError(f"SOURCE must be a dataset name or an existing file; got {source!r}.{hint}")
     with _progress(f"reading {path}"):
         return load(path, **kwargs)
@@ -171,9 +174,6 @@ def _condition(args, counts) -> str | None:
 
 
 def _check(args) -> int:
-    from spikepool.checks import check_counts
-    from spikepool.models.negbin import HierarchicalNegBinom, with_neuron_effect
-
     counts = _counts(args)
     dispersion = "poisson" if args.likelihood == "poisson" else args.dispersion
     condition = _condition(args, counts)
@@ -189,12 +189,6 @@ def _check(args) -> int:
 
 def _fit(args) -> int:
     import warnings
-
-    from spikepool.describe import format_summary
-    from spikepool.exceptions import SpikepoolWarning
-    from spikepool.models.negbin import HierarchicalNegBinom
-    from spikepool.models.sampling import check_sampler_args
-    from spikepool.report import report
 
     start = time.perf_counter()
     check_sampler_args(args.draws, args.tune, args.chains, args.seed, {})  # before the recording is read
@@ -250,9 +244,6 @@ def _fit(args) -> int:
 
 
 def _report(args) -> int:
-    from spikepool.report import report
-    from spikepool.results import load_result
-
     if not args.result.is_file():
         raise FileNotFoundError(f"RESULT must be a result file written by 'spikepool fit'; got {str(args.result)!r}.")
     try:
@@ -272,14 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "datasets":
-            from spikepool.datasets import list_datasets
-
             table = list_datasets()[["n_files", "loadable", "licence", "description"]]
             print(table.to_string(max_colwidth=90))
             return 0
         if args.command == "counts":
-            from spikepool.describe import format_summary
-
             counts = _counts(args)
             print(format_summary(counts))
             if args.out:

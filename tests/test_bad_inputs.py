@@ -17,7 +17,7 @@ import xarray as xr
 
 import spikepool as sp
 from spikepool import cli
-from spikepool.models.normal_result import NormalNormalResult
+from spikepool.results.normal import NormalNormalResult
 
 
 def _counts(n_neurons=4, n_trials=6, conditions=None, seed=1):
@@ -95,13 +95,14 @@ CASES = [
     # loaders
     ("window with stop <= start", lambda: [{"u1": np.array([0.1, 0.2])}], lambda t: sp.from_spike_times(t, [0.0], window=(0.5, 0.1)), sp.WindowError, r"window"),
     ("trial_starts empty", lambda: [{"u1": np.array([0.1, 0.2])}], lambda t: sp.from_spike_times(t, [], window=(0.0, 0.5)), sp.SourceError, r"trial_starts must hold at least one trial; got none"),
+    ("duplicate unit ids (str)", lambda: [{1: np.array([0.1]), "1": np.array([0.2])}], lambda t: sp.from_spike_times(t, [0.0], window=(0, 0.5)), sp.NeuronKeyError, r"neuron ids must be unique as strings; got \[1, '1'\]"),
     ("conditions of the wrong length", lambda: [{"u1": np.array([0.1])}], lambda t: sp.from_spike_times(t, [0.0, 1.0], window=(0, 0.5), conditions=["a"]), sp.SourceError, r"one label per trial; got 1 labels for 2 trials"),
     # results
     ("ci_prob=1.5 in empirical Bayes", lambda: [_counts()], lambda c: sp.fit_empirical_bayes(c, ci_prob=1.5), ValueError, r"ci_prob must be a probability in \(0, 1\); got 1.5"),
     ("ci_prob=0 in a result", lambda: [], None, ValueError, r"ci_prob must be a probability in \(0, 1\); got 0"),
     ("corrupted result file", lambda: [], None, sp.SourceError, r"netCDF file written by result.to_netcdf; could not read .*truncated"),
     ("a text file as a result", lambda: [], None, sp.SourceError, r"could not read .*notes.nc"),
-    ("NormalNormal result in load_result", lambda: [], None, sp.SourceError, r"load_result reads HierarchicalNegBinom results; got a NormalNormal result"),
+    ("NormalNormal result read as a FitResult", lambda: [], None, sp.SourceError, r"must hold a HierarchicalNegBinom result; got a NormalNormal result .* sp.load_result\(path\) opens any"),
     ("missing result file", lambda: [], None, FileNotFoundError, r"existing result file .* got '.*nothere.nc'"),
 ]  # fmt: skip
 
@@ -109,7 +110,7 @@ FILE_CASES = {
     "load_result on a counts file": lambda f: sp.load_result(f / "counts.nc"),
     "corrupted result file": lambda f: sp.load_result(f / "truncated.nc"),
     "a text file as a result": lambda f: sp.load_result(f / "notes.nc"),
-    "NormalNormal result in load_result": lambda f: sp.load_result(f / "normal.nc"),
+    "NormalNormal result read as a FitResult": lambda f: sp.FitResult.from_netcdf(f / "normal.nc"),
     "missing result file": lambda f: sp.load_result(f / "nothere.nc"),
     "ci_prob=0 in a result": lambda f: NormalNormalResult.from_netcdf(f / "normal.nc").summary(ci_prob=0),
 }

@@ -32,8 +32,8 @@ from scipy.special import betaln, expit, gammaln
 
 import spikepool as sp
 from spikepool.models.beta_binomial import as_proportions, draw_theta
-from spikepool.models.beta_binomial_result import BetaBinomialResult
-from spikepool.models.normal_result import NormalNormalResult
+from spikepool.results.beta_binomial import BetaBinomialResult
+from spikepool.results.normal import NormalNormalResult
 
 # fmt: off
 Y = np.array([

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import spikepool as sp
-from spikepool.checks import MIN_DISPERSION_REPLICATES
+from spikepool.checks.counts import MIN_DISPERSION_REPLICATES
 
 
 def _counts(values, condition=None, duration=1.0, valid=None):

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import spikepool as sp
-from spikepool.diagnostics import contraction
+from spikepool.checks.sampling import contraction
 
 SCHOOLS_Y = np.array([28.0, 8, -3, 7, -1, 1, 18, 12])
 SCHOOLS_SIGMA = np.array([15.0, 10, 16, 11, 9, 11, 10, 18])
@@ -113,7 +113,7 @@ def _loglik_tree(rng, outlier: bool) -> xr.DataTree:
 
 
 def test_psis_loo_folds_arviz_pareto_warning_into_a_named_problem(rng):
-    from spikepool.diagnostics import psis_compare, psis_loo
+    from spikepool.checks.sampling import psis_compare, psis_loo
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # ArviZ's raw UserWarning must not escape

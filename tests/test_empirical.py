@@ -7,7 +7,7 @@ import pytest
 from scipy import integrate, stats
 
 import spikepool as sp
-from spikepool.empirical import gamma_poisson_marginal
+from spikepool.stats.empirical import gamma_poisson_marginal
 
 
 def test_marginal_likelihood_equals_numerical_integration():

@@ -1,4 +1,4 @@
-"""Laps cut from position (spikepool.io.laps) and the nelpy linear-track reader (spikepool.io.nelpy)."""
+"""Laps cut from position (spikepool.io.laps) and the nelpy linear-track reader (spikepool.datasets.nelpy)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 import quantities as pq
 
 import spikepool as sp
+from spikepool.datasets.nelpy import read_linear_track, read_trajectory
 from spikepool.exceptions import SourceError
 from spikepool.io.laps import clean_position, cut_laps, spatial_bin_epochs, tracking_lost
-from spikepool.io.nelpy import read_linear_track, read_trajectory
 
 # ---------------------------------------------------------------------------------------------
 # Synthetic tracks: a triangle wave at 10 Hz, 10..110 units, 10 s from one end to the other

@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 
 import spikepool as sp
-from spikepool.models.likelihood import compress, nb_logpmf
+from spikepool.stats.cells import compress
+from spikepool.stats.families import nb_logpmf
 
 
 def _counts(rng, n_neurons=6, n_trials=24):

@@ -10,9 +10,9 @@ import pytest
 import xarray as xr
 
 import spikepool as sp
-from spikepool.models.likelihood import compress
 from spikepool.models.negbin import SPARSE_TARGET_ACCEPT, sparse_target_accept
-from spikepool.models.parameterization import choose_centered, tau_lower_bound
+from spikepool.stats.cells import compress
+from spikepool.stats.parameterization import choose_centered, tau_lower_bound
 
 FIT = {"draws": 500, "tune": 500, "chains": 2, "cores": 1, "progressbar": False}
 

@@ -18,7 +18,7 @@ import xarray as xr
 
 import spikepool as sp
 from spikepool.exceptions import CountsError, SamplingWarning, SpikepoolWarning
-from spikepool.parallel import _prepare_workers
+from spikepool.workflows.compiledir import prepare_workers
 
 pytestmark = pytest.mark.filterwarnings("ignore::spikepool.exceptions.SamplingWarning")
 
@@ -96,7 +96,7 @@ def test_cluster_returns_the_good_sessions_and_reports_the_failed_one(client, se
 
 
 def test_a_worker_that_joins_later_gets_its_own_compile_dir_from_the_plugin(client):
-    _prepare_workers(client)  # what fit_many does first: registers the plugin (the test may run alone)
+    prepare_workers(client)  # what fit_many does first: registers the plugin (the test may run alone)
     before = set(client.scheduler_info()["workers"])
     client.cluster.scale(len(before) + 1)
     client.wait_for_workers(len(before) + 1, timeout=120)

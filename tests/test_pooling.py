@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import spikepool as sp
-from spikepool.pooling import split_trials
+from spikepool.workflows.pooling import split_trials
 
 
 def test_split_trials_partitions_each_cell():

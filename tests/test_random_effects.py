@@ -3,7 +3,7 @@
 The one-way random-effects model y_ij = mu + a_i + e_ij. Independent references: the ANOVA (method of moments)
 estimators of a balanced design, sigma^2 = MSW and tau^2 = (MSB - MSW) / n (e.g. Searle, Casella & McCulloch,
 "Variance Components", 1992, ch. 3), and the exact conditional posterior of the neuron means for known mu, tau,
-sigma (``spikepool.analytic.normal_conditional_posterior`` with standard errors sigma / sqrt(n_i)).
+sigma (``spikepool.stats.analytic.normal_conditional_posterior`` with standard errors sigma / sqrt(n_i)).
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def test_netcdf_roundtrip_loo_and_compare(balanced, tmp_path):
     with pytest.raises(ValueError, match="same data"):
         result.compare(sp.NormalNormal(fixed={"mu": 0.0, "tau": 1.0}).fit([1.0, 2.0], [1.0, 1.0], random_seed=1, **FIT))
     with pytest.raises(ValueError, match="must hold a NormalNormal result"):
-        sp.models.normal_result.NormalNormalResult.from_netcdf(path)
+        sp.results.NormalNormalResult.from_netcdf(path)
 
 
 def test_inputs_are_not_modified_and_nan_marks_unrecorded(rng):

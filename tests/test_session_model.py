@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import spikepool as sp
-from spikepool.models.likelihood import compress
-from spikepool.models.parameterization import cell_information, choose_centered_sessions
-from spikepool.sessions import neuron_sessions
+from spikepool.counts.sessions import neuron_sessions
+from spikepool.stats.cells import compress
+from spikepool.stats.parameterization import cell_information, choose_centered_sessions
 
 LOCUST = [n for n in sp.datasets.names() if n.startswith("locust2")]
 

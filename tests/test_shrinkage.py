@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import spikepool as sp
-from spikepool.shrinkage import empirical_shrinkage, model_shrinkage, normal_posterior_mean
+from spikepool.stats.analytic import normal_conditional_posterior
+from spikepool.stats.shrinkage import empirical_shrinkage, model_shrinkage
 
 
 def test_normal_normal_closed_forms(rng):
@@ -18,7 +19,7 @@ def test_normal_normal_closed_forms(rng):
     kappa, b = model_shrinkage(tau, sigma)
     np.testing.assert_allclose(b, sigma**2 / (sigma**2 + tau**2))
     np.testing.assert_allclose(kappa + b, 1.0)
-    post = normal_posterior_mean(y, sigma, mu, tau)
+    post, _ = normal_conditional_posterior(y, sigma, mu, tau)
     # the textbook posterior mean: precision-weighted average of y and mu
     expected = (y / sigma**2 + mu / tau**2) / (1 / sigma**2 + 1 / tau**2)
     np.testing.assert_allclose(post, expected, rtol=1e-12)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from spikepool._version import __version__
 from spikepool.exceptions import SpikepoolWarning, WindowError
 
 __all__ = ["Neurons", "Trials", "assemble", "bin_edges", "count_spikes", "sorted_times"]
@@ -172,8 +173,6 @@ def assemble(
     attrs: dict,
 ) -> xr.DataArray:
     """Count and wrap the result in the spikepool counts schema (see ``validate_counts``)."""
-    from spikepool import __version__
-
     counts, valid, outside, total = count_spikes(neurons, trials, rel_edges)
     overlapping = _overlapping_trials(trials)
     recounted = int(counts.sum()) - int((total - outside).sum())

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import quantities as pq
 
-from spikepool.exceptions import UnitsError
+from spikepool.exceptions import UnitsError, WindowError
 
 __all__ = ["to_seconds", "window_to_seconds"]
 
@@ -85,8 +85,6 @@ def window_to_seconds(window: Any, name: str = "window", units: Any = "s") -> tu
     ``window`` may be a pair of numbers (in ``units``), a length-2 ``Quantity``, or a pair of
     scalar ``Quantity`` objects; ``None`` passes through.
     """
-    from spikepool.exceptions import WindowError
-
     if window is None:
         return None
     if isinstance(window, pq.Quantity):

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from spikepool.exceptions import SourceError
+from spikepool.exceptions import NeuronKeyError, SourceError
 from spikepool.io._core import Neurons, Trials, assemble, binned_trials, sorted_times
 from spikepool.io._units import to_seconds, window_to_seconds
 
@@ -25,7 +25,9 @@ def _neuron_arrays(spike_times: Any) -> tuple[list[str], list[Any]]:
     if isinstance(spike_times, Mapping):
         ids = [str(k) for k in spike_times]
         if len(set(ids)) != len(ids):
-            raise SourceError(f"neuron ids must be unique as strings; got {list(spike_times)}.")
+            raise NeuronKeyError(
+                f"neuron ids must be unique as strings; got {list(spike_times)}. Hint: give each unit its own key."
+            )
         return ids, list(spike_times.values())
     if isinstance(spike_times, np.ndarray) and spike_times.ndim == 1 and spike_times.dtype != object:
         return ["0"], [spike_times]

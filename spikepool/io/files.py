@@ -9,6 +9,8 @@ from typing import Any
 import xarray as xr
 
 from spikepool.exceptions import SourceError
+from spikepool.io.neo import from_neo
+from spikepool.io.nwb import from_nwb
 
 __all__ = ["load"]
 
@@ -61,11 +63,7 @@ def load(path: str | os.PathLike, **kwargs: Any) -> xr.DataArray:
     """
     path = Path(path)
     if path.suffix.lower() == ".nwb":
-        from spikepool.io.nwb import from_nwb
-
         return from_nwb(path, **kwargs)
-    from spikepool.io.neo import from_neo
-
     counts = from_neo(read_block(path), **kwargs)
     counts.attrs["source"] = str(path)
     return counts

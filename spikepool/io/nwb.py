@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from spikepool.exceptions import SourceError
+from spikepool.exceptions import NeuronKeyError, SourceError
 from spikepool.io._core import Neurons, Trials, assemble, binned_trials, sorted_times
 from spikepool.io._units import to_seconds, window_to_seconds
 
@@ -55,7 +55,10 @@ def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label
             f"neuron_key must be a column of the units table; got {neuron_key!r}, columns {list(units.columns)}."
         )
     if len(set(ids)) != len(ids):
-        raise SourceError(f"neuron ids must be unique; got duplicates in {neuron_key or 'units.id'}.")
+        raise NeuronKeyError(
+            f"neuron ids must be unique; got duplicates in {neuron_key or 'units.id'}. "
+            "Hint: choose a neuron_key column that tells the units apart."
+        )
     spikes = [
         {0: sorted_times(to_seconds(np.asarray(t, dtype=float), f"spike_times of unit {nid}", "s"))}
         for nid, t in zip(ids, units["spike_times"], strict=True)

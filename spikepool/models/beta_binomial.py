@@ -10,7 +10,7 @@ Model, for groups j = 1..J (neurons, units, experiments) with ``y_j`` successes 
 
 so that ``E[theta_j] = m``, ``Var(theta_j) = m (1 - m) / (c + 1)`` and, with theta integrated out,
 ``y_j ~ BetaBinomial(n_j, alpha, beta)`` with ``E[y_j] = n_j m`` and
-``Var(y_j) = n_j m (1 - m) (c + n_j) / (c + 1)`` (``spikepool.analytic.beta_binomial_variance``): the Binomial
+``Var(y_j) = n_j m (1 - m) (c + n_j) / (c + 1)`` (``spikepool.stats.analytic.beta_binomial_variance``): the Binomial
 variance times the extra-binomial factor ``(c + n_j) / (c + 1)`` (``extra_binomial_factor``). The
 intra-class correlation of two trials of one group is ``rho = 1 / (c + 1) = u^2 / (1 + u^2)``: ``u`` is the
 between-group sd of theta in units of the Binomial sd ``sqrt(m (1 - m))`` (for small u).
@@ -66,9 +66,11 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
-from spikepool.models.normal import half_prior, vector_1d
+from spikepool._validate import vector_1d
+from spikepool.models.components import half_prior
 from spikepool.models.options import resolve_priors
 from spikepool.models.sampling import sample_tree, warn_problems
+from spikepool.results.beta_binomial import BetaBinomialResult
 
 __all__ = [
     "DEFAULT_BETA_BINOMIAL_PRIORS",
@@ -381,12 +383,10 @@ class BetaBinomial:
 
         Returns
         -------
-        spikepool.models.beta_binomial_result.BetaBinomialResult
+        spikepool.results.beta_binomial.BetaBinomialResult
             Posterior ``population_mean``, ``spread``, ``concentration``, ``alpha``, ``beta`` and ``theta``
             (chain, draw, group).
         """
-        from spikepool.models.beta_binomial_result import BetaBinomialResult
-
         g = as_proportions(successes, trials)
         model = self.build(_labelled(g, g.successes), _labelled(g, g.trials))
         spec = {**self.spec(), "dim": g.dim}

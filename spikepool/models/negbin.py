@@ -27,7 +27,6 @@ Sessions (``session="neuron_session"``, neurons nested in sessions s(i), e.g. fr
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import warnings
 from typing import Any
@@ -35,16 +34,20 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from spikepool.checks import check_counts
-from spikepool.counts import valid_mask, validate_counts
+from spikepool._validate import check_choice
+from spikepool.checks.counts import check_counts
+from spikepool.checks.neuron_effect import neuron_effect_choice, with_neuron_effect
+from spikepool.checks.sampling import check_sampling
+from spikepool.counts.schema import validate_counts
+from spikepool.counts.sessions import neuron_sessions
 from spikepool.exceptions import SamplingWarning, SpikepoolWarning
-from spikepool.models.likelihood import Cells, compress
-from spikepool.models.normal import half_prior
-from spikepool.models.parameterization import choose_centered, choose_centered_sessions
-from spikepool.models.priors import resolve_priors
+from spikepool.models.components import half_prior
+from spikepool.models.priors import negbin_priors
 from spikepool.models.sampling import check_sampler_args, process_options, reproducible_compilation
-from spikepool.problems import CheckReport, Problem
-from spikepool.sessions import neuron_sessions
+from spikepool.results.fit import FitResult, add_fit_groups, diagnosed_names
+from spikepool.stats.cells import Cells, compress
+from spikepool.stats.empirical import fit_empirical_bayes
+from spikepool.stats.parameterization import choose_centered, choose_centered_sessions
 
 __all__ = ["HierarchicalNegBinom"]
 
@@ -54,14 +57,6 @@ LIKELIHOODS = ("negbin", "poisson")
 PARAMETERIZATIONS = ("auto", "centered", "noncentered")
 SPARSE_TARGET_ACCEPT = 0.99  # see sparse_target_accept
 SAMPLERS = ("auto", "pymc", "nutpie", "numpyro")
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"{name} must be one of {choices}; got {value!r}.{hint}")
-    return value
 
 
 class HierarchicalNegBinom:
@@ -80,15 +75,13 @@ class HierarchicalNegBinom:
         Trial coordinate of conditions: rates become (neuron, condition) with a population mean per
         condition. Cells with no valid trial are kept (their rate comes from the population level).
     parameterization : {"auto", "centered", "noncentered"}
-        Of the neuron log rates; "auto" decides per neuron (``spikepool.models.parameterization``).
+        Of the neuron log rates; "auto" decides per neuron (``spikepool.stats.parameterization``).
     priors : dict, optional
         Overrides of ``spikepool.models.priors.DEFAULT_PRIORS``.
     sampler : {"auto", "pymc", "nutpie", "numpyro"}
         "auto": nutpie when installed, else PyMC's NUTS. "numpyro" (``pip install 'spikepool[jax]'``) compiles
         the model to JAX and runs on whatever device JAX finds (a GPU with ``jax[cuda12]`` installed); after
-        it, PyMC's own chains run in-process (``spikepool.models.sampling.process_options``). BlackJAX is
-        not offered: blackjax 1.7.1 fails under PyMC 6.4 (``kernel() got an unexpected keyword argument
-        'progress_bar'``).
+        it, PyMC's own chains run in-process (``spikepool.models.sampling.process_options``).
     neuron_effect : {"auto", True, False}
         Crossed neuron and condition effects (needs ``condition`` and partial pooling):
         ``log r_ic ~ Normal(mu_c + u_i, tau)``, ``u ~ ZeroSumNormal(tau_neuron)``,
@@ -97,15 +90,10 @@ class HierarchicalNegBinom:
         toward its own rates in the other conditions, not toward other neurons' rates in that condition.
         The effects are centered (each is informed by all of the neuron's trials) and sum to zero, so
         ``mu_c`` keeps the conditions' level; without that ``(mu_c + c, u_i - c)`` is a ridge that mixes
-        slowly (locust data: min bulk ESS 287 -> 1426 in 2 x 1000 draws). ``"auto"`` (default) turns them on
-        when conditions are modelled with partial pooling and at least two neurons have valid trials in two or
-        more conditions (their own levels, and the spread of levels ``tau_neuron``, are then identified; one
-        such neuron alone leaves ``tau_neuron`` to its prior), and off otherwise (always off with ``session=``,
-        where a neuron's level and its session's means would form a ridge); ``fit`` reports the choice and
-        why as the ``neuron_effect`` finding of its checks (``resolve_neuron_effect``). Measured on
-        locust20010214 (10-12 s, held-out trials): with 3 training trials per cell no pooling scores
-        -10,266 nats, plain conditional exchangeability -10,260 and the crossed model -10,229
-        (tutorial 02). ``True`` / ``False`` force it.
+        slowly. ``"auto"`` (default) turns them on when they are identified
+        (``spikepool.checks.neuron_effect.neuron_effect_choice``: partial pooling over conditions, no
+        ``session=``, at least two neurons with valid trials in two or more conditions); ``fit`` reports the
+        choice and why as the ``neuron_effect`` finding of its checks. ``True`` / ``False`` force it.
     session : str, optional
         Neuron coordinate naming each neuron's session (``"neuron_session"`` from ``concat_sessions``):
         adds the session level ``mu_session ~ Normal(mu, tau_session)`` between the population and the
@@ -133,7 +121,7 @@ class HierarchicalNegBinom:
         neuron_effect: bool | str = "auto",
         session: str | None = None,
     ) -> None:
-        self.pooling = _choice("pooling", pooling, POOLINGS)
+        self.pooling = check_choice("pooling", pooling, POOLINGS)
         if not isinstance(neuron_effect, bool) and neuron_effect != "auto":
             error = ValueError if isinstance(neuron_effect, str) else TypeError
             raise error(f"neuron_effect must be True, False or 'auto'; got {neuron_effect!r}.")
@@ -151,14 +139,14 @@ class HierarchicalNegBinom:
                 "Hint: use pooling='partial', or drop session= for no or complete pooling."
             )
         self.session = session
-        self.dispersion = _choice("dispersion", dispersion, DISPERSIONS)
-        self.likelihood = _choice("likelihood", likelihood, LIKELIHOODS)
-        self.parameterization = _choice("parameterization", parameterization, PARAMETERIZATIONS)
-        self.sampler = _choice("sampler", sampler, SAMPLERS)
+        self.dispersion = check_choice("dispersion", dispersion, DISPERSIONS)
+        self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
+        self.parameterization = check_choice("parameterization", parameterization, PARAMETERIZATIONS)
+        self.sampler = check_choice("sampler", sampler, SAMPLERS)
         if condition is not None and not isinstance(condition, str):
             raise TypeError(f"condition must be a trial coordinate name (str); got {type(condition).__name__}.")
         self.condition = condition
-        self.priors = resolve_priors(priors)
+        self.priors = negbin_priors(priors)
 
     def __repr__(self) -> str:
         return (
@@ -172,6 +160,7 @@ class HierarchicalNegBinom:
     def spec(self) -> dict[str, Any]:
         """The model's arguments (JSON-able), as stored with results."""
         return {
+            "model": "HierarchicalNegBinom",
             "pooling": self.pooling,
             "dispersion": self.dispersion,
             "likelihood": self.likelihood,
@@ -185,31 +174,7 @@ class HierarchicalNegBinom:
 
     def resolve_neuron_effect(self, counts: xr.DataArray) -> tuple[bool, str]:
         """Whether the fit of ``counts`` has crossed neuron effects, and why (``neuron_effect``)."""
-        if isinstance(self.neuron_effect, bool):
-            return self.neuron_effect, f"set by neuron_effect={self.neuron_effect}"
-        if self.condition is None:
-            return False, "no conditions are modelled (condition=None), so there is no neuron x condition crossing"
-        if self.pooling != "partial":
-            return False, f"pooling={self.pooling!r} has no population level to cross with"
-        if self.session:
-            return False, (
-                "with session= a neuron's level would trade off against its session's means (the neuron "
-                "effects sum to zero over all neurons, not within each session): a ridge that mixes slowly"
-            )
-        valid = valid_mask(counts)
-        labels = counts[self.condition].values
-        conditions = np.unique(labels)
-        seen = np.stack([valid[:, labels == c].any(axis=1) for c in conditions], axis=1).sum(axis=1)
-        crossed = int((seen >= 2).sum())
-        if crossed >= 2:
-            return True, (
-                f"{crossed} of {seen.size} neurons have valid trials in 2 or more of the {conditions.size} "
-                f"{self.condition!r} values, so each neuron's own level (tau_neuron) is identified"
-            )
-        return False, (
-            f"{crossed} neuron(s) have valid trials in two or more {self.condition!r} values; a between-neuron "
-            "scale of neuron levels (tau_neuron) needs at least two"
-        )
+        return neuron_effect_choice(counts, self.neuron_effect, self.condition, self.pooling, self.session)
 
     @property
     def check_dispersion(self) -> str:
@@ -246,7 +211,7 @@ class HierarchicalNegBinom:
         """The ``pm.Model`` for ``counts`` (coords ``neuron`` and ``condition`` from the counts).
 
         The likelihood is a ``pm.Potential`` named ``loglik`` summing weighted NB log-densities over
-        sufficient-statistic cells (``spikepool.models.likelihood``).
+        sufficient-statistic cells (``spikepool.stats.cells``).
         """
         import pymc as pm
         import pytensor.tensor as pt
@@ -376,8 +341,6 @@ class HierarchicalNegBinom:
         Log rates start at the shrunk EB rates, ``mu`` and ``tau`` at the EB population, dispersion at
         the neurons' moment estimates; anything the EB fit cannot give (NaN) is left to PyMC.
         """
-        from spikepool.empirical import fit_empirical_bayes
-
         eb = fit_empirical_bayes(counts, condition=self.condition)
         log_rate = np.log(eb["rate"].values)
         mu = np.asarray(eb["mu"].values, dtype=float)
@@ -463,12 +426,9 @@ class HierarchicalNegBinom:
 
         Returns
         -------
-        spikepool.results.FitResult
+        spikepool.results.fit.FitResult
         """
         import pymc as pm
-
-        from spikepool.diagnostics import check_sampling
-        from spikepool.results import FitResult, add_fit_groups
 
         counts = validate_counts(counts)  # CountsError before anything else; whole-number floats as int64
         check_sampler_args(draws, tune, chains, random_seed, sampler_kwargs)
@@ -535,24 +495,5 @@ def sparse_target_accept(pooling: str, centered: np.ndarray, sampler_kwargs: dic
     return None
 
 
-def with_neuron_effect(report: CheckReport, effect: bool, why: str) -> CheckReport:
-    """``report`` with the ``neuron_effect`` finding (info): crossed effects on or off, and why."""
-    problem = Problem(
-        "neuron_effect",
-        "info",
-        f"crossed neuron x condition effects are {'on' if effect else 'off'}: {why}.",
-        "neuron_effect=True or False (CLI: --neuron-effect on|off) forces the choice." if "set by" not in why else "",
-    )
-    return CheckReport(
-        report.title, [*report.problems, problem], checked=(*report.checked, "neuron_effect"), summary=report.summary
-    )
-
-
 def _value_name(model, name: str) -> str:
     return model.rvs_to_values[model[name]].name
-
-
-def diagnosed_names(idata) -> list[str]:
-    """The posterior variables of a fit that ``check_sampling`` diagnoses (population scales, rates, dispersion)."""
-    names = ["mu", "tau", "tau_session", "mu_session", "tau_neuron", "rate", "alpha", "eta", "mu_a", "tau_a"]
-    return [n for n in names if n in idata["posterior"].data_vars]

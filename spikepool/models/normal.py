@@ -9,7 +9,7 @@ Model, for groups j = 1..J with estimates y_j and known standard errors sigma_j:
 
 For known mu and tau the posterior of theta_j is Normal with mean ``(1 - B_j) y_j + B_j mu`` and
 variance ``(1 - B_j) sigma_j^2``, with the shrinkage factor ``B_j = sigma_j^2 / (sigma_j^2 + tau^2)``
-(``spikepool.analytic.normal_conditional_posterior``); the fit integrates over mu and tau.
+(``spikepool.stats.analytic.normal_conditional_posterior``); the fit integrates over mu and tau.
 
 Priors (``priors=`` overrides; all in the units of the estimates):
 
@@ -34,7 +34,7 @@ samples ``theta_offset_j ~ Normal(0, 1)`` with ``theta_j = mu + tau theta_offset
 group: centered when ``sigma_j < tau_hat`` (the data dominate, the centered form has no funnel), else
 non-centered, where ``tau_hat = sqrt(max(0, s_y^2 - mean(sigma^2)))`` is the method-of-moments estimate of
 tau (``E[s_y^2] = tau^2 + mean(sigma^2)``, s_y^2 the sample variance with ddof=1) — the rule of
-``spikepool.models.parameterization`` with the standard errors known. Groups may be split: the centered
+``spikepool.stats.parameterization`` with the standard errors known. Groups may be split: the centered
 ones are then ``theta_centered`` over ``<dim>_centered``, the others ``theta_offset`` over
 ``<dim>_noncentered``. Posterior names: ``mu``, ``tau``, ``theta`` (``theta_offset`` when non-centered);
 the pointwise log-likelihood is ``y``.
@@ -42,7 +42,6 @@ the pointwise log-likelihood is ``y``.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,18 +49,13 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from spikepool._validate import check_choice, vector_1d
+from spikepool.models.components import half_prior, pooled_normal, split_coords
 from spikepool.models.options import resolve_fixed, resolve_priors
 from spikepool.models.sampling import sample_tree, warn_problems
+from spikepool.results.normal import NormalNormalResult
 
-__all__ = [
-    "DEFAULT_NORMAL_PRIORS",
-    "NormalNormal",
-    "as_groups",
-    "half_prior",
-    "moment_tau",
-    "pooled_normal",
-    "split_coords",
-]
+__all__ = ["DEFAULT_NORMAL_PRIORS", "NormalNormal", "as_groups", "moment_tau"]
 
 PARAMETERIZATIONS = ("auto", "centered", "noncentered")
 
@@ -76,27 +70,6 @@ class Groups:
     sigma: np.ndarray
     dim: str
     coords: np.ndarray
-
-
-def vector_1d(name: str, value: Any, hint: str = "") -> tuple[np.ndarray, str | None, np.ndarray | None]:
-    """A 1-D float array from an array or DataArray, with the DataArray's dim and coords (not checked finite).
-
-    ``hint`` is appended to the error for a DataArray that is not 1-D.
-    """
-    dim = coords = None
-    if isinstance(value, xr.DataArray):
-        if value.ndim != 1:
-            raise ValueError(f"{name} must be 1-D (one value per group); got dims {value.dims}.{hint}")
-        dim = str(value.dims[0])
-        coords = value[dim].values if dim in value.coords else None
-        value = value.values
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be numbers (array or DataArray); got {type(value).__name__}.") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one value per group); got shape {arr.shape}.")
-    return arr, dim, coords
 
 
 def _vector(name: str, value: Any) -> tuple[np.ndarray, str | None, np.ndarray | None]:
@@ -181,7 +154,7 @@ class NormalNormal:
         Overrides of ``DEFAULT_NORMAL_PRIORS`` (``mu_loc``, ``mu_scale``, ``tau``, ``tau_scale``).
     fixed : dict, optional
         Hold ``mu`` and/or ``tau`` at known values instead of sampling them, e.g. ``{"mu": 1.0, "tau": 2.0}``:
-        then theta's posterior is ``spikepool.analytic.normal_conditional_posterior`` exactly.
+        then theta's posterior is ``spikepool.stats.analytic.normal_conditional_posterior`` exactly.
 
     Examples
     --------
@@ -196,11 +169,7 @@ class NormalNormal:
     """
 
     def __init__(self, parameterization: str = "auto", priors: dict | None = None, fixed: dict | None = None) -> None:
-        if parameterization not in PARAMETERIZATIONS:
-            close = difflib.get_close_matches(str(parameterization), PARAMETERIZATIONS, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}; got {parameterization!r}.{hint}")
-        self.parameterization = parameterization
+        self.parameterization = check_choice("parameterization", parameterization, PARAMETERIZATIONS)
         self.priors = _resolve_priors(priors)
         self.fixed = _resolve_fixed(fixed)
 
@@ -294,10 +263,8 @@ class NormalNormal:
 
         Returns
         -------
-        spikepool.models.normal_result.NormalNormalResult
+        spikepool.results.normal.NormalNormalResult
         """
-        from spikepool.models.normal_result import NormalNormalResult
-
         g = as_groups(estimates, standard_errors)
         model = self.build(_labelled(g), g.sigma)
         spec = {**self.spec(), "dim": g.dim}
@@ -316,48 +283,6 @@ class NormalNormal:
         checks = NormalNormalResult.check(tree)
         warn_problems(checks)
         return NormalNormalResult(idata=tree, spec=spec, post_checks=checks, centered=model.spikepool_centered)
-
-
-def split_coords(dim: str, coords: np.ndarray, centered: np.ndarray) -> dict[str, np.ndarray]:
-    """Model coords: ``dim``, plus ``<dim>_centered`` / ``<dim>_noncentered`` when the groups are split."""
-    out = {dim: coords}
-    if centered.any() and not centered.all():
-        out[f"{dim}_centered"] = coords[centered]
-        out[f"{dim}_noncentered"] = coords[~centered]
-    return out
-
-
-def half_prior(name: str, family: str, scale: float):
-    """A scale parameter ``name ~ HalfCauchy(scale)`` or ``HalfNormal(scale)`` (inside a model)."""
-    import pymc as pm
-
-    if family == "halfcauchy":
-        return pm.HalfCauchy(name, beta=scale)
-    return pm.HalfNormal(name, sigma=scale)
-
-
-def pooled_normal(name: str, mu, tau, centered: np.ndarray, dim: str):
-    """Group effects ``name ~ Normal(mu, tau)`` over ``dim``, each group centered or not (inside a model).
-
-    All centered: ``name`` is sampled. All non-centered: ``name_offset ~ Normal(0, 1)`` is sampled and
-    ``name = mu + tau * name_offset`` is a Deterministic. Split: ``name_centered`` over ``<dim>_centered``
-    and ``name_offset`` over ``<dim>_noncentered`` (coords from ``split_coords``), stacked back into
-    ``name`` in the groups' order. Returns the tensor of ``name``.
-    """
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
-    if not non.size:
-        return pm.Normal(name, mu, tau, dims=dim)
-    if not cen.size:
-        offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=dim)
-        return pm.Deterministic(name, mu + tau * offset, dims=dim)
-    centered_part = pm.Normal(f"{name}_centered", mu, tau, dims=f"{dim}_centered")
-    offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=f"{dim}_noncentered")
-    stacked = pt.concatenate([centered_part, mu + tau * offset])
-    inverse = np.argsort(np.concatenate([cen, non]))
-    return pm.Deterministic(name, stacked[inverse], dims=dim)
 
 
 def _labelled(g: Groups) -> xr.DataArray:

@@ -7,14 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from spikepool._validate import did_you_mean
+from spikepool._validate import describe_choices, did_you_mean
 
-__all__ = ["describe_choices", "resolve_fixed", "resolve_priors"]
-
-
-def describe_choices(choices: Sequence[str]) -> str:
-    """``"'a' or 'b'"`` for two choices, ``"one of ('a', 'b', 'c')"`` for more."""
-    return f"{choices[0]!r} or {choices[1]!r}" if len(choices) == 2 else f"one of {tuple(choices)}"
+__all__ = ["resolve_fixed", "resolve_priors"]
 
 
 def resolve_priors(

@@ -34,10 +34,11 @@ never used. ``priors={"tau": "halfcauchy"}`` gives the heavier tail.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
-__all__ = ["DEFAULT_PRIORS", "resolve_priors"]
+from spikepool.models.options import resolve_priors
+
+__all__ = ["DEFAULT_PRIORS", "negbin_priors"]
 
 DEFAULT_PRIORS: dict[str, Any] = {
     "mu_loc": None,
@@ -54,18 +55,14 @@ DEFAULT_PRIORS: dict[str, Any] = {
 }
 
 
-def resolve_priors(priors: dict | None) -> dict[str, Any]:
-    """Defaults updated with ``priors``, refusing unknown keys and non-positive scales."""
-    out = dict(DEFAULT_PRIORS)
-    for key, value in (priors or {}).items():
-        if key not in DEFAULT_PRIORS:
-            close = difflib.get_close_matches(key, list(DEFAULT_PRIORS), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"priors keys must be among {sorted(DEFAULT_PRIORS)}; got {key!r}.{hint}")
-        out[key] = value
-    if out["tau"] not in ("halfnormal", "halfcauchy"):
-        raise ValueError(f"priors['tau'] must be 'halfnormal' or 'halfcauchy'; got {out['tau']!r}.")
-    for key, value in out.items():
-        if key.endswith("_scale") and not (isinstance(value, int | float) and value > 0):
-            raise ValueError(f"priors[{key!r}] must be a positive number; got {value!r}.")
-    return out
+def negbin_priors(priors: dict | None) -> dict[str, Any]:
+    """``DEFAULT_PRIORS`` updated with ``priors``: known keys, a known ``tau`` family, positive scales and
+    finite locations (``mu_loc`` may stay ``None``: the data's pooled rate)."""
+    locations = ("log_alpha_loc", "log_eta_loc") + (("mu_loc",) if (priors or {}).get("mu_loc") is not None else ())
+    return resolve_priors(
+        DEFAULT_PRIORS,
+        priors,
+        families={"tau": ("halfnormal", "halfcauchy")},
+        positive=tuple(k for k in DEFAULT_PRIORS if k.endswith("_scale")),
+        finite=locations,
+    )

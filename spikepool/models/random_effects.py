@@ -17,7 +17,7 @@ both are estimated (the within-neuron spread of those neurons informs sigma).
 Shrinkage. Given mu, tau and sigma the neuron mean ``theta_i = mu + a_i`` has posterior mean
 ``mu + kappa_i (ybar_i - mu)`` with ``kappa_i = n_i tau^2 / (n_i tau^2 + sigma^2)`` (the data's weight, the
 shrinkage factor of the design notes with sigma_i^2 = sigma^2 / n_i), which is also the ratio of its MSE to
-the raw mean's (``spikepool.analytic.mse_ratio_normal``).
+the raw mean's (``spikepool.stats.analytic.mse_ratio_normal``).
 
 Priors (``priors=`` overrides; all in the units of the responses). The defaults scale with ``s_y``, the
 sample sd of all responses (ddof=1), since the units are the user's: ``mu_loc = mean(y)``,
@@ -36,17 +36,19 @@ intra-class correlation ``tau^2 / (tau^2 + sigma^2)``); the pointwise log-likeli
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from spikepool.models.normal import PARAMETERIZATIONS, half_prior, moment_tau, pooled_normal, split_coords
+from spikepool._validate import check_choice
+from spikepool.checks.problems import CheckReport, Problem
+from spikepool.models.components import half_prior, pooled_normal, split_coords
+from spikepool.models.normal import PARAMETERIZATIONS, moment_tau
 from spikepool.models.options import resolve_fixed, resolve_priors
 from spikepool.models.sampling import sample_tree, warn_problems
-from spikepool.problems import CheckReport, Problem
+from spikepool.results.random_effects import RandomEffectsNormalResult
 
 __all__ = ["RandomEffectsNormal", "Responses", "as_responses", "check_responses"]
 
@@ -250,11 +252,7 @@ class RandomEffectsNormal:
     """
 
     def __init__(self, parameterization: str = "auto", priors: dict | None = None, fixed: dict | None = None) -> None:
-        if parameterization not in PARAMETERIZATIONS:
-            close = difflib.get_close_matches(str(parameterization), PARAMETERIZATIONS, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}; got {parameterization!r}.{hint}")
-        self.parameterization = parameterization
+        self.parameterization = check_choice("parameterization", parameterization, PARAMETERIZATIONS)
         _resolve_priors(priors, np.array([0.0, 1.0]))  # validate the keys and values now
         self.priors = dict(priors or {})
         self.fixed = _resolve_fixed(fixed)
@@ -349,10 +347,8 @@ class RandomEffectsNormal:
 
         Returns
         -------
-        spikepool.models.random_effects_result.RandomEffectsNormalResult
+        spikepool.results.random_effects.RandomEffectsNormalResult
         """
-        from spikepool.models.random_effects_result import RandomEffectsNormalResult
-
         r = as_responses(responses)
         model = self.build(responses)
         spec = {**self.spec(responses), "dim": r.dim}

@@ -14,8 +14,8 @@ import numpy as np
 import xarray as xr
 
 from spikepool._validate import check_int, did_you_mean
+from spikepool.checks.problems import CheckReport
 from spikepool.exceptions import SamplingWarning
-from spikepool.problems import CheckReport
 
 __all__ = [
     "check_sampler_args",

@@ -1,0 +1,278 @@
+"""Checks after sampling: ``check_sampling`` returns a ``CheckReport`` like ``check_counts``.
+
+========================  ========  =================================================================
+code                      severity  finding
+========================  ========  =================================================================
+``rhat``                  warning   rank-normalised split R-hat above ``rhat_max`` (1.01)
+``ess_bulk``/``ess_tail`` warning   bulk / tail effective sample size below ``ess_min`` (400)
+``divergences``           warning   divergent transitions after tuning (biased posterior)
+``uninformed``            warning   a scale parameter (``tau``, dispersion) whose posterior is barely
+                                    narrower than its prior: the data did not inform it, so it is
+                                    prior-driven and not a finding
+``no_prior``              info      contraction not computed (no prior draws given)
+``loo_pareto_k``          warning   PSIS-LOO (``psis_loo`` / ``psis_compare``): observations whose Pareto k
+                                    exceeds the reliability threshold, so elpd_loo is unreliable there
+========================  ========  =================================================================
+
+Prior-to-posterior contraction is ``1 - Var_post / Var_prior`` computed on the log scale for
+positive parameters (robust to heavy-tailed priors such as the half-Cauchy), element by element.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from spikepool.checks.problems import CheckReport, Problem
+
+__all__ = ["CONTRACTION_MIN", "check_sampling", "contraction", "psis_compare", "psis_loo"]
+
+#: Contraction below which a parameter counts as not informed by the data (posterior variance over
+#: 90% of the prior's).
+CONTRACTION_MIN = 0.1
+
+REMEDIES = (
+    "(1) raise target_accept (e.g. 0.95), (2) use parameterization='noncentered' for sparse neurons or "
+    "'centered' for data-rich ones ('auto' chooses per neuron), (3) run more tuning and draws, "
+    "(4) pool dispersion (dispersion='pooled' or 'shared') if per-neuron alpha is weakly identified."
+)
+
+
+def _group(idata: Any, name: str) -> xr.Dataset | None:
+    if isinstance(idata, xr.DataTree):
+        return idata[name].to_dataset() if name in idata.children else None
+    if isinstance(idata, xr.Dataset):
+        return idata if name == "posterior" else None
+    raise TypeError(f"idata must be an xarray.DataTree (from pm.sample) or a Dataset; got {type(idata).__name__}.")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _label(da: xr.DataArray, flat_index: int) -> str:
+    dims = [d for d in da.dims]
+    if not dims:
+        return str(da.name)
+    idx = np.unravel_index(flat_index, da.shape)
+    parts = [f"{d}={_plain(da[d].values[i]) if d in da.coords else i!r}" for d, i in zip(dims, idx, strict=True)]
+    return f"{da.name}[{', '.join(parts)}]"
+
+
+def _worst(ds: xr.Dataset, bad: xr.Dataset, higher_is_worse: bool) -> tuple[list[str], float]:
+    names, worst = [], None
+    for var in ds.data_vars:
+        values = np.asarray(ds[var].values, dtype=float).ravel()
+        mask = np.asarray(bad[var].values).ravel()
+        for i in np.flatnonzero(mask):
+            names.append(_label(ds[var], i))
+        if mask.any():
+            v = values[mask].max() if higher_is_worse else values[mask].min()
+            worst = v if worst is None else (max(worst, v) if higher_is_worse else min(worst, v))
+    return names, float("nan") if worst is None else worst
+
+
+def contraction(posterior: xr.DataArray, prior: xr.DataArray, log: bool | None = None) -> xr.DataArray:
+    """Prior-to-posterior contraction ``1 - Var_post / Var_prior`` per element.
+
+    Parameters
+    ----------
+    posterior, prior : xarray.DataArray
+        Draws with sample dims ``chain`` and ``draw``.
+    log : bool, optional
+        Compare log draws (default: when every draw is positive).
+
+    Returns
+    -------
+    xarray.DataArray
+        Contraction over the non-sample dims: 0 means the data taught nothing, 1 full certainty.
+    """
+    if log is None:
+        log = bool((posterior > 0).all() and (prior > 0).all())
+    post, pri = (np.log(posterior), np.log(prior)) if log else (posterior, prior)
+    sample = [d for d in ("chain", "draw") if d in post.dims]
+    return 1.0 - post.var(sample) / pri.var([d for d in ("chain", "draw") if d in pri.dims])
+
+
+def check_sampling(
+    idata: Any,
+    *,
+    var_names: Sequence[str] | None = None,
+    rhat_max: float = 1.01,
+    ess_min: float = 400,
+    prior: Any = None,
+    scale_params: Sequence[str] = ("tau", "tau_session", "tau_neuron", "alpha", "tau_a", "eta"),
+    remedies: str = REMEDIES,
+) -> CheckReport:
+    """Sampling diagnostics of a fit: R-hat, bulk and tail ESS, divergences, contraction.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        Result of ``pm.sample`` (groups ``posterior`` and ``sample_stats``).
+    var_names : sequence of str, optional
+        Variables to diagnose; default every posterior variable.
+    rhat_max, ess_min : float
+        Thresholds (R-hat > 1.01 and ESS < 400 are flagged).
+    prior : xarray.DataTree or Dataset, optional
+        Prior draws (``pm.sample_prior_predictive``); default the ``prior`` group of ``idata``.
+    scale_params : sequence of str
+        Scale and dispersion parameters whose contraction is checked (those present).
+    remedies : str
+        The numbered remedies given with R-hat, ESS and divergence warnings (default: those of the count
+        models).
+
+    Returns
+    -------
+    CheckReport
+        Codes ``rhat``, ``ess_bulk``, ``ess_tail``, ``divergences``, ``uninformed``, ``no_prior``;
+        ``summary`` holds per-variable maxima / minima and the number of divergences.
+    """
+    import arviz_stats as azs
+
+    post = _group(idata, "posterior")
+    if post is None:
+        raise ValueError("idata must have a 'posterior' group; got none. Hint: pass the result of pm.sample().")
+    names = list(var_names) if var_names is not None else [str(v) for v in post.data_vars]
+    missing = [v for v in names if v not in post.data_vars]
+    if missing:
+        raise ValueError(f"var_names must be posterior variables; got {missing}, available {list(post.data_vars)}.")
+    post = post[names]
+    problems: list[Problem] = []
+    rhat = azs.rhat(post)
+    bad_names, worst = _worst(rhat, rhat > rhat_max, higher_is_worse=True)
+    if bad_names:
+        problems.append(
+            Problem(
+                "rhat",
+                "warning",
+                f"R-hat must be <= {rhat_max} for the chains to agree; got {len(bad_names)} value(s) above, "
+                f"worst {worst:.3f}.",
+                remedies,
+                parameters=tuple(bad_names),
+            )
+        )
+    summary: dict[str, Any] = {"rhat_max": float(max(float(rhat[v].max()) for v in rhat.data_vars))}
+    for method in ("bulk", "tail"):
+        ess = azs.ess(post, method=method)
+        bad_names, worst = _worst(ess, ess < ess_min, higher_is_worse=False)
+        summary[f"ess_{method}_min"] = float(min(float(ess[v].min()) for v in ess.data_vars))
+        if bad_names:
+            problems.append(
+                Problem(
+                    f"ess_{method}",
+                    "warning",
+                    f"{method} ESS must be >= {ess_min:g} for stable {'means' if method == 'bulk' else 'intervals'}; "
+                    f"got {len(bad_names)} value(s) below, lowest {worst:.0f}.",
+                    remedies,
+                    parameters=tuple(bad_names),
+                )
+            )
+    stats = _group(idata, "sample_stats")
+    n_div = int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
+    summary["divergences"] = n_div
+    if n_div:
+        n_draws = int(stats["diverging"].size)
+        problems.append(
+            Problem(
+                "divergences",
+                "warning",
+                f"NUTS must not diverge; got {n_div} divergent transition(s) in {n_draws} draws after tuning, "
+                "so the posterior may be biased (often a funnel between tau and the neuron effects).",
+                remedies,
+            )
+        )
+    prior_ds = _group(prior if prior is not None else idata, "prior") if not isinstance(prior, xr.Dataset) else prior
+    present = [p for p in scale_params if p in post.data_vars]
+    checked = ["rhat", "ess_bulk", "ess_tail", "divergences"]
+    if present:
+        if prior_ds is None or not all(p in prior_ds.data_vars for p in present):
+            problems.append(
+                Problem(
+                    "no_prior",
+                    "info",
+                    f"prior-to-posterior contraction of {present} was not computed: no prior draws.",
+                    "pass prior=pm.sample_prior_predictive(...) to check what the data informed.",
+                )
+            )
+        else:
+            checked.append("uninformed")
+            weak = []
+            for p in present:
+                c = contraction(post[p], prior_ds[p])
+                summary[f"contraction_{p}_min"] = float(c.min())
+                weak.extend(
+                    _label(c.rename(p), i) for i in np.flatnonzero(np.asarray(c.values).ravel() < CONTRACTION_MIN)
+                )
+            if weak:
+                problems.append(
+                    Problem(
+                        "uninformed",
+                        "warning",
+                        f"{len(weak)} scale parameter(s) contracted less than {CONTRACTION_MIN:.0%} from prior to "
+                        "posterior: the data did not inform them, so their posteriors restate the prior and are "
+                        "not findings.",
+                        "report them as prior-driven; pool them (dispersion='pooled' or 'shared'), record more "
+                        "trials or neurons, or state the prior's influence with a sensitivity analysis.",
+                        parameters=tuple(weak),
+                    )
+                )
+    return CheckReport("check_sampling", problems, checked=tuple(checked), summary=xr.Dataset(summary))
+
+
+LOO_REMEDIES = (
+    "(1) score held-out trials instead (sp.compare_pooling), which needs no importance sampling, "
+    "(2) refit with those observations left out for an exact LOO of them, "
+    "(3) look at the flagged neurons: a Pareto k that high often marks a neuron the model fits poorly."
+)
+
+
+def psis_loo(idata: Any, name: str = "fit", var_name: str = "y") -> tuple[Any, CheckReport]:
+    """PSIS-LOO (``arviz_stats.loo``, pointwise) and its reliability as a ``CheckReport``.
+
+    ArviZ's ``UserWarning`` about large Pareto shape estimates is folded into the report's
+    ``loo_pareto_k`` problem (how many observations, the worst k, which model) instead of being printed.
+    """
+    import arviz_stats as azs
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shape parameter of Pareto.*")
+        elpd = azs.loo(idata, var_name=var_name, pointwise=True)
+    return elpd, CheckReport(f"PSIS-LOO reliability ({name})", _pareto_problems(elpd, name), checked=("loo_pareto_k",))
+
+
+def psis_compare(idatas: Mapping[str, Any], var_name: str = "y") -> tuple[Any, CheckReport]:
+    """LOO comparison table (``arviz_stats.compare``) and the reliability of every model's PSIS-LOO."""
+    import arviz_stats as azs
+
+    elpds, problems = {}, []
+    for name, idata in idatas.items():
+        elpds[name], report = psis_loo(idata, name, var_name)
+        problems.extend(report.problems)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shape parameter of Pareto.*")
+        table = azs.compare(elpds)
+    return table, CheckReport("PSIS-LOO reliability of the comparison", problems, checked=("loo_pareto_k",))
+
+
+def _pareto_problems(elpd: Any, name: str) -> list[Problem]:
+    k = np.asarray(elpd.pareto_k.values if elpd.pareto_k is not None else [], dtype=float).ravel()
+    k = k[np.isfinite(k)]
+    good = float(elpd.good_k)
+    bad = int((k > good).sum())
+    if not bad:
+        return []
+    return [
+        Problem(
+            "loo_pareto_k",
+            "warning",
+            f"PSIS-LOO needs Pareto k <= {good:.2f} for every observation to be reliable; {name} has {bad} of "
+            f"{k.size} above (worst {k.max():.2f}), so its elpd_loo (and any comparison with it) is unreliable "
+            "for those observations.",
+            LOO_REMEDIES,
+        )
+    ]

@@ -1,0 +1,171 @@
+"""Simulated spike counts with known truth: ``simulate_counts``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from spikepool.counts.schema import from_array
+from spikepool.counts.sessions import concat_sessions
+
+__all__ = ["simulate_counts", "simulate_sessions"]
+
+
+def simulate_counts(
+    n_neurons: int,
+    n_trials: int,
+    *,
+    conditions: Sequence[str] | None = None,
+    mu: float | Sequence[float] = 1.5,
+    tau: float = 0.5,
+    alpha: float | Sequence[float] | None = 5.0,
+    duration: float | Sequence[float] = 1.0,
+    neuron_sd: float = 0.0,
+    seed: int | np.random.Generator | None = None,
+) -> tuple[xr.DataArray, xr.Dataset]:
+    """Draw counts from the hierarchical Gamma-Poisson model.
+
+    ``log r_ic ~ Normal(mu_c + u_i, tau)`` with ``u_i ~ Normal(0, neuron_sd)`` (0 by default: the plain
+    conditionally exchangeable model), ``lambda_ict ~ Gamma(alpha_i, alpha_i / r_ic)``,
+    ``y_ict ~ Poisson(lambda_ict d_t)``, i.e. ``y ~ NegativeBinomial(mu = r d, alpha)`` with
+    ``Var = mu + mu**2 / alpha``. ``alpha=None`` draws Poisson counts.
+
+    Parameters
+    ----------
+    n_neurons, n_trials : int
+        Size of the design (trials cycle through ``conditions``).
+    conditions : sequence of str, optional
+        Condition labels; ``mu`` may then give one population mean (log Hz) per condition.
+    mu : float or sequence
+        Population mean log rate (log Hz), per condition if a sequence.
+    tau : float
+        Between-neuron sd of log rates.
+    alpha : float, sequence or None
+        Dispersion, shared or per neuron; ``None`` for Poisson.
+    duration : float or sequence
+        Trial durations (s).
+    neuron_sd : float
+        Sd of a neuron effect shared by all of a neuron's conditions (``neuron_effect=True`` models).
+    seed : int or numpy.random.Generator, optional
+        Seed of the generator.
+
+    Returns
+    -------
+    counts : xarray.DataArray
+        int64 (neuron, trial) with ``condition`` and ``duration`` coords, like ``from_neo``'s.
+    truth : xarray.Dataset
+        ``mu`` (condition), ``tau``, ``rate`` (neuron, condition; Hz), ``log_rate``, ``alpha`` (neuron),
+        ``neuron_effect`` (neuron) and ``neuron_sd``.
+
+    Examples
+    --------
+    >>> counts, truth = simulate_counts(5, 20, mu=2.0, tau=0.3, alpha=3.0, seed=0)
+    >>> counts.dims, float(truth["tau"])
+    (('neuron', 'trial'), 0.3)
+    """
+    rng = np.random.default_rng(seed)
+    names = np.array(list(conditions) if conditions is not None else [""])
+    cond = np.arange(n_trials) % names.size
+    mu_c = np.broadcast_to(np.asarray(mu, dtype=float), (names.size,)).copy()
+    effect = rng.normal(0.0, neuron_sd, n_neurons) if neuron_sd > 0 else np.zeros(n_neurons)
+    log_rate = rng.normal(mu_c[None, :] + effect[:, None], tau, (n_neurons, names.size))
+    rate = np.exp(log_rate)
+    d = np.broadcast_to(np.asarray(duration, dtype=float), (n_trials,)).copy()
+    expected = rate[:, cond] * d[None, :]
+    if alpha is None:
+        a = np.full(n_neurons, np.inf)
+        y = rng.poisson(expected)
+    else:
+        a = np.broadcast_to(np.asarray(alpha, dtype=float), (n_neurons,)).copy()
+        y = rng.poisson(rng.gamma(a[:, None], expected / a[:, None]))
+    neurons = np.array([f"n{i}" for i in range(n_neurons)])
+    counts = from_array(y, duration=d, condition=names[cond], neuron=neurons, attrs={"source": "simulate_counts"})
+    truth = xr.Dataset(
+        {
+            "mu": ("condition", mu_c),
+            "tau": tau,
+            "log_rate": (("neuron", "condition"), log_rate),
+            "rate": (("neuron", "condition"), rate),
+            "alpha": ("neuron", a),
+            "neuron_effect": ("neuron", effect),
+            "neuron_sd": neuron_sd,
+        },
+        coords={"neuron": neurons, "condition": names},
+    )
+    return counts, truth
+
+
+def simulate_sessions(
+    n_neurons: Sequence[int],
+    n_trials: int | Sequence[int],
+    *,
+    conditions: Sequence[str] | None = None,
+    mu: float | Sequence[float] = 1.5,
+    tau_session: float = 0.5,
+    tau: float = 0.5,
+    alpha: float | None = 5.0,
+    duration: float = 1.0,
+    seed: int | None = None,
+) -> tuple[xr.DataArray, xr.Dataset]:
+    """Draw counts of several sessions from the session-level model, combined with ``concat_sessions``.
+
+    ``mu_session_sc ~ Normal(mu_c, tau_session)``, then each session is ``simulate_counts`` with
+    ``mu = mu_session_s``: ``log r_ic ~ Normal(mu_session_s(i)c, tau)`` and NB trials.
+
+    Parameters
+    ----------
+    n_neurons : sequence of int
+        Neurons of each session (one entry per session).
+    n_trials : int or sequence of int
+        Trials of each session.
+    conditions, mu, tau, alpha, duration
+        As in ``simulate_counts`` (the same for every session).
+    tau_session : float
+        Between-session sd of the session mean log rates.
+    seed : int, optional
+        Seed of the generator.
+
+    Returns
+    -------
+    counts : xarray.DataArray
+        int64 (neuron, trial) from ``concat_sessions``, sessions ``"s0"``, ``"s1"``, ...
+    truth : xarray.Dataset
+        ``mu`` (condition), ``mu_session`` (session, condition), ``tau_session``, ``tau``, and ``rate``
+        / ``log_rate`` (neuron, condition) with the combined neuron labels.
+
+    Examples
+    --------
+    >>> counts, truth = simulate_sessions([3, 4], 10, tau_session=0.4, seed=0)
+    >>> counts.sizes["neuron"], counts.sizes["trial"], truth["mu_session"].dims
+    (7, 20, ('session', 'condition'))
+    """
+    sizes = [int(n) for n in n_neurons]
+    trials = [int(t) for t in np.broadcast_to(np.asarray(n_trials), (len(sizes),))]
+    rng = np.random.default_rng(seed)
+    names = np.array(list(conditions) if conditions is not None else [""])
+    mu_c = np.broadcast_to(np.asarray(mu, dtype=float), (names.size,)).copy()
+    mu_s = rng.normal(mu_c[None, :], tau_session, (len(sizes), names.size))
+    ids = [f"s{k}" for k in range(len(sizes))]
+    parts, truths = [], []
+    for k, (n, t) in enumerate(zip(sizes, trials, strict=True)):
+        c, tr = simulate_counts(
+            n, t, conditions=conditions, mu=mu_s[k], tau=tau, alpha=alpha, duration=duration, seed=rng
+        )
+        parts.append(c)
+        truths.append(tr)
+    counts = concat_sessions(parts, session_ids=ids)
+    counts.attrs["source"] = "simulate_sessions"
+    truth = xr.Dataset(
+        {
+            "mu": ("condition", mu_c),
+            "mu_session": (("session", "condition"), mu_s),
+            "tau_session": tau_session,
+            "tau": tau,
+            "log_rate": (("neuron", "condition"), np.concatenate([t["log_rate"].values for t in truths])),
+            "rate": (("neuron", "condition"), np.concatenate([t["rate"].values for t in truths])),
+        },
+        coords={"neuron": counts["neuron"].values, "condition": names, "session": ids},
+    )
+    return counts, truth

@@ -1,0 +1,17 @@
+"""Results of fits: the posterior with its data, checks, tables and files (``load_result``)."""
+
+from spikepool.results.beta_binomial import BetaBinomialResult
+from spikepool.results.fit import FitResult
+from spikepool.results.load import load_result
+from spikepool.results.normal import NormalNormalResult
+from spikepool.results.random_effects import RandomEffectsNormalResult
+from spikepool.results.tree import TreeResult
+
+__all__ = [
+    "BetaBinomialResult",
+    "FitResult",
+    "NormalNormalResult",
+    "RandomEffectsNormalResult",
+    "TreeResult",
+    "load_result",
+]

@@ -1,0 +1,1 @@
+"""Figures (``plots``) and the HTML report (``report``)."""

@@ -1,0 +1,363 @@
+"""Figures of counts and fits (matplotlib). Every function takes ``ax=None`` and returns the Axes.
+
+``plot_trace`` is the exception: it delegates to ArviZ's ``plot_trace_dist`` / ``plot_rank`` and
+returns their ``PlotCollection``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from spikepool.io._units import window_to_seconds
+from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments_of
+
+__all__ = [
+    "plot_fano",
+    "plot_pooled_estimates",
+    "plot_ppc_counts",
+    "plot_ppc_fano",
+    "plot_psth",
+    "plot_raster",
+    "plot_rates",
+    "plot_shrinkage",
+    "plot_trace",
+    "raster_times",
+]
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    return ax
+
+
+def _cells(ds: xr.Dataset) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Flatten neuron [x condition] to one row per cell with readable labels."""
+    if "condition" in ds.dims:
+        stacked = ds.stack(cell=("neuron", "condition"))
+        labels = [f"{n} / {c}" for n, c in zip(stacked["neuron"].values, stacked["condition"].values, strict=True)]
+        return labels, {k: stacked[k].values for k in ds.data_vars} | {"condition": stacked["condition"].values}
+    return [str(n) for n in ds["neuron"].values], {k: ds[k].values for k in ds.data_vars}
+
+
+def plot_shrinkage(result: Any, *, ci_prob: float = 0.94, ax=None):
+    """Raw (no pooling) -> partial-pooling posterior rate for every neuron [x condition].
+
+    Arrows run from each neuron's raw rate (left) to its posterior mean (right); point size grows with
+    the neuron's spikes; the dashed line is the population rate exp(mu), the dotted one the
+    complete-pooling rate. Rates in Hz on a log axis. ``result`` is a ``FitResult`` or its
+    ``shrinkage()`` Dataset.
+    """
+    ax = _axes(ax)
+    table = result if isinstance(result, xr.Dataset) else result.shrinkage(ci_prob=ci_prob)
+    labels, v = _cells(table)
+    raw, post, spikes = v["raw_rate"], v["rate"], v["spikes"].astype(float)
+    floor = np.nanmin(post) / 2
+    raw_shown = np.where(raw > 0, raw, floor)
+    size = 15 + 135 * np.sqrt(spikes / max(spikes.max(), 1))
+    colours = None
+    if "condition" in v:
+        names, codes = np.unique(v["condition"], return_inverse=True)
+        import matplotlib as mpl
+
+        cmap = mpl.colormaps["tab10"]
+        colours = cmap(codes % 10)
+    for i in range(raw.size):
+        colour = colours[i] if colours is not None else "C0"
+        ax.annotate(
+            "",
+            xy=(1, post[i]),
+            xytext=(0, raw_shown[i]),
+            arrowprops={"arrowstyle": "->", "color": colour, "alpha": 0.6, "lw": 1},
+        )
+    ax.scatter(
+        np.zeros(raw.size),
+        raw_shown,
+        s=size,
+        c=colours if colours is not None else "C0",
+        alpha=0.7,
+        label="raw (no pooling)",
+        zorder=3,
+    )
+    ax.scatter(
+        np.ones(raw.size),
+        post,
+        s=size,
+        c=colours if colours is not None else "C1",
+        marker="D",
+        alpha=0.8,
+        label="partial pooling",
+        zorder=3,
+    )
+    pop = np.unique(np.round(v["population_rate"], 12))
+    for j, p in enumerate(pop):
+        ax.axhline(p, ls="--", color="0.4", lw=1, label="population exp(mu)" if j == 0 else None)
+    ax.axhline(float(np.nanmean(v["pooled_rate"])), ls=":", color="0.6", lw=1, label="complete pooling")
+    ax.set_yscale("log")
+    ax.set_xlim(-0.3, 1.3)
+    ax.set_xticks([0, 1], ["raw rate\n(each neuron alone)", "partial pooling\n(posterior mean)"])
+    ax.set_ylabel("firing rate (Hz)")
+    ax.set_title(f"Shrinkage of {raw.size} neuron rates toward the population (size ~ spikes)")
+    if (raw <= 0).any():
+        ax.text(-0.25, floor, "silent", fontsize=8, va="center", color="0.4")
+    ax.legend(loc="best", fontsize=8, framealpha=0.8)
+    return ax
+
+
+def plot_pooled_estimates(result: Any, *, ci_prob: float = 0.94, sort: bool = True, ax=None):
+    """Forest plot of group estimates before and after pooling (Normal-Normal, random effects, Beta-Binomial).
+
+    For each group (one row): the raw estimate (open circle; with a +-1 standard-error bar when the table has
+    ``standard_error``) and the posterior mean of theta with its equal-tailed ``ci_prob`` interval (filled
+    diamond); the dashed line is the population mean (``attrs["mu"]`` or ``attrs["population_mean"]``).
+
+    Parameters
+    ----------
+    result : NormalNormalResult, RandomEffectsNormalResult, BetaBinomialResult or xarray.Dataset
+        A fit, or its ``shrinkage()`` table (over one group dim, with ``theta``, ``lower``, ``upper`` and
+        ``estimate`` or ``raw``).
+    ci_prob : float
+        Interval probability (when ``result`` is a fit).
+    sort : bool
+        Order the rows by raw estimate.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    table = result if isinstance(result, xr.Dataset) else result.shrinkage(ci_prob=ci_prob)
+    raw_name = "estimate" if "estimate" in table else "raw"
+    missing = [k for k in (raw_name, "theta", "lower", "upper") if k not in table]
+    if missing or len(table["theta"].dims) != 1:
+        raise ValueError(
+            f"result must be a pooled-estimates fit or its shrinkage table over one dim; got variables "
+            f"{sorted(table.data_vars)} (missing {missing}). Hint: plot_shrinkage draws count-model fits."
+        )
+    dim = table["theta"].dims[0]
+    raw = table[raw_name].values.astype(float)
+    order = np.argsort(raw) if sort else np.arange(raw.size)
+    rows = np.arange(raw.size)
+    labels = [str(x) for x in table[dim].values[order]]
+    se = table["standard_error"].values[order] if "standard_error" in table else None
+    ax.errorbar(
+        raw[order], rows + 0.15, xerr=se, fmt="o", mfc="white", color="0.35", ms=5, lw=1, label=f"raw {raw_name}"
+    )
+    theta = table["theta"].values[order]
+    err = np.vstack([theta - table["lower"].values[order], table["upper"].values[order] - theta])
+    level = table.attrs.get("ci_prob", ci_prob)
+    ax.errorbar(theta, rows - 0.15, xerr=err, fmt="D", color="C1", ms=5, lw=1.5, label=f"pooled ({level:.0%} interval)")
+    population = table.attrs.get("mu", table.attrs.get("population_mean"))
+    if population is not None:
+        ax.axvline(float(population), ls="--", color="0.4", lw=1, label="population mean")
+    ax.set_yticks(rows, labels)
+    ax.set_ylabel(dim)
+    ax.set_xlabel("estimate")
+    ax.set_title(f"{raw.size} {dim}s: raw estimates and partial pooling")
+    ax.legend(loc="best", fontsize=8, framealpha=0.8)
+    return ax
+
+
+def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
+    """Caterpillar plot: posterior mean and interval of every rate (Hz), sorted, raw rates as crosses."""
+    ax = _axes(ax)
+    table = result if isinstance(result, xr.Dataset) else result.shrinkage(ci_prob=ci_prob)
+    labels, v = _cells(table)
+    order = np.argsort(v["rate"])
+    y = np.arange(order.size)
+    ax.errorbar(
+        v["rate"][order],
+        y,
+        xerr=[v["rate"][order] - v["lower"][order], v["upper"][order] - v["rate"][order]],
+        fmt="o",
+        ms=4,
+        color="C1",
+        ecolor="C1",
+        elinewidth=1.2,
+        label=f"posterior mean, {ci_prob:.0%} interval",
+    )
+    ax.scatter(v["raw_rate"][order], y, marker="x", color="C0", s=20, label="raw rate", zorder=3)
+    ax.set_yticks(y, [labels[i] for i in order], fontsize=7 if order.size > 30 else 9)
+    ax.set_xscale("log")
+    ax.set_xlabel("firing rate (Hz)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Firing rates")
+    return ax
+
+
+def plot_fano(result: Any, *, ci_prob: float = 0.94, ax=None):
+    """Posterior Fano factor (1 + mu/alpha) per neuron [x condition] with interval, empirical as crosses."""
+    ax = _axes(ax)
+    table = result if isinstance(result, xr.Dataset) else result.fano(ci_prob=ci_prob)
+    labels, v = _cells(table)
+    y = np.arange(len(labels))
+    ax.errorbar(
+        v["mean"],
+        y,
+        xerr=[v["mean"] - v["lower"], v["upper"] - v["mean"]],
+        fmt="o",
+        ms=4,
+        color="C2",
+        label=f"model, {ci_prob:.0%} interval",
+    )
+    ax.scatter(v["empirical"], y, marker="x", color="0.3", s=20, label="empirical var/mean", zorder=3)
+    ax.axvline(1.0, ls="--", color="0.5", lw=1, label="Poisson (Fano = 1)")
+    ax.set_yticks(y, labels, fontsize=7 if len(labels) > 30 else 9)
+    ax.set_xlabel("Fano factor of the counts")
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title("Trial-to-trial variability")
+    return ax
+
+
+def _replicates(result, random_seed):
+    if "posterior_predictive" not in result.idata.children:
+        result.posterior_predictive(random_seed=random_seed)
+    rep = result.idata["posterior_predictive"]["y"]
+    obs = result.idata["observed_data"]["y"]
+    return obs, rep
+
+
+def plot_ppc_counts(result: Any, *, neuron: str | None = None, random_seed: int | None = 0, ax=None):
+    """Hanging rootogram: observed count frequencies vs the posterior predictive (sqrt scale).
+
+    Bars of observed frequencies hang from the predicted curve; a bar that ends far from 0 marks a
+    count value the model over- or under-predicts. ``neuron`` selects one neuron (default: all).
+    """
+    ax = _axes(ax)
+    obs, rep = _replicates(result, random_seed)
+    if neuron is not None:
+        sel = obs["obs_neuron"].values == neuron
+        if not sel.any():
+            raise ValueError(f"neuron must be one of the fitted neurons; got {neuron!r}.")
+        obs, rep = obs.isel(obs=sel), rep.isel(obs=sel)
+    y = obs.values.astype(int)
+    r = rep.values.reshape(-1, y.size).astype(int)
+    top = int(np.quantile(np.concatenate([y, r[:: max(1, r.shape[0] // 200)].ravel()]), 0.995)) + 1
+    edges = np.arange(top + 2)
+    observed = np.histogram(np.minimum(y, top), edges)[0]
+    expected = np.mean(
+        [np.histogram(np.minimum(row, top), edges)[0] for row in r[:: max(1, r.shape[0] // 400)]], axis=0
+    )
+    x = edges[:-1]
+    se, so = np.sqrt(expected), np.sqrt(observed)
+    ax.bar(x, so, bottom=se - so, width=0.8, color="C0", alpha=0.6, label="observed (hanging)")
+    ax.plot(x, se, "o-", color="C3", ms=3, label="posterior predictive")
+    ax.axhline(0, color="0.3", lw=0.8)
+    ax.set_xlabel(f"spike count per trial (last bin: >= {top})")
+    ax.set_ylabel("sqrt(number of trials)")
+    ax.set_title(f"Rootogram{'' if neuron is None else f' of {neuron}'}")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_ppc_fano(result: Any, *, random_seed: int | None = 0, ax=None):
+    """Observed Fano factor per neuron against its posterior predictive distribution (5-95% range)."""
+    ax = _axes(ax)
+    obs, rep = _replicates(result, random_seed)
+    neurons = list(dict.fromkeys(obs["obs_neuron"].values.tolist()))
+    r = rep.values.reshape(-1, obs.size)
+    r = r[:: max(1, r.shape[0] // 400)]
+    y_pos = np.arange(len(neurons))
+    for i, n in enumerate(neurons):
+        sel = obs["obs_neuron"].values == n
+        o = obs.values[sel]
+        if o.size < 2 or o.mean() == 0:
+            continue
+        fr = r[:, sel].var(axis=1, ddof=1) / np.maximum(r[:, sel].mean(axis=1), 1e-12)
+        lo, hi = np.quantile(fr, [0.05, 0.95])
+        ax.plot([lo, hi], [i, i], color="C3", lw=3, alpha=0.5, label="replicated 5-95%" if i == 0 else None)
+        ax.plot(o.var(ddof=1) / o.mean(), i, "ko", ms=4, label="observed" if i == 0 else None)
+    ax.set_yticks(y_pos, [str(n) for n in neurons])
+    ax.set_xlabel("Fano factor over all of the neuron's trials")
+    ax.set_title("Posterior predictive check of the Fano factor")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def raster_times(
+    source: Any, neuron: str, *, window: Any, align: str | None = None, neuron_key: str | None = None
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Spike times (s, relative to each trial's alignment) of one neuron, trial by trial.
+
+    Returns ``(times, conditions)``: a list with one array per trial (empty where the neuron was not
+    recorded) and the trials' conditions, laid out as ``from_neo`` lays them out.
+    """
+    segs, _ = _segments_of(source)
+    win = window_to_seconds(window)
+    neurons = _neurons(segs, neuron_key)
+    if str(neuron) not in neurons.ids:
+        raise ValueError(f"neuron must be one of {neurons.ids[:10]}...; got {neuron!r}.")
+    spikes = neurons.spikes[neurons.ids.index(str(neuron))]
+    trials = _segment_trials(segs, win, "condition") if align is None else _event_trials(segs, align, win, "condition")
+    out = []
+    for k in range(len(trials)):
+        t = spikes.get(int(trials.segment[k]), np.zeros(0))
+        lo, hi = np.searchsorted(t, [trials.start[k], trials.stop[k]])
+        out.append(t[lo:hi] - trials.align[k])
+    return out, trials.condition
+
+
+def plot_raster(
+    source: Any, neuron: str, *, window: Any, align: str | None = None, neuron_key: str | None = None, ax=None
+):
+    """Raster of one neuron's spikes, one row per trial, trials grouped by condition."""
+    ax = _axes(ax)
+    times, conditions = raster_times(source, neuron, window=window, align=align, neuron_key=neuron_key)
+    order = np.argsort(conditions, kind="stable")
+    names = list(dict.fromkeys(conditions[order]))
+    for row, k in enumerate(order):
+        colour = f"C{names.index(conditions[k]) % 10}"
+        ax.vlines(times[k], row + 0.1, row + 0.9, color=colour, lw=0.8)
+    for name in names:
+        rows = np.flatnonzero(conditions[order] == name)
+        ax.text(1.01, rows.mean() + 0.5, name, transform=ax.get_yaxis_transform(), fontsize=7, va="center")
+    ax.set_ylim(0, len(times))
+    ax.set_xlabel("time from alignment (s)")
+    ax.set_ylabel("trial")
+    ax.set_title(f"Raster of {neuron}")
+    return ax
+
+
+def plot_psth(counts: xr.DataArray, *, neuron: str | None = None, by_condition: bool = True, ax=None):
+    """Peri-stimulus time histogram (Hz) from binned counts (neuron, trial, time).
+
+    Mean rate over valid trials, per condition when ``by_condition``; ``neuron=None`` sums all neurons.
+    """
+    ax = _axes(ax)
+    if "time" not in counts.dims:
+        raise ValueError("counts must be binned (dims neuron, trial, time); got window counts. Hint: pass bin_size.")
+    bin_size = float(counts.attrs.get("bin_size", np.diff(counts["time"].values[:2])[0]))
+    sel = counts if neuron is None else counts.sel(neuron=[neuron])
+    valid = sel["valid"] if "valid" in sel.coords else xr.ones_like(sel.isel(time=0), dtype=bool)
+    total = (sel * valid).sum("neuron")
+    n = valid.any("neuron")
+    groups = np.unique(counts["condition"].values) if by_condition else [None]
+    for g in groups:
+        mask = n & (counts["condition"] == g) if g is not None else n
+        rate = total.where(mask).mean("trial") / bin_size
+        ax.step(counts["time"].values, rate.values, where="mid", label=str(g) if g is not None else "all trials")
+    ax.axvline(0, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel("time from alignment (s)")
+    ax.set_ylabel("rate (Hz)" + ("" if neuron is not None else ", summed over neurons"))
+    ax.set_title(f"PSTH{'' if neuron is None else f' of {neuron}'} ({bin_size * 1000:g} ms bins)")
+    if len(groups) > 1:
+        ax.legend(fontsize=7, ncols=2)
+    return ax
+
+
+def plot_trace(result: Any, *, var_names=("mu", "tau", "alpha"), kind: str = "trace"):
+    """Trace (``kind="trace"``) or rank (``kind="rank"``) plots of ArviZ; returns its PlotCollection."""
+    import arviz_plots as azp
+
+    names = [v for v in var_names if v in result.idata["posterior"].data_vars]
+    if kind == "trace":
+        return azp.plot_trace_dist(result.idata, var_names=names, backend="matplotlib")
+    if kind == "rank":
+        return azp.plot_rank(result.idata, var_names=names, backend="matplotlib")
+    raise ValueError(f"kind must be 'trace' or 'rank'; got {kind!r}.")
