@@ -16,6 +16,8 @@ from spikepool.counts.schema import from_array, open_counts, validate_counts
 from spikepool.counts.sessions import concat_sessions
 from spikepool.counts.simulate import simulate_counts, simulate_sessions
 from spikepool.exceptions import (
+    ArgumentError,
+    ArgumentTypeError,
     CountsError,
     DatasetError,
     IdentifiabilityError,
@@ -40,6 +42,8 @@ from spikepool.workflows.parallel import fit_many
 from spikepool.workflows.pooling import compare_pooling
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "SamplingWarning",
     "HierarchicalNegBinom",
     "NormalNormal",

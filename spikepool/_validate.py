@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from spikepool.exceptions import ArgumentError, ArgumentTypeError
+
 __all__ = ["check_choice", "check_ci_prob", "check_int", "describe_choices", "did_you_mean", "vector_1d"]
 
 
@@ -23,14 +25,16 @@ def check_ci_prob(ci_prob: Any) -> float:
     """
     ok = isinstance(ci_prob, int | float | np.floating) and not isinstance(ci_prob, bool)
     if not ok or not 0 < ci_prob < 1:
-        raise ValueError(f"ci_prob must be a probability in (0, 1); got {ci_prob!r}. Hint: 0.94 gives a 94% interval.")
+        raise ArgumentError(
+            f"ci_prob must be a probability in (0, 1); got {ci_prob!r}. Hint: 0.94 gives a 94% interval."
+        )
     return float(ci_prob)
 
 
 def check_int(name: str, value: Any, low: int) -> None:
     """Refuse ``value`` unless it is an integer (not a bool) >= ``low``, naming it ``name``."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+        raise ArgumentError(f"{name} must be an integer >= {low}; got {value!r}.")
 
 
 def did_you_mean(value: Any, choices: Sequence[str]) -> str:
@@ -53,7 +57,7 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     'partial'
     """
     if value not in choices:
-        raise ValueError(f"{name} must be one of {tuple(choices)}; got {value!r}.{did_you_mean(value, choices)}")
+        raise ArgumentError(f"{name} must be one of {tuple(choices)}; got {value!r}.{did_you_mean(value, choices)}")
     return value
 
 
@@ -65,14 +69,14 @@ def vector_1d(name: str, value: Any, hint: str = "") -> tuple[np.ndarray, str | 
     dim = coords = None
     if isinstance(value, xr.DataArray):
         if value.ndim != 1:
-            raise ValueError(f"{name} must be 1-D (one value per group); got dims {value.dims}.{hint}")
+            raise ArgumentError(f"{name} must be 1-D (one value per group); got dims {value.dims}.{hint}")
         dim = str(value.dims[0])
         coords = value[dim].values if dim in value.coords else None
         value = value.values
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be numbers (array or DataArray); got {type(value).__name__}.") from None
+        raise ArgumentTypeError(f"{name} must be numbers (array or DataArray); got {type(value).__name__}.") from None
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one value per group); got shape {arr.shape}.")
+        raise ArgumentError(f"{name} must be 1-D (one value per group); got shape {arr.shape}.")
     return arr, dim, coords

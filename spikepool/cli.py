@@ -11,7 +11,9 @@ the sessions are combined with ``concat_sessions`` and fitted with a session lev
 only when ``--condition`` names them)
 
 SOURCE is a registered dataset name (``spikepool datasets``) or any file Neo (or pynwb) reads.
-Bad input ends with one line on stderr and exit status 2, no traceback.
+Bad input (any ``SpikepoolError``, a missing or unwritable file, a missing optional package) ends with one
+line on stderr and exit status 2, no traceback. Anything else is a bug in spikepool: one line saying so, with
+the path of a file holding the traceback, and exit status 70.
 """
 
 from __future__ import annotations
@@ -19,23 +21,28 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import spikepool.datasets as datasets
 from spikepool._validate import did_you_mean
 from spikepool.checks.counts import check_counts
+from spikepool.checks.neuron_effect import with_neuron_effect
 from spikepool.counts.describe import format_summary
 from spikepool.counts.sessions import concat_sessions
 from spikepool.datasets import list_datasets
-from spikepool.exceptions import SpikepoolWarning
+from spikepool.exceptions import ArgumentError, SpikepoolError, SpikepoolWarning
 from spikepool.io.files import load
-from spikepool.models.negbin import DISPERSIONS, LIKELIHOODS, POOLINGS, HierarchicalNegBinom, with_neuron_effect
+from spikepool.models.negbin import DISPERSIONS, LIKELIHOODS, POOLINGS, HierarchicalNegBinom
 from spikepool.models.sampling import check_sampler_args
 from spikepool.results.load import load_result
 from spikepool.viz.report import report
 
 EXIT_BAD_INPUT = 2
+#: ``EX_SOFTWARE`` of sysexits.h: an internal error.
+EXIT_INTERNAL = 70
 
 
 class _Parser(argparse.ArgumentParser):
@@ -250,7 +257,7 @@ def _report(args) -> int:
         result = load_result(args.result)
     except (OSError, KeyError, ValueError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(
+        raise ArgumentError(
             f"RESULT must be a result file written by 'spikepool fit'; {args.result} is not ({reason})."
         ) from err
     args.out.mkdir(parents=True, exist_ok=True)
@@ -274,9 +281,20 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\ncounts written to {args.out}")
             return 0
         return {"check": _check, "fit": _fit, "report": _report}[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
+    except (SpikepoolError, OSError, ImportError) as err:  # bad input, a file that cannot be read or written
         _say("spikepool: error: " + " ".join(str(err).split()))  # one line, whatever the message holds
         return EXIT_BAD_INPUT
+    except Exception as err:  # a bug: say so, and keep the traceback for the report
+        return _internal_error(err)
+
+
+def _internal_error(err: Exception) -> int:
+    """Write the traceback of ``err`` to a temporary file and say, in one line, that this is spikepool's bug."""
+    with tempfile.NamedTemporaryFile("w", prefix="spikepool-error-", suffix=".txt", delete=False) as f:
+        traceback.print_exception(err, file=f)
+    what = " ".join(f"{type(err).__name__}: {err}".split())
+    _say(f"spikepool: internal error (a bug in spikepool, not your input; please report it with {f.name}): {what}")
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ Every error names the input, what was expected and what was got, and ends with a
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "CountsError",
     "DatasetError",
     "IdentifiabilityError",
@@ -20,7 +22,19 @@ __all__ = [
 
 
 class SpikepoolError(ValueError):
-    """Base class of spikepool's value errors (a ``ValueError``)."""
+    """Base class of every error spikepool raises for bad input (a ``ValueError``).
+
+    Anything else that escapes spikepool is a bug: the command line reports it as an internal error.
+    """
+
+
+class ArgumentError(SpikepoolError):
+    """An argument has a value spikepool cannot use: outside its range, not one of its choices, not a name
+    the data hold (a ``ValueError``)."""
+
+
+class ArgumentTypeError(SpikepoolError, TypeError):
+    """An argument is of the wrong type (a ``TypeError``, and a ``SpikepoolError`` like every input error)."""
 
 
 class CountsError(SpikepoolError):

@@ -144,3 +144,34 @@ def test_bad_input_is_one_clear_line(data_dir, tmp_path, case, argv, match):
     lines = [line for line in out.stderr.splitlines() if not line.startswith(("loading", "reading"))]
     assert len(lines) == 1, out.stderr
     assert match in lines[0] and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("error", [KeyError("boom"), ValueError("operands could not be broadcast")])
+def test_a_bug_is_reported_as_an_internal_error_with_its_traceback(monkeypatch, capsys, error):
+    # a plain ValueError from inside spikepool is a bug, not bad input (spikepool's input errors are SpikepoolError)
+    from spikepool import cli
+
+    def broken():
+        raise error
+
+    monkeypatch.setattr(cli, "list_datasets", broken)
+    assert cli.main(["datasets"]) == cli.EXIT_INTERNAL
+    line = capsys.readouterr().err.strip()
+    assert line.count("\n") == 0 and "internal error" in line and type(error).__name__ in line
+    path = Path(line.split("please report it with ")[1].split(")")[0])
+    assert "Traceback" in path.read_text() and "broken" in path.read_text()
+    path.unlink()
+
+
+def test_every_input_error_spikepool_raises_is_a_spikepool_error():
+    # the CLI's split between bad input and bugs rests on this: no bare ValueError / TypeError raised in the package
+    import re
+
+    package = Path(sp.__file__).parent
+    bare = [
+        f"{path.relative_to(package)}:{k}"
+        for path in package.rglob("*.py")
+        for k, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"raise (ValueError|TypeError)\(", line)
+    ]
+    assert bare == []

@@ -125,12 +125,7 @@ def test_no_import_circles():
 
 
 def test_imports_point_down_the_layers():
-    upward = [
-        f"{m}:{line} imports {t}"
-        for m, edges in GRAPH.items()
-        for t, _, line in edges
-        if _layer(t) > _layer(m)
-    ]
+    upward = [f"{m}:{line} imports {t}" for m, edges in GRAPH.items() for t, _, line in edges if _layer(t) > _layer(m)]
     assert upward == []
 
 

@@ -51,7 +51,7 @@ from spikepool._validate import did_you_mean
 from spikepool.checks.problems import CheckReport, Problem, labels_of
 from spikepool.checks.sessions import session_checks
 from spikepool.counts.schema import valid_mask, validate_counts
-from spikepool.exceptions import CountsError
+from spikepool.exceptions import ArgumentError, CountsError
 from spikepool.stats.fano import FANO_CI_PROB, cell_codes, cell_sums, fano_screen
 
 __all__ = ["DISPERSIONS", "MIN_DISPERSION_REPLICATES", "check_counts", "fano_screen"]
@@ -344,7 +344,7 @@ def check_counts(
     (True, ['silent_neuron'])
     """
     if dispersion not in DISPERSIONS:
-        raise ValueError(
+        raise ArgumentError(
             f"dispersion must be one of {DISPERSIONS}; got {dispersion!r}.{did_you_mean(dispersion, DISPERSIONS)}"
         )
     title = f"check_counts(dispersion={dispersion!r}, condition={condition!r}" + (
@@ -380,7 +380,7 @@ def check_counts(
     if condition is not None:
         trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",)]
         if condition not in trial_coords:
-            raise ValueError(
+            raise ArgumentError(
                 f"condition must name a coordinate on 'trial'; got {condition!r}, available {trial_coords}."
                 f"{did_you_mean(condition, trial_coords)}"
             )

@@ -28,6 +28,7 @@ import numpy as np
 import xarray as xr
 
 from spikepool.checks.problems import CheckReport, Problem
+from spikepool.exceptions import ArgumentError, ArgumentTypeError
 
 __all__ = ["CONTRACTION_MIN", "check_sampling", "contraction", "psis_compare", "psis_loo"]
 
@@ -47,7 +48,9 @@ def _group(idata: Any, name: str) -> xr.Dataset | None:
         return idata[name].to_dataset() if name in idata.children else None
     if isinstance(idata, xr.Dataset):
         return idata if name == "posterior" else None
-    raise TypeError(f"idata must be an xarray.DataTree (from pm.sample) or a Dataset; got {type(idata).__name__}.")
+    raise ArgumentTypeError(
+        f"idata must be an xarray.DataTree (from pm.sample) or a Dataset; got {type(idata).__name__}."
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -136,11 +139,11 @@ def check_sampling(
 
     post = _group(idata, "posterior")
     if post is None:
-        raise ValueError("idata must have a 'posterior' group; got none. Hint: pass the result of pm.sample().")
+        raise ArgumentError("idata must have a 'posterior' group; got none. Hint: pass the result of pm.sample().")
     names = list(var_names) if var_names is not None else [str(v) for v in post.data_vars]
     missing = [v for v in names if v not in post.data_vars]
     if missing:
-        raise ValueError(f"var_names must be posterior variables; got {missing}, available {list(post.data_vars)}.")
+        raise ArgumentError(f"var_names must be posterior variables; got {missing}, available {list(post.data_vars)}.")
     post = post[names]
     problems: list[Problem] = []
     rhat = azs.rhat(post)

@@ -31,7 +31,7 @@ import spikepool.datasets as datasets
 from spikepool._validate import did_you_mean
 from spikepool.counts.schema import BINNED_DIMS, validate_counts
 from spikepool.counts.sessions import _session_ids, check_alike, concat_sessions, load_session, session_list
-from spikepool.exceptions import SourceError
+from spikepool.exceptions import ArgumentError, ArgumentTypeError, SourceError
 
 __all__ = ["open_sessions"]
 
@@ -98,12 +98,12 @@ def _check_sources(sessions: Any) -> list[str | os.PathLike]:
     sources = session_list(sessions, "dataset names or file paths")
     for k, src in enumerate(sources):
         if isinstance(src, xr.DataArray):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"each session must be a dataset name or a file path; got a DataArray at position {k}. "
                 "Hint: counts already in memory gain nothing from Dask; combine them with concat_sessions()."
             )
         if not isinstance(src, str | os.PathLike):
-            raise TypeError(f"each session must be a dataset name or a file path; got {type(src).__name__}.")
+            raise ArgumentTypeError(f"each session must be a dataset name or a file path; got {type(src).__name__}.")
     registered = set(datasets.names())
     for src in sources:
         # A bare word that is neither a dataset nor a file is a misspelt name: let the registry say so
@@ -120,18 +120,20 @@ def _check_chunks(chunks: Any) -> int | dict[str, int] | None:
         return None
     if isinstance(chunks, int) and not isinstance(chunks, bool):
         if chunks < 1:
-            raise ValueError(f"chunks must be a positive int; got {chunks}. Hint: chunks=None keeps one per session.")
+            raise ArgumentError(
+                f"chunks must be a positive int; got {chunks}. Hint: chunks=None keeps one per session."
+            )
         return chunks
     if not isinstance(chunks, Mapping):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"chunks must be None, an int or a dict such as {{'neuron': 20, 'trial': 100}}; "
             f"got {type(chunks).__name__}."
         )
     for dim, size in chunks.items():
         if dim not in BINNED_DIMS:
-            raise ValueError(f"chunks must name dims of {BINNED_DIMS}; got {dim!r}.{did_you_mean(dim, BINNED_DIMS)}")
+            raise ArgumentError(f"chunks must name dims of {BINNED_DIMS}; got {dim!r}.{did_you_mean(dim, BINNED_DIMS)}")
         if isinstance(size, bool) or not isinstance(size, int) or not (size >= 1 or size == -1):
-            raise ValueError(
+            raise ArgumentError(
                 f"chunks[{dim!r}] must be a positive int (or -1 for the whole dim); got {size!r}. "
                 "Hint: chunks={'neuron': 20, 'trial': 100}."
             )
@@ -144,7 +146,7 @@ def _axes(chunks: int | dict[str, int], dims: tuple[str, ...]) -> int | dict[int
         return chunks
     extra = [dim for dim in chunks if dim not in dims]
     if extra:
-        raise ValueError(
+        raise ArgumentError(
             f"chunks must name dims of the counts, {dims}; got {extra}. Hint: 'time' needs binned counts (bin_size=)."
         )
     return {dims.index(dim): size for dim, size in chunks.items()}

@@ -15,6 +15,7 @@ import xarray as xr
 
 from spikepool._validate import did_you_mean
 from spikepool.counts.schema import valid_mask, validate_counts
+from spikepool.exceptions import ArgumentError, ArgumentTypeError
 
 __all__ = ["responsive_trials"]
 
@@ -23,7 +24,7 @@ def _check_min_spikes(min_spikes: object, counts: xr.DataArray) -> int | np.ndar
     """``min_spikes`` as an int, or as an int64 array (neuron,) in the order of ``counts``' neurons."""
     if isinstance(min_spikes, xr.DataArray):
         if min_spikes.dims not in ((), ("neuron",)):
-            raise ValueError(
+            raise ArgumentError(
                 f"min_spikes must be an int or a DataArray over 'neuron'; got dims {min_spikes.dims}. "
                 "Hint: one threshold per neuron, e.g. counts.quantile(0.95, dim='trial')."
             )
@@ -31,37 +32,41 @@ def _check_min_spikes(min_spikes: object, counts: xr.DataArray) -> int | np.ndar
             given = set(min_spikes["neuron"].values.tolist())
             missing = [n for n in counts["neuron"].values.tolist() if n not in given]
             if missing:
-                raise ValueError(
+                raise ArgumentError(
                     f"min_spikes must give a threshold for every neuron of counts; got none for {missing[0]!r}."
                 )
             min_spikes = min_spikes.sel(neuron=counts["neuron"].values)
         elif min_spikes.ndim == 1 and min_spikes.size != counts.sizes["neuron"]:
-            raise ValueError(
+            raise ArgumentError(
                 f"min_spikes must give one threshold per neuron; got {min_spikes.size} for "
                 f"{counts.sizes['neuron']} neurons."
             )
         values = np.asarray(min_spikes.values)
         if values.dtype.kind not in "iuf" or not (np.isfinite(values) & (values == np.round(values))).all():
-            raise TypeError(f"min_spikes must hold whole numbers (spikes in the window); got {values.tolist()!r}.")
+            raise ArgumentTypeError(
+                f"min_spikes must hold whole numbers (spikes in the window); got {values.tolist()!r}."
+            )
         if (values < 1).any():
-            raise ValueError(f"min_spikes must be >= 1; got {values.min():g}. Hint: with 0 every trial responds.")
+            raise ArgumentError(f"min_spikes must be >= 1; got {values.min():g}. Hint: with 0 every trial responds.")
         if values.ndim == 0:
             return int(values)
         return values.astype(np.int64)
     if isinstance(min_spikes, bool) or not isinstance(min_spikes, numbers.Integral):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"min_spikes must be an int (spikes in the window) or a DataArray over 'neuron'; got "
             f"{type(min_spikes).__name__} {min_spikes!r}."
         )
     if min_spikes < 1:
-        raise ValueError(f"min_spikes must be >= 1; got {min_spikes}. Hint: with 0 every recorded trial is a response.")
+        raise ArgumentError(
+            f"min_spikes must be >= 1; got {min_spikes}. Hint: with 0 every recorded trial is a response."
+        )
     return int(min_spikes)
 
 
 def _check_condition(counts: xr.DataArray, condition: str) -> str:
     trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",) and c != "trial"]
     if condition not in trial_coords:
-        raise ValueError(
+        raise ArgumentError(
             f"condition must name a coordinate on 'trial'; got {condition!r}, available {trial_coords}."
             f"{did_you_mean(condition, trial_coords)}"
         )

@@ -17,7 +17,7 @@ import xarray as xr
 
 from spikepool._validate import did_you_mean
 from spikepool._version import __version__
-from spikepool.exceptions import CountsError
+from spikepool.exceptions import ArgumentTypeError, CountsError
 
 __all__ = ["from_array", "open_counts", "valid_mask", "validate_counts"]
 
@@ -148,7 +148,7 @@ def validate_counts(counts: Any) -> xr.DataArray:
     dtype('int64')
     """
     if not isinstance(counts, xr.DataArray):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"counts must be an xarray.DataArray; got {type(counts).__name__}. "
             "Hint: from_array() wraps a numpy array, from_neo() counts spike trains."
         )

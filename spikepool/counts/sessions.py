@@ -26,6 +26,7 @@ import xarray as xr
 
 import spikepool.datasets as datasets
 from spikepool.counts.schema import valid_mask, validate_counts
+from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.io import load
 
 __all__ = ["concat_sessions", "load_session", "neuron_sessions"]
@@ -51,11 +52,11 @@ def neuron_sessions(counts: xr.DataArray, coord: str) -> tuple[np.ndarray, np.nd
     on_neuron = [str(c) for c in counts.coords if counts[c].dims == ("neuron",)]
     if coord not in on_neuron:
         hint = " Hint: concat_sessions() adds 'neuron_session'." if "neuron_session" not in on_neuron else ""
-        raise ValueError(f"session must name a coordinate on 'neuron'; got {coord!r}, available {on_neuron}.{hint}")
+        raise ArgumentError(f"session must name a coordinate on 'neuron'; got {coord!r}, available {on_neuron}.{hint}")
     labels = counts[coord].values
     missing = [str(n) for n, lab in zip(counts["neuron"].values, labels, strict=True) if lab is None or lab != lab]
     if missing or any(str(lab) == "" for lab in labels):
-        raise ValueError(
+        raise ArgumentError(
             f"every neuron must have a session in {coord!r}; got none for {missing or 'some neurons (empty label)'}."
         )
     labels = labels.astype(str)
@@ -73,7 +74,7 @@ def load_session(source: str | os.PathLike | xr.DataArray, **load_kwargs: Any) -
     """
     if isinstance(source, xr.DataArray):
         if load_kwargs:
-            raise ValueError(
+            raise ArgumentError(
                 f"load options apply to names and files only; got {sorted(load_kwargs)} with a DataArray. "
                 "Hint: count it with those options first."
             )
@@ -82,7 +83,7 @@ def load_session(source: str | os.PathLike | xr.DataArray, **load_kwargs: Any) -
         return datasets.load_counts(source, **load_kwargs)
     if isinstance(source, str | os.PathLike):
         return load(source, **load_kwargs)
-    raise TypeError(
+    raise ArgumentTypeError(
         f"each session must be counts (DataArray), a dataset name or a file path; got {type(source).__name__}."
     )
 
@@ -90,12 +91,12 @@ def load_session(source: str | os.PathLike | xr.DataArray, **load_kwargs: Any) -
 def session_list(sessions: Any, what: str) -> list:
     """``sessions`` as a non-empty list; a bare session (str, path, DataArray) or a non-sequence is refused."""
     if isinstance(sessions, str | os.PathLike | xr.DataArray) or not isinstance(sessions, Sequence):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"sessions must be a list of {what}; got {type(sessions).__name__}. Hint: wrap a single session in a list."
         )
     sources = list(sessions)
     if len(sources) < 1:
-        raise ValueError("sessions must hold at least one session; got none.")
+        raise ArgumentError("sessions must hold at least one session; got none.")
     return sources
 
 
@@ -104,9 +105,9 @@ def check_alike(ids: Sequence[str], dims: Sequence[tuple], times: Sequence[np.nd
     that differs)."""
     for sid, d, t in zip(ids, dims, times, strict=True):
         if d != dims[0]:
-            raise ValueError(f"every session must have dims {dims[0]}; got {d} for session {sid!r}.")
+            raise ArgumentError(f"every session must have dims {dims[0]}; got {d} for session {sid!r}.")
         if "time" in dims[0] and not np.array_equal(t, times[0]):
-            raise ValueError(
+            raise ArgumentError(
                 f"binned sessions must share their time bins; got different bins for session {sid!r}. "
                 "Hint: count every session with the same window and bin_size."
             )
@@ -123,13 +124,15 @@ def _session_ids(sources: list, session_ids: Sequence[str] | None) -> list[str]:
     else:
         ids = [str(s) for s in session_ids]
         if len(ids) != len(sources):
-            raise ValueError(f"session_ids must give one id per session; got {len(ids)} for {len(sources)} sessions.")
+            raise ArgumentError(
+                f"session_ids must give one id per session; got {len(ids)} for {len(sources)} sessions."
+            )
     dup = sorted({s for s in ids if ids.count(s) > 1})
     if dup:
-        raise ValueError(f"session ids must be unique; got {dup} more than once. Hint: pass session_ids=[...].")
+        raise ArgumentError(f"session ids must be unique; got {dup} more than once. Hint: pass session_ids=[...].")
     bad = [s for s in ids if "/" in s]
     if bad:
-        raise ValueError(f"session ids must not contain '/' (it separates session and neuron); got {bad}.")
+        raise ArgumentError(f"session ids must not contain '/' (it separates session and neuron); got {bad}.")
     return ids
 
 
@@ -174,7 +177,7 @@ def concat_sessions(
     sources = session_list(sessions, "counts, dataset names or paths")
     for src in sources:
         if not isinstance(src, str | os.PathLike | xr.DataArray):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"each session must be counts (DataArray), a dataset name or a file path; got {type(src).__name__}."
             )
     ids = _session_ids(sources, session_ids)

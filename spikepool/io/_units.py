@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import quantities as pq
 
-from spikepool.exceptions import UnitsError, WindowError
+from spikepool.exceptions import ArgumentTypeError, UnitsError, WindowError
 
 __all__ = ["to_seconds", "window_to_seconds"]
 
@@ -58,7 +58,7 @@ def to_seconds(values: Any, name: str, units: Any = None) -> np.ndarray:
     """
     if isinstance(values, pq.Quantity):
         if units is not None and not isinstance(units, str | pq.Quantity):
-            raise TypeError(f"units must be a string or a Quantity; got {type(units).__name__}.")
+            raise ArgumentTypeError(f"units must be a string or a Quantity; got {type(units).__name__}.")
         _unit_of(name, values.units)
         out = np.array(values.rescale(pq.s).magnitude, dtype=np.float64, copy=True)
     else:
@@ -71,7 +71,7 @@ def to_seconds(values: Any, name: str, units: Any = None) -> np.ndarray:
         try:
             out = np.array(values, dtype=np.float64, copy=True)
         except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must be numeric times; got {type(values).__name__}.") from err
+            raise ArgumentTypeError(f"{name} must be numeric times; got {type(values).__name__}.") from err
         if factor != 1.0:
             out = out * factor
     if not np.all(np.isfinite(out)):
@@ -93,7 +93,7 @@ def window_to_seconds(window: Any, name: str = "window", units: Any = "s") -> tu
         try:
             items = list(window)
         except TypeError as err:
-            raise TypeError(f"{name} must be a (start, stop) pair; got {type(window).__name__}.") from err
+            raise ArgumentTypeError(f"{name} must be a (start, stop) pair; got {type(window).__name__}.") from err
         if len(items) != 2:
             raise WindowError(
                 f"{name} must be a (start, stop) pair; got {len(items)} values. "

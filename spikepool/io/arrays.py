@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from spikepool.exceptions import NeuronKeyError, SourceError
+from spikepool.exceptions import ArgumentTypeError, NeuronKeyError, SourceError
 from spikepool.io._core import Neurons, Trials, assemble, binned_trials, sorted_times
 from spikepool.io._units import to_seconds, window_to_seconds
 
@@ -33,7 +33,7 @@ def _neuron_arrays(spike_times: Any) -> tuple[list[str], list[Any]]:
         return ["0"], [spike_times]
     if isinstance(spike_times, Sequence | np.ndarray) and not isinstance(spike_times, str):
         return [str(i) for i in range(len(spike_times))], list(spike_times)
-    raise TypeError(
+    raise ArgumentTypeError(
         "spike_times must be a dict {neuron_id: times}, a list of 1-D arrays (one per neuron) or one "
         f"1-D array; got {type(spike_times).__name__}."
     )
@@ -90,7 +90,7 @@ def from_spike_times(
         raise SourceError("trial_starts must hold at least one trial; got none.")
     win = window_to_seconds(window, units=units)
     if win is None:
-        raise TypeError("window must be a (start, stop) pair; got None.")
+        raise ArgumentTypeError("window must be a (start, stop) pair; got None.")
     if conditions is None:
         cond = np.full(align.size, "")
     else:

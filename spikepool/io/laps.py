@@ -20,7 +20,7 @@ import neo
 import numpy as np
 import quantities as pq
 
-from spikepool.exceptions import SourceError
+from spikepool.exceptions import ArgumentError, ArgumentTypeError, SourceError
 
 __all__ = ["clean_position", "cut_laps", "spatial_bin_epochs", "tracking_lost"]
 
@@ -81,7 +81,7 @@ def tracking_lost(
         bool, shape ``(sample,)``: True where the position is lost.
     """
     if not coords:
-        raise TypeError("tracking_lost needs at least one coordinate array after t; got none.")
+        raise ArgumentTypeError("tracking_lost needs at least one coordinate array after t; got none.")
     arrays = [_track(t, c, name=f"coordinate {k}")[1] for k, c in enumerate(coords)]
     t = np.asarray(t, dtype=np.float64)
     stacked = np.stack(arrays, axis=1)
@@ -222,14 +222,14 @@ def cut_laps(
     """
     t, x = _track(t, x)
     if not (0.0 <= low < high <= 1.0):
-        raise ValueError(f"end zones need 0 <= low < high <= 1; got low={low!r}, high={high!r}.")
+        raise ArgumentError(f"end zones need 0 <= low < high <= 1; got low={low!r}, high={high!r}.")
     if not (0.0 <= ends[0] < ends[1] <= 1.0):
-        raise ValueError(f"ends must be two increasing quantiles in [0, 1]; got {ends!r}.")
+        raise ArgumentError(f"ends must be two increasing quantiles in [0, 1]; got {ends!r}.")
     if len(directions) != 2 or len(set(directions)) != 2:
-        raise ValueError(f"directions must be two distinct labels (low end, high end); got {directions!r}.")
+        raise ArgumentError(f"directions must be two distinct labels (low end, high end); got {directions!r}.")
     unknown = set(clean) - {"dropout", "max_still", "max_gap", "smooth"}
     if unknown:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"cut_laps got unexpected keyword(s) {sorted(unknown)}; "
             "expected min_run, max_run, low, high, ends, directions, name, dropout, max_still, max_gap, smooth."
         )
@@ -317,9 +317,9 @@ def spatial_bin_epochs(
     t, x = _track(t, x)
     edges = np.asarray(edges, dtype=np.float64)
     if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0) or not np.all(np.isfinite(edges)):
-        raise ValueError(f"edges must be at least 2 finite, strictly increasing values; got {edges!r}.")
+        raise ArgumentError(f"edges must be at least 2 finite, strictly increasing values; got {edges!r}.")
     if not isinstance(laps, neo.Epoch):
-        raise TypeError(f"laps must be a neo.Epoch (e.g. from cut_laps); got {type(laps).__name__}.")
+        raise ArgumentTypeError(f"laps must be a neo.Epoch (e.g. from cut_laps); got {type(laps).__name__}.")
     n_bins = edges.size - 1
     width = max(2, len(str(n_bins - 1)))
     which = np.searchsorted(edges, x, side="right") - 1

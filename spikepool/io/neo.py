@@ -16,7 +16,7 @@ import neo
 import numpy as np
 import xarray as xr
 
-from spikepool.exceptions import NeuronKeyError, SourceError, WindowError
+from spikepool.exceptions import ArgumentTypeError, NeuronKeyError, SourceError, WindowError
 from spikepool.io._core import Neurons, Trials, assemble, binned_trials, check_extent, sorted_times
 from spikepool.io._units import to_seconds, window_to_seconds
 
@@ -67,9 +67,11 @@ def _segments_of(source: Any) -> tuple[list[_Segment], str]:
             raise SourceError(f"source must hold spike trains; got an empty {type(source).__name__}. {hint}")
         else:
             kinds = sorted({type(x).__name__ for x in items})
-            raise TypeError(f"source must be a list of neo.Segment or of neo.SpikeTrain; got a list of {kinds}. {hint}")
+            raise ArgumentTypeError(
+                f"source must be a list of neo.Segment or of neo.SpikeTrain; got a list of {kinds}. {hint}"
+            )
     else:
-        raise TypeError(f"source must be a Neo object; got {type(source).__name__}. {hint}")
+        raise ArgumentTypeError(f"source must be a Neo object; got {type(source).__name__}. {hint}")
     if not segs:
         raise SourceError(f"source must hold at least one segment; got {label} with none. {hint}")
     if not any(s.trains for s in segs):
@@ -127,7 +129,7 @@ def _choose_key(segs: list[_Segment]) -> str | None:
 
 def _neurons(segs: list[_Segment], neuron_key: str | None) -> Neurons:
     if neuron_key is not None and not isinstance(neuron_key, str):
-        raise TypeError(f"neuron_key must be a string; got {type(neuron_key).__name__}.")
+        raise ArgumentTypeError(f"neuron_key must be a string; got {type(neuron_key).__name__}.")
     key = neuron_key if neuron_key is not None else _choose_key(segs)
     ids: list[str] = []
     index: dict[str, int] = {}
@@ -249,7 +251,7 @@ def _matches(segs: list[_Segment], align: str) -> list[tuple[int, Any, np.ndarra
 
 def _event_trials(segs, align, window, condition_key) -> Trials:
     if not isinstance(align, str):
-        raise TypeError(f"align must be an event or epoch name or label (str); got {type(align).__name__}.")
+        raise ArgumentTypeError(f"align must be an event or epoch name or label (str); got {type(align).__name__}.")
     found = _matches(segs, align)
     if not found:
         names = sorted({str(o.name) for s in segs for o in [*s.events, *s.epochs]})

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from spikepool.exceptions import NeuronKeyError, SourceError
+from spikepool.exceptions import ArgumentTypeError, NeuronKeyError, SourceError
 from spikepool.io._core import Neurons, Trials, assemble, binned_trials, sorted_times
 from spikepool.io._units import to_seconds, window_to_seconds
 
@@ -131,7 +131,7 @@ def from_nwb(
     if isinstance(source, pynwb.NWBFile):
         return _from_nwbfile(source, window, align, bin_size, condition_key, neuron_key, "NWBFile")
     if not isinstance(source, str | os.PathLike):
-        raise TypeError(f"source must be an NWB file path or a pynwb.NWBFile; got {type(source).__name__}.")
+        raise ArgumentTypeError(f"source must be an NWB file path or a pynwb.NWBFile; got {type(source).__name__}.")
     path = os.fspath(source)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"source must be an existing NWB file; got {path!r}, which does not exist.")

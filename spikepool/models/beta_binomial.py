@@ -67,6 +67,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from spikepool._validate import vector_1d
+from spikepool.exceptions import ArgumentError
 from spikepool.models.components import half_prior
 from spikepool.models.options import resolve_priors
 from spikepool.models.sampling import sample_tree, warn_problems
@@ -116,11 +117,11 @@ def _counts(name: str, value: Any) -> tuple[np.ndarray, str | None, np.ndarray |
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"{name} must be finite; got {arr[i]} at {_where(i, dim, coords)}. Hint: {_DROP_HINT}")
+        raise ArgumentError(f"{name} must be finite; got {arr[i]} at {_where(i, dim, coords)}. Hint: {_DROP_HINT}")
     bad = np.flatnonzero(arr != np.round(arr))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(
+        raise ArgumentError(
             f"{name} must be whole numbers (counts of trials); got {arr[i]} at {_where(i, dim, coords)}. "
             "Hint: pass counts, not proportions (successes = proportion x trials)."
         )
@@ -159,19 +160,19 @@ def as_proportions(successes: ArrayLike | xr.DataArray, trials: ArrayLike | xr.D
     y, dim_y, coords_y = _counts("successes", successes)
     n, dim_n, coords_n = _counts("trials", trials)
     if y.size != n.size:
-        raise ValueError(
+        raise ArgumentError(
             f"successes and trials must have the same length; got {y.size} and {n.size}. "
             "Hint: one number of trials per group."
         )
     if y.size < 2:
-        raise ValueError(f"successes must hold at least 2 groups to pool; got {y.size}. Hint: nothing to pool.")
+        raise ArgumentError(f"successes must hold at least 2 groups to pool; got {y.size}. Hint: nothing to pool.")
     if dim_y is not None and dim_n is not None and dim_y != dim_n:
-        raise ValueError(f"successes and trials must share their dim; got {dim_y!r} and {dim_n!r}.")
+        raise ArgumentError(f"successes and trials must share their dim; got {dim_y!r} and {dim_n!r}.")
     dim = dim_y or dim_n or "group"
     if dim in ("chain", "draw"):
-        raise ValueError(f"the group dim must not be a sampling dim; got {dim!r}. Hint: rename the DataArray's dim.")
+        raise ArgumentError(f"the group dim must not be a sampling dim; got {dim!r}. Hint: rename the DataArray's dim.")
     if coords_y is not None and coords_n is not None and not np.array_equal(coords_y, coords_n):
-        raise ValueError(f"successes and trials must have the same {dim!r} coords; got different labels.")
+        raise ArgumentError(f"successes and trials must have the same {dim!r} coords; got different labels.")
     coords = coords_y if coords_y is not None else coords_n
     labelled = coords is not None
     coords = np.asarray(coords) if labelled else np.arange(y.size)
@@ -179,15 +180,15 @@ def as_proportions(successes: ArrayLike | xr.DataArray, trials: ArrayLike | xr.D
     bad = np.flatnonzero(n < 1)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"trials must be >= 1; got {n[i]} at {_where(i, *where)}. Hint: {_DROP_HINT}")
+        raise ArgumentError(f"trials must be >= 1; got {n[i]} at {_where(i, *where)}. Hint: {_DROP_HINT}")
     bad = np.flatnonzero(y < 0)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"successes must be >= 0; got {y[i]} at {_where(i, *where)}.")
+        raise ArgumentError(f"successes must be >= 0; got {y[i]} at {_where(i, *where)}.")
     bad = np.flatnonzero(y > n)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(
+        raise ArgumentError(
             f"successes must be <= trials; got {y[i]} of {n[i]} at {_where(i, *where)}. "
             "Hint: are the two arguments swapped?"
         )

@@ -40,7 +40,7 @@ from spikepool.checks.neuron_effect import neuron_effect_choice, with_neuron_eff
 from spikepool.checks.sampling import check_sampling
 from spikepool.counts.schema import validate_counts
 from spikepool.counts.sessions import neuron_sessions
-from spikepool.exceptions import SamplingWarning, SpikepoolWarning
+from spikepool.exceptions import ArgumentError, ArgumentTypeError, SamplingWarning, SpikepoolWarning
 from spikepool.models.components import half_prior
 from spikepool.models.priors import negbin_priors
 from spikepool.models.sampling import check_sampler_args, process_options, reproducible_compilation
@@ -123,18 +123,18 @@ class HierarchicalNegBinom:
     ) -> None:
         self.pooling = check_choice("pooling", pooling, POOLINGS)
         if not isinstance(neuron_effect, bool) and neuron_effect != "auto":
-            error = ValueError if isinstance(neuron_effect, str) else TypeError
+            error = ArgumentError if isinstance(neuron_effect, str) else ArgumentTypeError
             raise error(f"neuron_effect must be True, False or 'auto'; got {neuron_effect!r}.")
         if neuron_effect is True and (condition is None or pooling != "partial"):
-            raise ValueError(
+            raise ArgumentError(
                 "neuron_effect=True needs conditions and partial pooling; got "
                 f"condition={condition!r}, pooling={pooling!r}. Hint: pass condition='condition'."
             )
         self.neuron_effect = neuron_effect
         if session is not None and not isinstance(session, str):
-            raise TypeError(f"session must be a neuron coordinate name (str); got {type(session).__name__}.")
+            raise ArgumentTypeError(f"session must be a neuron coordinate name (str); got {type(session).__name__}.")
         if session is not None and pooling != "partial":
-            raise ValueError(
+            raise ArgumentError(
                 f"session needs partial pooling (neurons pooled toward their session); got pooling={pooling!r}. "
                 "Hint: use pooling='partial', or drop session= for no or complete pooling."
             )
@@ -144,7 +144,7 @@ class HierarchicalNegBinom:
         self.parameterization = check_choice("parameterization", parameterization, PARAMETERIZATIONS)
         self.sampler = check_choice("sampler", sampler, SAMPLERS)
         if condition is not None and not isinstance(condition, str):
-            raise TypeError(f"condition must be a trial coordinate name (str); got {type(condition).__name__}.")
+            raise ArgumentTypeError(f"condition must be a trial coordinate name (str); got {type(condition).__name__}.")
         self.condition = condition
         self.priors = negbin_priors(priors)
 
@@ -218,7 +218,7 @@ class HierarchicalNegBinom:
 
         counts = validate_counts(counts)
         if self.condition is not None and self.condition not in counts.coords:
-            raise ValueError(
+            raise ArgumentError(
                 f"condition must name a trial coordinate; got {self.condition!r}, coords {list(counts.coords)}."
             )
         cells = compress(counts, self.condition)

@@ -50,6 +50,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from spikepool._validate import check_choice, vector_1d
+from spikepool.exceptions import ArgumentError
 from spikepool.models.components import half_prior, pooled_normal, split_coords
 from spikepool.models.options import resolve_fixed, resolve_priors
 from spikepool.models.sampling import sample_tree, warn_problems
@@ -77,7 +78,7 @@ def _vector(name: str, value: Any) -> tuple[np.ndarray, str | None, np.ndarray |
     arr, dim, coords = vector_1d(name, value)
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
-        raise ValueError(
+        raise ArgumentError(
             f"{name} must be finite; got {arr[bad[0]]} at position {bad[0]}. Hint: drop groups without an estimate."
         )
     return arr, dim, coords
@@ -92,28 +93,28 @@ def as_groups(estimates: ArrayLike | xr.DataArray, standard_errors: ArrayLike | 
     y, dim_y, coords_y = _vector("estimates", estimates)
     sigma, dim_s, coords_s = _vector("standard_errors", standard_errors)
     if y.size != sigma.size:
-        raise ValueError(
+        raise ArgumentError(
             f"estimates and standard_errors must have the same length; got {y.size} and {sigma.size}. "
             "Hint: one standard error per estimate."
         )
     if y.size < 2:
-        raise ValueError(f"estimates must hold at least 2 groups to pool; got {y.size}. Hint: nothing to pool.")
+        raise ArgumentError(f"estimates must hold at least 2 groups to pool; got {y.size}. Hint: nothing to pool.")
     bad = np.flatnonzero(sigma <= 0)
     if bad.size:
-        raise ValueError(
+        raise ArgumentError(
             f"standard_errors must be > 0; got {sigma[bad[0]]} at position {bad[0]}. "
             "Hint: a known-variance model needs every group's sampling sd."
         )
     if dim_y is not None and dim_s is not None and dim_y != dim_s:
-        raise ValueError(f"estimates and standard_errors must share their dim; got {dim_y!r} and {dim_s!r}.")
+        raise ArgumentError(f"estimates and standard_errors must share their dim; got {dim_y!r} and {dim_s!r}.")
     dim = dim_y or dim_s or "group"
     if dim in ("chain", "draw"):
-        raise ValueError(f"the group dim must not be a sampling dim; got {dim!r}. Hint: rename the DataArray's dim.")
+        raise ArgumentError(f"the group dim must not be a sampling dim; got {dim!r}. Hint: rename the DataArray's dim.")
     coords = coords_y if coords_y is not None else coords_s
     if coords is None:
         coords = np.arange(y.size)
     if coords_y is not None and coords_s is not None and not np.array_equal(coords_y, coords_s):
-        raise ValueError(f"estimates and standard_errors must have the same {dim!r} coords; got different labels.")
+        raise ArgumentError(f"estimates and standard_errors must have the same {dim!r} coords; got different labels.")
     return Groups(y=y, sigma=sigma, dim=dim, coords=np.asarray(coords))
 
 

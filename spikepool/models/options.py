@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from spikepool._validate import describe_choices, did_you_mean
+from spikepool.exceptions import ArgumentError, ArgumentTypeError
 
 __all__ = ["resolve_fixed", "resolve_priors"]
 
@@ -26,11 +27,11 @@ def resolve_priors(
     out = dict(defaults)
     for key, value in (priors or {}).items():
         if key not in out:
-            raise ValueError(f"priors keys must be among {sorted(out)}; got {key!r}.{did_you_mean(key, list(out))}")
+            raise ArgumentError(f"priors keys must be among {sorted(out)}; got {key!r}.{did_you_mean(key, list(out))}")
         out[key] = value
     for key, choices in families.items():
         if out[key] not in choices:
-            raise ValueError(
+            raise ArgumentError(
                 f"priors[{key!r}] must be {describe_choices(choices)}; got {out[key]!r}."
                 f"{did_you_mean(out[key], choices)}"
             )
@@ -38,7 +39,7 @@ def resolve_priors(
         for key in keys:
             value = out[key]
             if isinstance(value, bool) or not (isinstance(value, int | float) and np.isfinite(value) and ok(value)):
-                raise ValueError(f"priors[{key!r}] must be a {kind} number; got {value!r}.")
+                raise ArgumentError(f"priors[{key!r}] must be a {kind} number; got {value!r}.")
             out[key] = float(value)
     return out
 
@@ -48,15 +49,15 @@ def resolve_fixed(fixed: Mapping[str, Any] | None, allowed: Sequence[str], *, po
     out = {}
     for key, value in (fixed or {}).items():
         if key not in allowed:
-            raise ValueError(
+            raise ArgumentError(
                 f"fixed keys must be {describe_choices(allowed)}; got {key!r}. "
                 f"Hint: fixed={{{allowed[0]!r}: 0.0}} holds {allowed[0]} at 0."
             )
         try:
             value = float(value)
         except (TypeError, ValueError):
-            raise TypeError(f"fixed[{key!r}] must be a number; got {type(value).__name__}.") from None
+            raise ArgumentTypeError(f"fixed[{key!r}] must be a number; got {type(value).__name__}.") from None
         if not np.isfinite(value) or (key in positive and value <= 0):
-            raise ValueError(f"fixed[{key!r}] must be finite{' and > 0' if key in positive else ''}; got {value}.")
+            raise ArgumentError(f"fixed[{key!r}] must be finite{' and > 0' if key in positive else ''}; got {value}.")
         out[key] = value
     return out

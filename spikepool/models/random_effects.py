@@ -44,6 +44,7 @@ import xarray as xr
 
 from spikepool._validate import check_choice
 from spikepool.checks.problems import CheckReport, Problem
+from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.models.components import half_prior, pooled_normal, split_coords
 from spikepool.models.normal import PARAMETERIZATIONS, moment_tau
 from spikepool.models.options import resolve_fixed, resolve_priors
@@ -101,13 +102,13 @@ def as_responses(responses: xr.DataArray | np.ndarray) -> Responses:
     """
     if isinstance(responses, xr.DataArray):
         if responses.ndim != 2 or "trial" not in responses.dims:
-            raise ValueError(
+            raise ArgumentError(
                 f"responses must be a 2-D DataArray with a 'trial' dim, e.g. (neuron, trial); got dims "
                 f"{responses.dims}. Hint: reduce other dims first (e.g. .mean('time'))."
             )
         dim = str(next(d for d in responses.dims if d != "trial"))
         if dim in ("chain", "draw"):
-            raise ValueError(f"the group dim must not be a sampling dim; got {dim!r}.")
+            raise ArgumentError(f"the group dim must not be a sampling dim; got {dim!r}.")
         arr = responses.transpose(dim, "trial")
         coords = arr[dim].values if dim in arr.coords else np.arange(arr.shape[0])
         trials = arr["trial"].values if "trial" in arr.coords else np.arange(arr.shape[1])
@@ -118,15 +119,15 @@ def as_responses(responses: xr.DataArray | np.ndarray) -> Responses:
     try:
         values = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
-        raise TypeError(f"responses must be numbers; got {type(responses).__name__}.") from None
+        raise ArgumentTypeError(f"responses must be numbers; got {type(responses).__name__}.") from None
     if values.ndim != 2:
-        raise ValueError(f"responses must be 2-D (neuron, trial); got shape {values.shape}.")
+        raise ArgumentError(f"responses must be 2-D (neuron, trial); got shape {values.shape}.")
     coords = np.arange(values.shape[0]) if coords is None else np.asarray(coords)
     trials = np.arange(values.shape[1]) if trials is None else np.asarray(trials)
     bad = np.argwhere(np.isinf(values))
     if bad.size:
         i, j = bad[0]
-        raise ValueError(
+        raise ArgumentError(
             f"responses must be finite where recorded (NaN marks an unrecorded trial); got {values[i, j]} at "
             f"{dim}={coords.tolist()[i]!r}, trial={trials.tolist()[j]!r}."
         )
@@ -135,12 +136,12 @@ def as_responses(responses: xr.DataArray | np.ndarray) -> Responses:
     empty = np.flatnonzero(n == 0)
     if empty.size:
         names = ", ".join(repr(c) for c in coords[empty][:6])
-        raise ValueError(
+        raise ArgumentError(
             f"every {dim} must have at least one recorded trial; got none for {empty.size} ({names}). "
             f"Hint: drop them first, e.g. responses.dropna({dim!r}, how='all')."
         )
     if values.shape[0] < 2:
-        raise ValueError(f"responses must hold at least 2 {dim}s to pool; got {values.shape[0]}.")
+        raise ArgumentError(f"responses must hold at least 2 {dim}s to pool; got {values.shape[0]}.")
     rows, cols = np.nonzero(recorded)
     return Responses(y=values[rows, cols], group=rows, trial=trials[cols], dim=dim, coords=coords, n=n)
 

@@ -15,7 +15,7 @@ import xarray as xr
 
 from spikepool._validate import check_int, did_you_mean
 from spikepool.checks.problems import CheckReport
-from spikepool.exceptions import SamplingWarning
+from spikepool.exceptions import ArgumentError, ArgumentTypeError, SamplingWarning
 
 __all__ = [
     "check_sampler_args",
@@ -96,20 +96,20 @@ def check_sampler_args(draws: Any, tune: Any, chains: Any, random_seed: Any, sam
     seed_ok = random_seed is None or isinstance(random_seed, np.random.Generator)
     seed_ok |= isinstance(random_seed, int | np.integer) and not isinstance(random_seed, bool) and random_seed >= 0
     if not seed_ok:
-        raise ValueError(
+        raise ArgumentError(
             f"random_seed must be None, an integer >= 0 or a numpy Generator; got {random_seed!r}. Hint: random_seed=0."
         )
     for key in sample_kwargs:
         if key in ("model", "nuts_sampler", "compute_convergence_checks", "return_inferencedata"):
-            raise TypeError(f"{key!r} is set by spikepool's fit; got it among the sampler keywords.")
+            raise ArgumentTypeError(f"{key!r} is set by spikepool's fit; got it among the sampler keywords.")
         if key not in SAMPLE_KWARGS:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"sampler keywords must be pm.sample or NUTS options; got {key!r}.{did_you_mean(key, SAMPLE_KWARGS)}"
             )
     if "target_accept" in sample_kwargs:
         value = sample_kwargs["target_accept"]
         if isinstance(value, bool) or not isinstance(value, int | float | np.floating) or not 0 < value < 1:
-            raise ValueError(f"target_accept must be a number in (0, 1); got {value!r}. Hint: 0.9 or 0.95.")
+            raise ArgumentError(f"target_accept must be a number in (0, 1); got {value!r}. Hint: 0.9 or 0.95.")
 
 
 def jax_started() -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import xarray as xr
 
 from spikepool._validate import check_ci_prob
+from spikepool.exceptions import ArgumentError
 from spikepool.results.tree import TreeResult
 from spikepool.stats.analytic import extra_binomial_factor
 from spikepool.stats.intervals import SAMPLE_DIMS, eti
@@ -87,7 +88,7 @@ class BetaBinomialResult(TreeResult):
         """
         ci_prob = check_ci_prob(ci_prob)
         if not 0 < ci_prob < 1:
-            raise ValueError(f"ci_prob must be in (0, 1); got {ci_prob!r}.")
+            raise ArgumentError(f"ci_prob must be in (0, 1); got {ci_prob!r}.")
         y, n = self.successes, self.trials
         post = self.posterior
         theta, alpha, beta = post["theta"], post["alpha"], post["beta"]

@@ -21,7 +21,7 @@ from spikepool.checks.neuron_effect import with_neuron_effect
 from spikepool.checks.problems import CheckReport
 from spikepool.checks.sampling import check_sampling, psis_compare, psis_loo
 from spikepool.counts.schema import valid_mask
-from spikepool.exceptions import SourceError
+from spikepool.exceptions import ArgumentError, ArgumentTypeError, SourceError
 from spikepool.results.shrinkage import compute_shrinkage
 from spikepool.results.store import read_tree, write_tree
 from spikepool.stats.cells import Cells, compress
@@ -254,9 +254,9 @@ class FitResult:
             labels = [f"{label} ({i})" for i, label in enumerate(labels)]
         for f in others:
             if not isinstance(f, FitResult):
-                raise TypeError(f"others must be FitResults of the same counts; got {type(f).__name__}.")
+                raise ArgumentTypeError(f"others must be FitResults of the same counts; got {type(f).__name__}.")
             if f.counts.shape != self.counts.shape or not np.array_equal(f.counts.values, self.counts.values):
-                raise ValueError("compare needs fits of the same counts; got fits of different data.")
+                raise ArgumentError("compare needs fits of the same counts; got fits of different data.")
         table, self.loo_checks = psis_compare({label: f.idata for label, f in zip(labels, fits, strict=True)})
         return table
 

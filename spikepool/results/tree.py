@@ -19,6 +19,7 @@ import xarray as xr
 from spikepool._validate import check_ci_prob, describe_choices
 from spikepool.checks.problems import CheckReport
 from spikepool.checks.sampling import check_sampling, psis_compare, psis_loo
+from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.results.store import read_tree, write_tree
 
 __all__ = ["TreeResult"]
@@ -78,7 +79,7 @@ class TreeResult:
             return self.posterior[name]
         if name in self.HYPERS and name in self.spec.get("fixed", {}):
             return xr.DataArray(float(self.spec["fixed"][name]), name=name)
-        raise ValueError(f"name must be {describe_choices(self.HYPERS)}; got {name!r}.")
+        raise ArgumentError(f"name must be {describe_choices(self.HYPERS)}; got {name!r}.")
 
     def summary(self, ci_prob: float = 0.94):
         """ArviZ summary table (mean, sd, interval, ESS, R-hat) of the model's parameters."""
@@ -106,16 +107,16 @@ class TreeResult:
         fits = [self, *others]
         labels = list(names) if names is not None else [f.name for f in fits]
         if len(labels) != len(fits):
-            raise ValueError(f"names must give one label per fit; got {len(labels)} for {len(fits)} fits.")
+            raise ArgumentError(f"names must give one label per fit; got {len(labels)} for {len(fits)} fits.")
         if len(set(labels)) != len(labels):
             labels = [f"{label} ({i})" for i, label in enumerate(labels)]
         y = self.idata["observed_data"].to_dataset()["y"].values
         for f in others:
             if not isinstance(f, TreeResult):
-                raise TypeError(f"others must be results of the same kind of data; got {type(f).__name__}.")
+                raise ArgumentTypeError(f"others must be results of the same kind of data; got {type(f).__name__}.")
             other = f.idata["observed_data"].to_dataset()["y"].values
             if other.shape != y.shape or not np.array_equal(other, y, equal_nan=True):
-                raise ValueError("compare needs fits of the same data; got fits of different observations.")
+                raise ArgumentError("compare needs fits of the same data; got fits of different observations.")
         table, self.loo_checks = psis_compare({label: f.idata for label, f in zip(labels, fits, strict=True)})
         return table
 
@@ -129,7 +130,7 @@ class TreeResult:
         tree, spec, centered = read_tree(path)
         expected = cls.__name__.removesuffix("Result")
         if spec.get("model") != expected:
-            raise ValueError(f"{path} must hold a {expected} result; got one of {spec.get('model')!r}.")
+            raise ArgumentError(f"{path} must hold a {expected} result; got one of {spec.get('model')!r}.")
         return cls(idata=tree, spec=spec, post_checks=cls.check(tree), centered=centered)
 
     @classmethod

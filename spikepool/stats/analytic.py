@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from spikepool.exceptions import ArgumentError
+
 __all__ = [
     "beta_binomial_variance",
     "extra_binomial_factor",
@@ -33,7 +35,7 @@ def _checked(name: str, value: ArrayLike, *, allow_zero: bool = False) -> np.nda
     bad = ~np.isfinite(x) | ((x < 0) if allow_zero else (x <= 0))
     if bad.any():
         must = "finite and >= 0" if allow_zero else "finite and > 0"
-        raise ValueError(f"{name} must be {must}; got {float(x[bad].ravel()[0])}.")
+        raise ArgumentError(f"{name} must be {must}; got {float(x[bad].ravel()[0])}.")
     return x
 
 
@@ -108,7 +110,7 @@ def normal_conditional_posterior(
     """
     y = np.asarray(y, dtype=float)
     if not np.isfinite(y).all() or not np.isfinite(mu):
-        raise ValueError(f"y and mu must be finite; got y={y!r}, mu={mu!r}.")
+        raise ArgumentError(f"y and mu must be finite; got y={y!r}, mu={mu!r}.")
     sigma, tau = _checked("sigma", sigma), _checked("tau", tau, allow_zero=True)
     b = sigma**2 / (sigma**2 + tau**2)
     return _out((1.0 - b) * y + b * mu), _out(np.sqrt((1.0 - b) * sigma**2))

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from spikepool.exceptions import ArgumentError
 from spikepool.io._units import window_to_seconds
 from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments_of
 
@@ -136,7 +137,7 @@ def plot_pooled_estimates(result: Any, *, ci_prob: float = 0.94, sort: bool = Tr
     raw_name = "estimate" if "estimate" in table else "raw"
     missing = [k for k in (raw_name, "theta", "lower", "upper") if k not in table]
     if missing or len(table["theta"].dims) != 1:
-        raise ValueError(
+        raise ArgumentError(
             f"result must be a pooled-estimates fit or its shrinkage table over one dim; got variables "
             f"{sorted(table.data_vars)} (missing {missing}). Hint: plot_shrinkage draws count-model fits."
         )
@@ -234,7 +235,7 @@ def plot_ppc_counts(result: Any, *, neuron: str | None = None, random_seed: int 
     if neuron is not None:
         sel = obs["obs_neuron"].values == neuron
         if not sel.any():
-            raise ValueError(f"neuron must be one of the fitted neurons; got {neuron!r}.")
+            raise ArgumentError(f"neuron must be one of the fitted neurons; got {neuron!r}.")
         obs, rep = obs.isel(obs=sel), rep.isel(obs=sel)
     y = obs.values.astype(int)
     r = rep.values.reshape(-1, y.size).astype(int)
@@ -292,7 +293,7 @@ def raster_times(
     win = window_to_seconds(window)
     neurons = _neurons(segs, neuron_key)
     if str(neuron) not in neurons.ids:
-        raise ValueError(f"neuron must be one of {neurons.ids[:10]}...; got {neuron!r}.")
+        raise ArgumentError(f"neuron must be one of {neurons.ids[:10]}...; got {neuron!r}.")
     spikes = neurons.spikes[neurons.ids.index(str(neuron))]
     trials = _segment_trials(segs, win, "condition") if align is None else _event_trials(segs, align, win, "condition")
     out = []
@@ -331,7 +332,7 @@ def plot_psth(counts: xr.DataArray, *, neuron: str | None = None, by_condition: 
     """
     ax = _axes(ax)
     if "time" not in counts.dims:
-        raise ValueError("counts must be binned (dims neuron, trial, time); got window counts. Hint: pass bin_size.")
+        raise ArgumentError("counts must be binned (dims neuron, trial, time); got window counts. Hint: pass bin_size.")
     bin_size = float(counts.attrs.get("bin_size", np.diff(counts["time"].values[:2])[0]))
     sel = counts if neuron is None else counts.sel(neuron=[neuron])
     valid = sel["valid"] if "valid" in sel.coords else xr.ones_like(sel.isel(time=0), dtype=bool)
@@ -360,4 +361,4 @@ def plot_trace(result: Any, *, var_names=("mu", "tau", "alpha"), kind: str = "tr
         return azp.plot_trace_dist(result.idata, var_names=names, backend="matplotlib")
     if kind == "rank":
         return azp.plot_rank(result.idata, var_names=names, backend="matplotlib")
-    raise ValueError(f"kind must be 'trace' or 'rank'; got {kind!r}.")
+    raise ArgumentError(f"kind must be 'trace' or 'rank'; got {kind!r}.")

@@ -28,6 +28,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from spikepool.exceptions import ArgumentError
+
 __all__ = ["prepare_workers"]
 
 #: Slots tried for a worker's compile directory before giving up on reuse (then one per process id).
@@ -104,7 +106,7 @@ def prepare_workers(client) -> dict[str, dict[str, Any]]:
     client.register_plugin(_plugin_class()())
     states = client.run(_use_own_compiledir)
     if not states:
-        raise ValueError("client must have at least one worker; got none. Hint: client.wait_for_workers(1).")
+        raise ArgumentError("client must have at least one worker; got none. Hint: client.wait_for_workers(1).")
     holders: dict[str, set[tuple[str, int]]] = {}
     for state in states.values():
         holders.setdefault(state["dir"], set()).add((state["host"], state["pid"]))

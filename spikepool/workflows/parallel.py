@@ -35,7 +35,7 @@ import xarray as xr
 
 from spikepool._validate import check_int
 from spikepool.counts.schema import validate_counts
-from spikepool.exceptions import CountsError, SpikepoolWarning
+from spikepool.exceptions import ArgumentError, ArgumentTypeError, CountsError, SpikepoolWarning
 from spikepool.models.negbin import HierarchicalNegBinom
 from spikepool.workflows.compiledir import prepare_workers
 
@@ -170,7 +170,7 @@ class _Outcome:
 def _split_sessions(counts: xr.DataArray) -> dict[str, xr.DataArray]:
     """The per-session blocks of counts from ``concat_sessions``, with each session's own labels restored."""
     if "neuron_session" not in counts.coords or "session" not in counts.coords:
-        raise TypeError(
+        raise ArgumentTypeError(
             "counts_by_session must be a mapping session -> counts, or counts of several sessions from "
             f"concat_sessions (coords 'neuron_session' and 'session'); got a DataArray with coords "
             f"{sorted(map(str, counts.coords))}. Hint: fit one session as fit_many(model, {{'s1': counts}})."
@@ -184,7 +184,7 @@ def _split_sessions(counts: xr.DataArray) -> dict[str, xr.DataArray]:
     for s in order:
         rows, cols = neuron_session == s, trial_session == s
         if not rows.any() or not cols.any():
-            raise ValueError(
+            raise ArgumentError(
                 f"every session must have neurons and trials; got {int(rows.sum())} neuron(s) and "
                 f"{int(cols.sum())} trial(s) for session {s!r}. Hint: build the counts with concat_sessions()."
             )
@@ -204,12 +204,12 @@ def _split_sessions(counts: xr.DataArray) -> dict[str, xr.DataArray]:
 def _check_inputs(model: Any, counts_by_session: Any) -> dict[Hashable, Any]:
     """Validate the model and the sessions' data; return an ordered dict session -> data."""
     if not callable(getattr(model, "fit", None)):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"model must be a spikepool model with a .fit method; got {type(model).__name__}. "
             "Hint: model = sp.HierarchicalNegBinom(dispersion='shared')."
         )
     if getattr(model, "session", None):
-        raise ValueError(
+        raise ArgumentError(
             f"fit_many fits every session on its own, so the model must not pool across sessions; got a model with "
             f"session={model.session!r}. Hint: fit that model once to concat_sessions(...) counts, or drop session=."
         )
@@ -218,29 +218,31 @@ def _check_inputs(model: Any, counts_by_session: Any) -> dict[Hashable, Any]:
     elif isinstance(counts_by_session, Mapping):
         sessions = dict(counts_by_session)
     else:
-        raise TypeError(
+        raise ArgumentTypeError(
             "counts_by_session must be a mapping session -> counts (DataArray) or counts from concat_sessions; "
             f"got {type(counts_by_session).__name__}. Hint: {{'day1': counts1, 'day2': counts2}}."
         )
     if not sessions:
-        raise ValueError("counts_by_session must hold at least one session; got none.")
+        raise ArgumentError("counts_by_session must hold at least one session; got none.")
     names = [str(s) for s in sessions]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise ValueError(f"session keys must be distinct as text; got {dup} more than once (e.g. 1 and '1').")
+        raise ArgumentError(f"session keys must be distinct as text; got {dup} more than once (e.g. 1 and '1').")
     for s, data in sessions.items():
         parts = data if isinstance(data, tuple) else (data,)
         allowed = xr.DataArray | np.ndarray if isinstance(data, tuple) else xr.DataArray
         if not parts or not all(isinstance(p, allowed) for p in parts):
             kinds = ", ".join(type(p).__name__ for p in parts) or "an empty tuple"
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"each session's data must be a DataArray (or a tuple of arrays for models whose fit takes several, "
                 f"e.g. NormalNormal's (estimates, standard_errors)); got {kinds} for session {s!r}. "
                 "Hint: sp.from_array(values, duration=...) makes counts."
             )
         if isinstance(model, HierarchicalNegBinom):
             if len(parts) != 1:
-                raise TypeError(f"HierarchicalNegBinom fits one counts array per session; got a tuple for {s!r}.")
+                raise ArgumentTypeError(
+                    f"HierarchicalNegBinom fits one counts array per session; got a tuple for {s!r}."
+                )
             try:
                 validate_counts(parts[0])
             except CountsError as err:
@@ -448,7 +450,7 @@ def fit_many(
     check_int("tune", tune, 0)
     check_int("chains", chains, 1)
     if not isinstance(progressbar, bool):
-        raise TypeError(f"progressbar must be True or False; got {progressbar!r}.")
+        raise ArgumentTypeError(f"progressbar must be True or False; got {progressbar!r}.")
     kwargs = {**fit_kwargs, "draws": draws, "tune": tune, "chains": chains, "progressbar": False}
     if client is not None:
         try:
@@ -456,7 +458,7 @@ def fit_many(
         except ImportError as err:  # pragma: no cover - a client cannot exist without distributed
             raise ImportError("fit_many with a client needs distributed: pip install 'spikepool[dask]'") from err
         if not isinstance(client, Client):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"client must be a distributed.Client or None; got {type(client).__name__}. "
                 "Hint: client = distributed.Client(n_workers=2, threads_per_worker=1)."
             )

@@ -19,7 +19,7 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from spikepool.counts.schema import valid_mask, validate_counts
-from spikepool.exceptions import SpikepoolWarning
+from spikepool.exceptions import ArgumentError, SpikepoolWarning
 from spikepool.models.negbin import HierarchicalNegBinom
 from spikepool.stats.families import nb_logpmf
 
@@ -136,7 +136,7 @@ def compare_pooling(
     counts = validate_counts(counts)
     train, test = split_trials(counts, train_trials, condition=condition, random_seed=random_seed)
     if not test.any():
-        raise ValueError("compare_pooling needs held-out trials; got none (every cell has a single trial).")
+        raise ArgumentError("compare_pooling needs held-out trials; got none (every cell has a single trial).")
     base = valid_mask(counts)
     train_counts = counts.where(xr.DataArray(train, dims=("neuron", "trial")), 0).astype(counts.dtype)
     train_counts = train_counts.assign_coords(valid=(("neuron", "trial"), train & base))
@@ -145,7 +145,7 @@ def compare_pooling(
     specs = {p: {"pooling": p} for p in POOLINGS}
     for name, kwargs in (variants or {}).items():
         if name in specs or not isinstance(kwargs, dict):
-            raise ValueError(
+            raise ArgumentError(
                 "variants must map new row names to dicts of HierarchicalNegBinom arguments; "
                 f"got {name!r}: {kwargs!r}. Hint: {{'partial+neuron': {{'neuron_effect': True}}}}."
             )
