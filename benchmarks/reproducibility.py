@@ -47,10 +47,10 @@ def child(out: str, sampler: str, fastmath: bool) -> None:
     """Fit the small model once and save its draws (chain, draw, value) to ``out`` (.npy)."""
     warnings.simplefilter("ignore")
     import spikepool as sp
-    import spikepool.models.negbin as negbin
+    import spikepool.models.sampling as sampling
 
     if fastmath:  # the baseline: PyTensor's default flags
-        negbin.reproducible_compilation = contextlib.nullcontext
+        sampling.reproducible_compilation = contextlib.nullcontext
     counts, _ = sp.simulate_counts(8, 10, mu=1.5, tau=0.5, alpha=4.0, duration=1.0, seed=1)
     model = sp.HierarchicalNegBinom(dispersion="shared", sampler=sampler)
     result = model.fit(counts, draws=200, tune=200, chains=2, random_seed=3, progressbar=False)

@@ -58,7 +58,6 @@ def install(k: int, log: str | None, label: str | None = None) -> None:
     """Patch ``pymc.sample`` (seed k) and ``check_sampling`` (logging) in this process."""
     import pymc
 
-    import spikepool
     import spikepool.checks.sampling as diagnostics
 
     _STATE.update(seed=k, log=log, label=label)

@@ -255,7 +255,7 @@ def test_summary_diagnostics_netcdf(rats_bda, tmp_path):
     xr.testing.assert_identical(back.posterior, result.posterior)
     assert back.spec == result.spec and back.spec["priors"]["spread"] == "bda" and back.dim == "group"
     xr.testing.assert_identical(back.shrinkage(), result.shrinkage())
-    with pytest.raises(ValueError, match="must hold a NormalNormal result; got one of 'BetaBinomial'"):
+    with pytest.raises(ValueError, match="must hold a NormalNormal result; got a BetaBinomial result"):
         NormalNormalResult.from_netcdf(path)
     # chains that disagree are flagged, with the remedies of this model (no parameterization to switch)
     bad = result.idata.copy()

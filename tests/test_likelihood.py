@@ -1,4 +1,4 @@
-"""The compressed likelihood equals the plain per-trial Negative-Binomial log-density."""
+"""The compressed likelihood equals the plain per-trial Negative-Binomial log-density; the count families."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 from scipy import stats
 
 import spikepool as sp
+from spikepool.stats.analytic import nb_variance
 from spikepool.stats.cells import compress
-from spikepool.stats.families import nb_logpmf
+from spikepool.stats.families import NEGBIN, POISSON, family_of, nb_logpmf
 
 
 def _counts(rng, n_neurons=6, n_trials=24):
@@ -82,3 +83,30 @@ def test_model_names_and_coords(rng):
     flat = sp.HierarchicalNegBinom(pooling="complete", dispersion="shared").build(counts)
     assert flat.named_vars_to_dims["rate"] == ("neuron",)
     assert "tau" not in flat.named_vars
+
+
+def test_families_match_the_closed_forms_and_simulation():
+    rng = np.random.default_rng(0)
+    mu, alpha = np.array([0.5, 3.0, 20.0]), np.array([0.7, 4.0, 50.0])
+    np.testing.assert_allclose(NEGBIN.variance(mu, alpha), nb_variance(mu, alpha))
+    np.testing.assert_allclose(NEGBIN.fano(mu, alpha), 1 + mu / alpha)
+    np.testing.assert_array_equal(POISSON.fano(mu, None), 1.0)
+    draws = NEGBIN.sample(rng, np.broadcast_to(mu, (200_000, 3)), np.broadcast_to(alpha, (200_000, 3)))
+    np.testing.assert_allclose(draws.mean(axis=0), mu, rtol=0.02)
+    np.testing.assert_allclose(draws.var(axis=0), nb_variance(mu, alpha), rtol=0.04)
+    y = np.arange(60)
+    assert np.exp(NEGBIN.logpmf(y, 3.0, 4.0)).sum() == pytest.approx(1.0, abs=1e-9)
+    assert family_of("poisson") is POISSON and POISSON.alpha({"alpha": alpha}, np.arange(3), mu) is None
+
+
+def test_dispersion_is_read_from_the_posterior_in_each_form():
+    mu = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]])  # (sample, obs)
+    neuron = np.array([0, 1, 1])
+    per_neuron = NEGBIN.alpha({"alpha": np.array([[5.0, 7.0], [6.0, 8.0]])}, neuron, mu)
+    np.testing.assert_array_equal(per_neuron, [[5.0, 7.0, 7.0], [6.0, 8.0, 8.0]])
+    shared = NEGBIN.alpha({"alpha": np.array([3.0, 4.0])}, neuron, mu)
+    np.testing.assert_array_equal(shared, [[3.0, 3.0, 3.0], [4.0, 4.0, 4.0]])
+    fano_form = NEGBIN.alpha({"eta": np.array([2.0, 0.5])}, neuron, mu)
+    np.testing.assert_array_equal(fano_form, [[2.0, 4.0, 6.0], [1.0, 2.0, 3.0]])
+    # eta gives a rate-independent Fano factor 1 + 1/eta
+    np.testing.assert_allclose(NEGBIN.fano(mu, fano_form), [[1.5] * 3, [3.0] * 3])

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import spikepool as sp
-from spikepool.models.negbin import SPARSE_TARGET_ACCEPT, sparse_target_accept
+from spikepool.models.start import SPARSE_TARGET_ACCEPT, sparse_target_accept
 from spikepool.stats.cells import compress
 from spikepool.stats.parameterization import choose_centered, tau_lower_bound
 

@@ -36,10 +36,11 @@ __all__ = ["CONTRACTION_MIN", "check_sampling", "contraction", "psis_compare", "
 #: 90% of the prior's).
 CONTRACTION_MIN = 0.1
 
+#: The remedies given with R-hat, ESS and divergence warnings when the caller has none of its own (each
+#: result class gives its model's, e.g. ``FitResult.REMEDIES``).
 REMEDIES = (
-    "(1) raise target_accept (e.g. 0.95), (2) use parameterization='noncentered' for sparse neurons or "
-    "'centered' for data-rich ones ('auto' chooses per neuron), (3) run more tuning and draws, "
-    "(4) pool dispersion (dispersion='pooled' or 'shared') if per-neuron alpha is weakly identified."
+    "(1) raise target_accept (e.g. 0.95), (2) use parameterization='noncentered' for groups with little data "
+    "or 'centered' for data-rich ones ('auto' chooses per group), (3) run more tuning and draws."
 )
 
 
@@ -108,7 +109,7 @@ def check_sampling(
     rhat_max: float = 1.01,
     ess_min: float = 400,
     prior: Any = None,
-    scale_params: Sequence[str] = ("tau", "tau_session", "tau_neuron", "alpha", "tau_a", "eta"),
+    scale_params: Sequence[str] = ("tau",),
     remedies: str = REMEDIES,
 ) -> CheckReport:
     """Sampling diagnostics of a fit: R-hat, bulk and tail ESS, divergences, contraction.
@@ -126,8 +127,8 @@ def check_sampling(
     scale_params : sequence of str
         Scale and dispersion parameters whose contraction is checked (those present).
     remedies : str
-        The numbered remedies given with R-hat, ESS and divergence warnings (default: those of the count
-        models).
+        The numbered remedies given with R-hat, ESS and divergence warnings (default: generic ones; a
+        result's ``check`` passes its model's).
 
     Returns
     -------

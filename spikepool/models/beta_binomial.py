@@ -67,10 +67,11 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from spikepool._validate import vector_1d
+from spikepool.checks.problems import CheckReport
 from spikepool.exceptions import ArgumentError
+from spikepool.models.base import Model
 from spikepool.models.components import half_prior
 from spikepool.models.options import resolve_priors
-from spikepool.models.sampling import sample_tree, warn_problems
 from spikepool.results.beta_binomial import BetaBinomialResult
 
 __all__ = [
@@ -272,7 +273,7 @@ def _beta_binomial_dist(alpha, beta, n, size):
     return pm.BetaBinomial.dist(alpha=alpha, beta=beta, n=n, size=size)
 
 
-class BetaBinomial:
+class BetaBinomial(Model):
     """Partial pooling of proportions: ``y_j ~ Binomial(n_j, theta_j)``, ``theta_j ~ Beta(alpha, beta)``.
 
     The population mean ``m = alpha / (alpha + beta)`` has a Beta(1, 1) prior and the spread
@@ -295,6 +296,8 @@ class BetaBinomial:
     (['population_mean', 'spread'], ['alpha', 'beta', 'concentration'])
     """
 
+    MODEL = "BetaBinomial"
+
     def __init__(self, priors: dict | None = None) -> None:
         self.priors = _resolve_priors(priors)
 
@@ -305,25 +308,29 @@ class BetaBinomial:
         """The model's arguments (JSON-able), as stored with results."""
         return {"model": "BetaBinomial", "priors": dict(self.priors)}
 
-    def build(self, successes: ArrayLike | xr.DataArray, trials: ArrayLike | xr.DataArray):
-        """The ``pm.Model`` of the proportions, for power users (``fit`` builds it the same way).
+    def prepare(self, successes: ArrayLike | xr.DataArray, trials: ArrayLike | xr.DataArray) -> Proportions:
+        """The validated successes and trials (``as_proportions``), as ``check``, ``build`` and ``fit`` take them.
 
         Parameters
         ----------
-        successes, trials : array_like or xarray.DataArray
-            As in ``fit`` (validated the same way).
+        successes : array_like or xarray.DataArray
+            Successes per group (group,), whole numbers in ``[0, trials]``; a DataArray's dim names the
+            group dim and its coord labels it (``responsive_trials(counts)["successes"]`` fits as is).
+        trials : array_like or xarray.DataArray
+            Trials per group (group,), whole numbers >= 1.
+        """
+        return as_proportions(successes, trials)
 
-        Returns
-        -------
-        pymc.Model
-            Coords: the group dim. Free: ``population_mean``, ``spread``; deterministic: ``concentration``,
-            ``alpha``, ``beta``; ``trials`` is ``pm.Data``; ``y`` the observed Beta-Binomial (theta
-            marginalised; its sums run to the largest n of these data, so ``pm.set_data`` may lower the
-            trials but not raise them above it). ``model.spikepool_dim`` names the group dim.
+    def _build(self, g: Proportions):
+        """The ``pm.Model`` of the proportions.
+
+        Coords: the group dim. Free: ``population_mean``, ``spread``; deterministic: ``concentration``,
+        ``alpha``, ``beta``; ``trials`` is ``pm.Data``; ``y`` the observed Beta-Binomial (theta marginalised;
+        its sums run to the largest n of these data, so ``pm.set_data`` may lower the trials but not raise them
+        above it). ``model.spikepool_dim`` names the group dim.
         """
         import pymc as pm
 
-        g = as_proportions(successes, trials)
         p = self.priors
         with pm.Model(coords={g.dim: g.coords}) as model:
             mean = pm.Beta("population_mean", alpha=p["mean_a"], beta=p["mean_b"])
@@ -348,69 +355,16 @@ class BetaBinomial:
         model.spikepool_dim = g.dim
         return model
 
-    def fit(
-        self,
-        successes: ArrayLike | xr.DataArray,
-        trials: ArrayLike | xr.DataArray,
-        *,
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 4,
-        random_seed: int | None = None,
-        progressbar: bool = True,
-        **sample_kwargs: Any,
-    ):
-        """Validate, build, sample, draw theta and return a ``BetaBinomialResult``.
+    def _fit_spec(self, g: Proportions, report: CheckReport) -> tuple[dict, CheckReport]:
+        return {**self.spec(), "dim": g.dim}, report
 
-        Inputs are validated before any sampling. Sampling problems (divergences, R-hat, ESS) warn as
-        ``SamplingWarning`` with numbered remedies and are recorded on the result (``diagnostics()``).
-
-        Parameters
-        ----------
-        successes : array_like or xarray.DataArray
-            Successes per group (group,), whole numbers in ``[0, trials]``; a DataArray's dim names the
-            group dim and its coord labels it (``responsive_trials(counts)["successes"]`` fits as is).
-        trials : array_like or xarray.DataArray
-            Trials per group (group,), whole numbers >= 1.
-        draws, tune, chains : int
-            NUTS settings.
-        random_seed : int, optional
-            Seed of the sampler and of the draws of theta (set it for reproducible fits).
-        progressbar : bool
-            Show the sampler's progress bar.
-        **sample_kwargs
-            Passed to ``pm.sample`` (e.g. ``target_accept``); ``cores`` defaults to one process per chain
-            up to the available CPUs, ``nuts_sampler`` to ``"pymc"``.
-
-        Returns
-        -------
-        spikepool.results.beta_binomial.BetaBinomialResult
-            Posterior ``population_mean``, ``spread``, ``concentration``, ``alpha``, ``beta`` and ``theta``
-            (chain, draw, group).
-        """
-        g = as_proportions(successes, trials)
-        model = self.build(_labelled(g, g.successes), _labelled(g, g.trials))
-        spec = {**self.spec(), "dim": g.dim}
+    def _prior_names(self, g: Proportions, model) -> list[str]:
         # improper HalfFlat ("bda"): no prior draws, so no contraction check (diagnostics say "no_prior")
-        prior_names = [] if self.priors["spread"] == "bda" else ["population_mean", "spread", "concentration"]
-        tree = sample_tree(
-            model,
-            spec=spec,
-            prior_names=prior_names,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            sample_kwargs=sample_kwargs,
-        )
+        return [] if self.priors["spread"] == "bda" else ["population_mean", "spread", "concentration"]
+
+    def _result(self, tree, g: Proportions, model, spec: dict, report: CheckReport, random_seed):
+        """The result, with theta drawn from its conditional posterior for every draw (seeded by ``random_seed``)."""
         post = tree["posterior"].to_dataset()
         post["theta"] = draw_theta(post["alpha"], post["beta"], g, np.random.default_rng(random_seed))
         tree["posterior"] = post
-        checks = BetaBinomialResult.check(tree)
-        warn_problems(checks)
-        return BetaBinomialResult(idata=tree, spec=spec, post_checks=checks)
-
-
-def _labelled(g: Proportions, values: np.ndarray) -> xr.DataArray:
-    return xr.DataArray(values, dims=g.dim, coords={g.dim: g.coords})
+        return BetaBinomialResult(idata=tree, spec=spec, pre_checks=report, post_checks=BetaBinomialResult.check(tree))

@@ -27,8 +27,6 @@ Sessions (``session="neuron_session"``, neurons nested in sessions s(i), e.g. fr
 
 from __future__ import annotations
 
-import importlib.util
-import warnings
 from typing import Any
 
 import numpy as np
@@ -37,16 +35,15 @@ import xarray as xr
 from spikepool._validate import check_choice
 from spikepool.checks.counts import check_counts
 from spikepool.checks.neuron_effect import neuron_effect_choice, with_neuron_effect
-from spikepool.checks.sampling import check_sampling
-from spikepool.counts.schema import validate_counts
-from spikepool.counts.sessions import neuron_sessions
-from spikepool.exceptions import ArgumentError, ArgumentTypeError, SamplingWarning, SpikepoolWarning
+from spikepool.checks.problems import CheckReport
+from spikepool.exceptions import ArgumentError, ArgumentTypeError
+from spikepool.models.base import SAMPLERS, Model
 from spikepool.models.components import half_prior
+from spikepool.models.data import CountsData, prepare_counts
 from spikepool.models.priors import negbin_priors
-from spikepool.models.sampling import check_sampler_args, process_options, reproducible_compilation
-from spikepool.results.fit import FitResult, add_fit_groups, diagnosed_names
-from spikepool.stats.cells import Cells, compress
-from spikepool.stats.empirical import fit_empirical_bayes
+from spikepool.models.start import negbin_initial_values, sparse_target_accept
+from spikepool.results.fit import DIAGNOSED, FitResult, add_fit_groups
+from spikepool.stats.cells import Cells
 from spikepool.stats.parameterization import choose_centered, choose_centered_sessions
 
 __all__ = ["HierarchicalNegBinom"]
@@ -55,11 +52,9 @@ POOLINGS = ("partial", "none", "complete")
 DISPERSIONS = ("neuron", "pooled", "shared", "fano")
 LIKELIHOODS = ("negbin", "poisson")
 PARAMETERIZATIONS = ("auto", "centered", "noncentered")
-SPARSE_TARGET_ACCEPT = 0.99  # see sparse_target_accept
-SAMPLERS = ("auto", "pymc", "nutpie", "numpyro")
 
 
-class HierarchicalNegBinom:
+class HierarchicalNegBinom(Model):
     """Partially pooled firing rates with Gamma-Poisson trial-to-trial overdispersion.
 
     Parameters
@@ -108,6 +103,8 @@ class HierarchicalNegBinom:
     >>> sorted(v.name for v in model.build(counts).free_RVs)
     ['log_alpha', 'log_rate_offset', 'mu', 'tau']
     """
+
+    MODEL = "HierarchicalNegBinom"
 
     def __init__(
         self,
@@ -172,6 +169,24 @@ class HierarchicalNegBinom:
             "session": self.session,
         }
 
+    def prepare(self, counts: xr.DataArray | CountsData) -> CountsData:
+        """The counts validated once, with their cells, session codes and the neuron-effect decision.
+
+        Parameters
+        ----------
+        counts : xarray.DataArray
+            DataArray (neuron, trial[, time]) from ``from_neo`` and friends (binned counts are summed over time).
+        """
+        if isinstance(counts, CountsData):
+            return counts
+        return prepare_counts(
+            counts,
+            condition=self.condition,
+            session=self.session,
+            pooling=self.pooling,
+            neuron_effect=self.neuron_effect,
+        )
+
     def resolve_neuron_effect(self, counts: xr.DataArray) -> tuple[bool, str]:
         """Whether the fit of ``counts`` has crossed neuron effects, and why (``neuron_effect``)."""
         return neuron_effect_choice(counts, self.neuron_effect, self.condition, self.pooling, self.session)
@@ -181,34 +196,44 @@ class HierarchicalNegBinom:
         """The dispersion the identifiability checks must assume."""
         return "poisson" if self.likelihood == "poisson" else self.dispersion
 
-    # ------------------------------------------------------------------ build
-    def centered(
-        self, counts: xr.DataArray, cells: Cells | None = None, neuron_effect: bool | None = None
-    ) -> np.ndarray:
-        """Boolean (neuron,): which neurons get the centered form (``parameterization``).
+    def _check(self, data: CountsData) -> CheckReport:
+        """``check_counts`` of the design (identifiability errors, warnings), as ``fit`` runs it first."""
+        return check_counts(
+            data.counts, dispersion=self.check_dispersion, condition=self.condition, session=self.session
+        )
 
-        ``cells`` and ``neuron_effect`` (``resolve_neuron_effect``'s answer) are taken when the caller has
-        them already, else computed from ``counts``.
-        """
-        n = counts.sizes["neuron"]
+    # ------------------------------------------------------------------ build
+    def centered(self, counts: xr.DataArray) -> np.ndarray:
+        """Boolean (neuron,): which neurons get the centered form (``parameterization``)."""
+        return self._centered(self.prepare(counts))
+
+    def _centered(self, data: CountsData) -> np.ndarray:
+        n, cells = data.n_neuron, data.cells
         if self.parameterization == "centered" or self.pooling != "partial":
             return np.ones(n, dtype=bool)
         if self.parameterization == "noncentered":
             return np.zeros(n, dtype=bool)
-        cells = cells if cells is not None else compress(counts, self.condition)
-        if not self.session:
-            if neuron_effect is None:
-                neuron_effect, _ = self.resolve_neuron_effect(counts)
-            return choose_centered(cells, n, cells.condition_names.size, neuron_effect=neuron_effect)
-        n_cond = cells.condition_names.size
-        chosen = choose_centered(cells, n, n_cond, group=neuron_sessions(counts, self.session)[1])
+        if data.sessions is None:
+            return choose_centered(cells, n, data.n_condition, neuron_effect=data.neuron_effect)
+        n_cond = data.n_condition
+        chosen = choose_centered(cells, n, n_cond, group=data.sessions[1])
         # cells without trials (conditions the neuron's session never recorded) are prior-only: in the
         # centered form they make a funnel with tau, so such neurons take the non-centered form
         trials = np.bincount(cells.neuron * n_cond + cells.condition, cells.weight, n * n_cond).reshape(n, n_cond)
         return chosen & (trials > 0).all(axis=1)
 
-    def build(self, counts: xr.DataArray):
-        """The ``pm.Model`` for ``counts`` (coords ``neuron`` and ``condition`` from the counts).
+    def sessions_centered(self, counts: xr.DataArray) -> np.ndarray:
+        """Boolean (session,): which session means get the centered form (``parameterization``)."""
+        return self._sessions_centered(self.prepare(counts))
+
+    def _sessions_centered(self, data: CountsData) -> np.ndarray:
+        names, codes = data.sessions
+        if self.parameterization != "auto":
+            return np.full(names.size, self.parameterization == "centered")
+        return choose_centered_sessions(data.cells, data.n_neuron, data.n_condition, codes)
+
+    def _build(self, data: CountsData):
+        """The ``pm.Model`` of the counts (coords ``neuron`` and ``condition`` from the counts).
 
         The likelihood is a ``pm.Potential`` named ``loglik`` summing weighted NB log-densities over
         sufficient-statistic cells (``spikepool.stats.cells``).
@@ -216,12 +241,7 @@ class HierarchicalNegBinom:
         import pymc as pm
         import pytensor.tensor as pt
 
-        counts = validate_counts(counts)
-        if self.condition is not None and self.condition not in counts.coords:
-            raise ArgumentError(
-                f"condition must name a trial coordinate; got {self.condition!r}, coords {list(counts.coords)}."
-            )
-        cells = compress(counts, self.condition)
+        counts, cells = data.counts, data.cells
         p = self.priors
         n_neuron, n_cond = counts.sizes["neuron"], cells.condition_names.size
         with_cond = self.condition is not None
@@ -232,18 +252,18 @@ class HierarchicalNegBinom:
         if with_cond:
             coords["condition"] = cells.condition_names
         if self.session:
-            coords["session"], sess_codes = neuron_sessions(counts, self.session)
+            coords["session"], sess_codes = data.sessions
         mu_loc = p["mu_loc"]
         if mu_loc is None:
             exposure = float((cells.weight * cells.duration).sum())
             spikes = float((cells.weight * cells.y).sum())
             mu_loc = float(np.log(max(spikes, 0.5) / exposure))
-        neuron_effect, _ = self.resolve_neuron_effect(counts)
-        centered = self.centered(counts, cells, neuron_effect)
+        neuron_effect = data.neuron_effect
+        centered = self._centered(data)
 
         with pm.Model(coords=coords) as model:
             if self.session:
-                model.spikepool_sessions_centered = self.sessions_centered(counts, cells)
+                model.spikepool_sessions_centered = self._sessions_centered(data)
             if self.pooling == "partial":
                 mu = pm.Normal("mu", mu_loc, p["mu_scale"], dims=pop_dims)
                 tau = half_prior("tau", p["tau"], p["tau_scale"])
@@ -293,14 +313,6 @@ class HierarchicalNegBinom:
         model.spikepool_neuron_effect = neuron_effect
         return model
 
-    def sessions_centered(self, counts: xr.DataArray, cells: Cells | None = None) -> np.ndarray:
-        """Boolean (session,): which session means get the centered form (``parameterization``)."""
-        names, codes = neuron_sessions(counts, self.session)
-        if self.parameterization != "auto":
-            return np.full(names.size, self.parameterization == "centered")
-        cells = cells if cells is not None else compress(counts, self.condition)
-        return choose_centered_sessions(cells, counts.sizes["neuron"], cells.condition_names.size, codes)
-
     @staticmethod
     def _session_means(pm, pt, mu, tau_s, centered: np.ndarray, pop_dims: tuple, n_cond: int):
         """``mu_session`` (session[, condition]): centered sessions drawn directly, the others as offsets."""
@@ -335,165 +347,35 @@ class HierarchicalNegBinom:
         eta = pm.Deterministic("eta", pt.exp(log_eta))
         return eta * mu_cell
 
-    def initial_values(self, counts: xr.DataArray, model) -> dict[str, np.ndarray]:
-        """Starting values from the closed-form empirical-Bayes fit (``fit_empirical_bayes``).
+    def initial_values(self, counts: xr.DataArray | CountsData, model) -> dict[str, np.ndarray]:
+        """Starting values of the free variables of ``model`` (from ``build``) from the closed-form
+        empirical-Bayes fit (``spikepool.models.start.negbin_initial_values``)."""
+        return negbin_initial_values(self, self.prepare(counts), model)
 
-        Log rates start at the shrunk EB rates, ``mu`` and ``tau`` at the EB population, dispersion at
-        the neurons' moment estimates; anything the EB fit cannot give (NaN) is left to PyMC.
-        """
-        eb = fit_empirical_bayes(counts, condition=self.condition)
-        log_rate = np.log(eb["rate"].values)
-        mu = np.asarray(eb["mu"].values, dtype=float)
-        fill = np.where(np.isfinite(mu), mu, np.nanmean(mu) if np.isfinite(mu).any() else 0.0)
-        log_rate = np.where(np.isfinite(log_rate), log_rate, fill)
-        tau = float(np.clip(np.nanmean(eb["tau"].values), 0.05, 3.0)) if np.isfinite(eb["tau"].values).any() else 0.5
-        log_alpha = np.clip(np.log(eb["alpha"].values), -3.0, 6.0)
-        log_alpha = np.where(np.isfinite(log_alpha), log_alpha, self.priors["log_alpha_loc"])
-        centered = model.spikepool_centered
-        target = np.broadcast_to(fill, log_rate.shape)
-        extra = {}
-        if self.session:
-            names, codes = neuron_sessions(counts, self.session)
-            # session means of the EB log rates, and their spread around the population as tau_session
-            means = np.stack([log_rate[codes == k].mean(axis=0) for k in range(names.size)])
-            tau_s = float(np.clip(np.std(means - fill), 0.05, 2.0)) if names.size > 1 else 0.3
-            cen_s = model.spikepool_sessions_centered
-            extra = {
-                "tau_session": tau_s,
-                "mu_session_centered": means[cen_s],
-                "mu_session_offset": ((means - fill) / tau_s)[~cen_s],
-            }
-            target = means[codes]
-        candidates = {
-            "mu": fill,
-            "tau": tau,
-            **extra,
-            "log_rate": log_rate,
-            "log_rate_centered": log_rate[centered],
-            "log_rate_offset": (log_rate[~centered] - target[~centered]) / tau,
-            "log_alpha": log_alpha if self.dispersion == "neuron" else float(np.median(log_alpha)),
-            "mu_a": float(np.median(log_alpha)),
-            "tau_a": 0.5,
-            "log_alpha_offset": np.clip((log_alpha - np.median(log_alpha)) / 0.5, -3, 3),
-        }
-        out = {}
-        for name, value in candidates.items():
-            if name in model.named_vars and model[name] in model.free_RVs:
-                value = np.asarray(value, dtype=float)
-                if value.shape == tuple(model.initial_point()[_value_name(model, name)].shape) or value.ndim == 0:
-                    out[name] = value
-        return out
-
-    # ------------------------------------------------------------------ fit
-    def _nuts_sampler(self) -> str:
-        if self.sampler == "auto":
-            return "nutpie" if importlib.util.find_spec("nutpie") else "pymc"
-        if self.sampler != "pymc" and importlib.util.find_spec(self.sampler) is None:
-            extra = {"nutpie": "fast", "numpyro": "jax"}[self.sampler]
-            raise ImportError(f"sampler={self.sampler!r} needs {self.sampler}: pip install 'spikepool[{extra}]'")
-        return self.sampler
-
-    def fit(
-        self,
-        counts: xr.DataArray,
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 4,
-        random_seed: int | None = None,
-        progressbar: bool = True,
-        **sampler_kwargs: Any,
-    ):
-        """Check, build, sample and return a ``FitResult``.
-
-        Runs ``check_counts`` first and raises ``IdentifiabilityError`` before any sampling when the
-        design cannot identify the model; its warnings are issued as ``SpikepoolWarning``. Sampling
-        problems (R-hat, ESS, divergences) warn as ``SamplingWarning`` with numbered remedies and are
-        recorded on the result (``result.checks``).
-
-        Parameters
-        ----------
-        counts : xarray.DataArray
-            DataArray (neuron, trial[, time]) from ``from_neo`` and friends.
-        draws, tune, chains : int
-            NUTS settings.
-        random_seed : int, optional
-            Seed (set it for reproducible fits).
-        progressbar : bool
-            Show the sampler's progress bar.
-        **sampler_kwargs
-            Passed to ``pm.sample`` (e.g. ``target_accept``; ``cores`` defaults to one process per chain
-            up to the available CPUs).
-
-        Returns
-        -------
-        spikepool.results.fit.FitResult
-        """
-        import pymc as pm
-
-        counts = validate_counts(counts)  # CountsError before anything else; whole-number floats as int64
-        check_sampler_args(draws, tune, chains, random_seed, sampler_kwargs)
-        report = check_counts(counts, dispersion=self.check_dispersion, condition=self.condition, session=self.session)
-        report.raise_if_failed()
-        effect, why = self.resolve_neuron_effect(counts)
-        spec = {**self.spec(), "neuron_effect": effect, "neuron_effect_setting": self.neuron_effect}
+    # ------------------------------------------------------------------ fit (the hooks of Model.fit)
+    def _fit_spec(self, data: CountsData, report: CheckReport) -> tuple[dict, CheckReport]:
+        spec = {**self.spec(), "neuron_effect": data.neuron_effect, "neuron_effect_setting": self.neuron_effect}
         if self.condition is not None:
-            spec["neuron_effect_reason"] = why
-            report = with_neuron_effect(report, effect, why)
-        for problem in report.warnings:
-            warnings.warn(problem.text(), SpikepoolWarning, stacklevel=2)
-        model = self.build(counts)
-        spec["target_accept"] = sparse_target_accept(self.pooling, model.spikepool_centered, sampler_kwargs)
-        nuts_sampler = self._nuts_sampler()
-        if nuts_sampler == "pymc":
-            if "initvals" not in sampler_kwargs:
-                sampler_kwargs["initvals"] = self.initial_values(counts, model)
-            sampler_kwargs = process_options(chains, sampler_kwargs)
-        with model, reproducible_compilation():
-            idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                random_seed=random_seed,
-                progressbar=progressbar,
-                nuts_sampler=nuts_sampler,
-                compute_convergence_checks=False,
-                **sampler_kwargs,
-            )
-            names = diagnosed_names(idata)
-            with warnings.catch_warnings():  # the likelihood Potential is rightly ignored by prior draws
-                warnings.filterwarnings("ignore", message=".*Potential.*")
-                prior = pm.sample_prior_predictive(draws=1000, random_seed=random_seed, var_names=names)
-        idata = add_fit_groups(idata, counts, model.spikepool_cells, spec, prior=prior["prior"].to_dataset())
-        post = check_sampling(idata, var_names=names)
-        for problem in post.warnings:
-            warnings.warn(problem.text(), SamplingWarning, stacklevel=2)
+            spec["neuron_effect_reason"] = data.neuron_effect_reason
+            report = with_neuron_effect(report, data.neuron_effect, data.neuron_effect_reason)
+        return spec, report
+
+    def _prior_names(self, data: CountsData, model) -> list[str]:
+        return [n for n in DIAGNOSED if n in model.named_vars]
+
+    def _sample_options(self, data: CountsData, model, sampler: str, spec: dict, kwargs: dict) -> dict:
+        spec["target_accept"] = sparse_target_accept(self.pooling, model.spikepool_centered, kwargs)
+        if sampler == "pymc" and "initvals" not in kwargs:
+            kwargs["initvals"] = negbin_initial_values(self, data, model)
+        return kwargs
+
+    def _result(self, tree, data: CountsData, model, spec: dict, report: CheckReport, random_seed) -> FitResult:
+        tree = add_fit_groups(tree, data.counts, data.cells, spec)
         return FitResult(
-            idata=idata,
-            counts=counts,
+            idata=tree,
+            counts=data.counts,
             spec=spec,
             pre_checks=report,
-            post_checks=post,
+            post_checks=FitResult.check(tree),
             centered=model.spikepool_centered,
         )
-
-
-def sparse_target_accept(pooling: str, centered: np.ndarray, sampler_kwargs: dict) -> float | None:
-    """NUTS ``target_accept`` for this fit, set in ``sampler_kwargs`` where the caller gave none.
-
-    Partial pooling with any non-centered neuron (data that do not pin the neuron's rate at the low end of
-    what tau can be) samples at ``SPARSE_TARGET_ACCEPT``: there the posterior of tau spans a wide range on
-    the log scale and no single step size fits all of it (``benchmarks/sbc_negbin.py``, 200 data sets: at
-    0.95, 10 fits diverged, 1-10 transitions each, in tau's upper tail next to a strongly over-dispersed
-    neuron; at 0.99 none did). Returns the value used, ``None`` for the sampler's default.
-    """
-    given = sampler_kwargs.get("target_accept", sampler_kwargs.get("nuts", {}).get("target_accept"))
-    if given is not None:
-        return float(given)
-    if pooling == "partial" and not np.all(centered):
-        sampler_kwargs["target_accept"] = SPARSE_TARGET_ACCEPT
-        return SPARSE_TARGET_ACCEPT
-    return None
-
-
-def _value_name(model, name: str) -> str:
-    return model.rvs_to_values[model[name]].name

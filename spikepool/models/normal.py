@@ -50,10 +50,11 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from spikepool._validate import check_choice, vector_1d
+from spikepool.checks.problems import CheckReport, Problem
 from spikepool.exceptions import ArgumentError
+from spikepool.models.base import Model
 from spikepool.models.components import half_prior, pooled_normal, split_coords
 from spikepool.models.options import resolve_fixed, resolve_priors
-from spikepool.models.sampling import sample_tree, warn_problems
 from spikepool.results.normal import NormalNormalResult
 
 __all__ = ["DEFAULT_NORMAL_PRIORS", "NormalNormal", "as_groups", "moment_tau"]
@@ -140,7 +141,7 @@ def _resolve_fixed(fixed: dict | None) -> dict[str, float]:
     return resolve_fixed(fixed, ("mu", "tau"), positive=("tau",))
 
 
-class NormalNormal:
+class NormalNormal(Model):
     """Partial pooling of group estimates with known standard errors (Normal-Normal, "eight schools").
 
     ``y_j ~ Normal(theta_j, sigma_j)``, ``theta_j ~ Normal(mu, tau)``, ``mu ~ Normal(0, 5)``,
@@ -169,6 +170,8 @@ class NormalNormal:
     ['mu', 'tau', 'theta_offset']
     """
 
+    MODEL = "NormalNormal"
+
     def __init__(self, parameterization: str = "auto", priors: dict | None = None, fixed: dict | None = None) -> None:
         self.parameterization = check_choice("parameterization", parameterization, PARAMETERIZATIONS)
         self.priors = _resolve_priors(priors)
@@ -187,39 +190,49 @@ class NormalNormal:
             "fixed": dict(self.fixed),
         }
 
+    def prepare(self, estimates: ArrayLike | xr.DataArray, standard_errors: ArrayLike | xr.DataArray) -> Groups:
+        """The validated estimates and standard errors (``as_groups``), as ``check``, ``build`` and ``fit`` take them.
+
+        Parameters
+        ----------
+        estimates : array_like or xarray.DataArray
+            One estimate per group (group,); a DataArray's dim names the group dim and its coord labels it.
+        standard_errors : array_like or xarray.DataArray
+            Their known standard errors (group,), > 0.
+        """
+        return as_groups(estimates, standard_errors)
+
     def centered(self, estimates: ArrayLike | xr.DataArray, standard_errors: ArrayLike | xr.DataArray) -> np.ndarray:
         """Boolean (group,): which groups get the centered form (see ``parameterization``).
 
         With a fixed tau, "auto" compares sigma_j with it instead of the moment estimate.
         """
-        groups = as_groups(estimates, standard_errors)
+        return self._centered(as_groups(estimates, standard_errors))
+
+    def _centered(self, g: Groups) -> np.ndarray:
         if self.parameterization != "auto":
-            return np.full(groups.y.size, self.parameterization == "centered")
-        tau_ref = self.fixed.get("tau", moment_tau(groups.y, groups.sigma))
-        return groups.sigma < tau_ref
+            return np.full(g.y.size, self.parameterization == "centered")
+        return g.sigma < self.fixed.get("tau", moment_tau(g.y, g.sigma))
 
-    def build(self, estimates: ArrayLike | xr.DataArray, standard_errors: ArrayLike | xr.DataArray):
-        """The ``pm.Model`` of the estimates, for power users (``fit`` builds it the same way).
+    def _check(self, g: Groups) -> CheckReport:
+        tau_hat = moment_tau(g.y, g.sigma)
+        note = Problem(
+            "design",
+            "info",
+            f"{g.y.size} groups over {g.dim!r}; the moment estimate of tau is {tau_hat:.3g} (the between-group "
+            f"variance left after the mean squared standard error {float(np.mean(g.sigma**2)):.3g}).",
+        )
+        return CheckReport("NormalNormal inputs", [note], checked=("inputs", "design"))
 
-        Parameters
-        ----------
-        estimates, standard_errors : array_like or xarray.DataArray
-            As in ``fit`` (validated the same way).
-
-        Returns
-        -------
-        pymc.Model
-            Coords: the group dim (plus ``<dim>_centered`` / ``<dim>_noncentered`` when split);
-            ``standard_error`` is ``pm.Data``, ``y`` the observed Normal. ``model.spikepool_centered``
-            holds the boolean (group,) parameterisation.
-        """
+    def _build(self, g: Groups):
+        """The ``pm.Model``: coords the group dim (plus ``<dim>_centered`` / ``<dim>_noncentered`` when split);
+        ``standard_error`` is ``pm.Data``, ``y`` the observed Normal; ``model.spikepool_centered`` holds the
+        boolean (group,) parameterisation."""
         import pymc as pm
 
-        g = as_groups(estimates, standard_errors)
-        centered = self.centered(g.y, g.sigma)
-        coords = split_coords(g.dim, g.coords, centered)
+        centered = self._centered(g)
         p = self.priors
-        with pm.Model(coords=coords) as model:
+        with pm.Model(coords=split_coords(g.dim, g.coords, centered)) as model:
             mu = self.fixed["mu"] if "mu" in self.fixed else pm.Normal("mu", p["mu_loc"], p["mu_scale"])
             tau = self.fixed["tau"] if "tau" in self.fixed else half_prior("tau", p["tau"], p["tau_scale"])
             sigma = pm.Data("standard_error", g.sigma, dims=g.dim)
@@ -229,62 +242,17 @@ class NormalNormal:
         model.spikepool_dim = g.dim
         return model
 
-    def fit(
-        self,
-        estimates: ArrayLike | xr.DataArray,
-        standard_errors: ArrayLike | xr.DataArray,
-        *,
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 4,
-        random_seed: int | None = None,
-        progressbar: bool = True,
-        **sample_kwargs: Any,
-    ):
-        """Validate, build, sample and return a ``NormalNormalResult``.
+    def _fit_spec(self, g: Groups, report: CheckReport) -> tuple[dict, CheckReport]:
+        return {**self.spec(), "dim": g.dim}, report
 
-        Inputs are validated before any sampling. Sampling problems (divergences, R-hat, ESS) warn as
-        ``SamplingWarning`` with numbered remedies and are recorded on the result (``diagnostics()``).
+    def _prior_names(self, g: Groups, model) -> list[str]:
+        return [n for n in ("mu", "tau") if n not in self.fixed]
 
-        Parameters
-        ----------
-        estimates : array_like or xarray.DataArray
-            One estimate per group (group,); a DataArray's dim names the group dim and its coord labels it.
-        standard_errors : array_like or xarray.DataArray
-            Their known standard errors (group,), > 0.
-        draws, tune, chains : int
-            NUTS settings.
-        random_seed : int, optional
-            Seed (set it for reproducible fits).
-        progressbar : bool
-            Show the sampler's progress bar.
-        **sample_kwargs
-            Passed to ``pm.sample`` (e.g. ``target_accept``); ``cores`` defaults to one process per chain
-            up to the available CPUs, ``nuts_sampler`` to ``"pymc"``.
-
-        Returns
-        -------
-        spikepool.results.normal.NormalNormalResult
-        """
-        g = as_groups(estimates, standard_errors)
-        model = self.build(_labelled(g), g.sigma)
-        spec = {**self.spec(), "dim": g.dim}
-        hypers = [n for n in ("mu", "tau") if n not in self.fixed]
-        tree = sample_tree(
-            model,
+    def _result(self, tree, g: Groups, model, spec: dict, report: CheckReport, random_seed) -> NormalNormalResult:
+        return NormalNormalResult(
+            idata=tree,
             spec=spec,
-            prior_names=hypers,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            sample_kwargs=sample_kwargs,
+            pre_checks=report,
+            post_checks=NormalNormalResult.check(tree),
+            centered=model.spikepool_centered,
         )
-        checks = NormalNormalResult.check(tree)
-        warn_problems(checks)
-        return NormalNormalResult(idata=tree, spec=spec, post_checks=checks, centered=model.spikepool_centered)
-
-
-def _labelled(g: Groups) -> xr.DataArray:
-    return xr.DataArray(g.y, dims=g.dim, coords={g.dim: g.coords})

@@ -45,10 +45,10 @@ import xarray as xr
 from spikepool._validate import check_choice
 from spikepool.checks.problems import CheckReport, Problem
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
+from spikepool.models.base import Model
 from spikepool.models.components import half_prior, pooled_normal, split_coords
 from spikepool.models.normal import PARAMETERIZATIONS, moment_tau
 from spikepool.models.options import resolve_fixed, resolve_priors
-from spikepool.models.sampling import sample_tree, warn_problems
 from spikepool.results.random_effects import RandomEffectsNormalResult
 
 __all__ = ["RandomEffectsNormal", "Responses", "as_responses", "check_responses"]
@@ -224,7 +224,7 @@ def _resolve_fixed(fixed: dict | None) -> dict[str, float]:
     return resolve_fixed(fixed, ("mu", "tau", "sigma"), positive=("tau", "sigma"))
 
 
-class RandomEffectsNormal:
+class RandomEffectsNormal(Model):
     """Partial pooling of continuous per-trial responses: ``y_ij = mu + a_i + e_ij`` (see the module docstring).
 
     Parameters
@@ -252,6 +252,8 @@ class RandomEffectsNormal:
     spikepool.exceptions.IdentifiabilityError: check_responses: 1 error(s) make this fit unidentifiable ...
     """
 
+    MODEL = "RandomEffectsNormal"
+
     def __init__(self, parameterization: str = "auto", priors: dict | None = None, fixed: dict | None = None) -> None:
         self.parameterization = check_choice("parameterization", parameterization, PARAMETERIZATIONS)
         _resolve_priors(priors, np.array([0.0, 1.0]))  # validate the keys and values now
@@ -272,9 +274,22 @@ class RandomEffectsNormal:
             "fixed": dict(self.fixed),
         }
 
+    def prepare(self, responses: xr.DataArray | np.ndarray) -> Responses:
+        """The validated responses (``as_responses``), as ``check``, ``build`` and ``fit`` take them.
+
+        Parameters
+        ----------
+        responses : xarray.DataArray or array_like
+            Continuous responses, DataArray (neuron, trial) (any group dim name beside ``trial``) or a 2-D
+            array; NaN marks an unrecorded trial.
+        """
+        return responses if isinstance(responses, Responses) else as_responses(responses)
+
     def centered(self, responses: xr.DataArray | np.ndarray) -> np.ndarray:
         """Boolean (neuron,): which neurons get the centered form (see ``parameterization``)."""
-        r = as_responses(responses)
+        return self._centered(self.prepare(responses))
+
+    def _centered(self, r: Responses) -> np.ndarray:
         if self.parameterization != "auto":
             return np.full(r.n.size, self.parameterization == "centered")
         sigma = self.fixed.get("sigma", np.sqrt(r.within_variance()))
@@ -284,21 +299,20 @@ class RandomEffectsNormal:
         tau_ref = self.fixed.get("tau", moment_tau(r.means, se))
         return se < tau_ref
 
-    def build(self, responses: xr.DataArray | np.ndarray):
-        """The ``pm.Model`` of the responses, after ``check_responses`` (``fit`` builds it the same way).
+    def _check(self, r: Responses) -> CheckReport:
+        return check_responses(r, sigma_known="sigma" in self.fixed)
 
-        Returns
-        -------
-        pymc.Model
-            Coords: the neuron dim (plus ``<dim>_centered`` / ``<dim>_noncentered`` when split) and ``obs``
-            (one per recorded response, with ``obs_<dim>`` and ``obs_trial`` labels); ``y`` is the observed
-            Normal over ``obs``. ``model.spikepool_centered`` holds the boolean (neuron,) parameterisation.
+    def _build(self, r: Responses):
+        """The ``pm.Model`` of the responses, after ``check_responses`` (its errors raise).
+
+        Coords: the neuron dim (plus ``<dim>_centered`` / ``<dim>_noncentered`` when split) and ``obs`` (one
+        per recorded response); ``y`` is the observed Normal over ``obs``. ``model.spikepool_centered`` holds
+        the boolean (neuron,) parameterisation.
         """
         import pymc as pm
 
-        r = as_responses(responses)
-        check_responses(r, sigma_known="sigma" in self.fixed).raise_if_failed()
-        centered = self.centered(responses)
+        self._check(r).raise_if_failed()
+        centered = self._centered(r)
         p = _resolve_priors(self.priors, r.y)
         coords = split_coords(r.dim, r.coords, centered)
         coords["obs"] = np.arange(r.y.size)
@@ -316,59 +330,22 @@ class RandomEffectsNormal:
         model.spikepool_dim = r.dim
         return model
 
-    def fit(
-        self,
-        responses: xr.DataArray | np.ndarray,
-        *,
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 4,
-        random_seed: int | None = None,
-        progressbar: bool = True,
-        **sample_kwargs: Any,
-    ):
-        """Check, build, sample and return a ``RandomEffectsNormalResult``.
+    def _fit_spec(self, r: Responses, report: CheckReport) -> tuple[dict, CheckReport]:
+        priors = _resolve_priors(self.priors, r.y)
+        return {**self.spec(), "priors": dict(priors), "dim": r.dim}, report
 
-        The identifiability check runs first: with one recorded trial for every neuron the fit is refused
-        with ``IdentifiabilityError`` before any sampling. Sampling problems warn as ``SamplingWarning``.
+    def _prior_names(self, r: Responses, model) -> list[str]:
+        return [n for n in ("mu", "tau", "sigma") if n not in self.fixed]
 
-        Parameters
-        ----------
-        responses : xarray.DataArray or array_like
-            Continuous responses, DataArray (neuron, trial) (any group dim name beside ``trial``) or a 2-D
-            array; NaN marks an unrecorded trial.
-        draws, tune, chains : int
-            NUTS settings.
-        random_seed : int, optional
-            Seed (set it for reproducible fits).
-        progressbar : bool
-            Show the sampler's progress bar.
-        **sample_kwargs
-            Passed to ``pm.sample`` (e.g. ``target_accept``).
-
-        Returns
-        -------
-        spikepool.results.random_effects.RandomEffectsNormalResult
-        """
-        r = as_responses(responses)
-        model = self.build(responses)
-        spec = {**self.spec(responses), "dim": r.dim}
-        hypers = [n for n in ("mu", "tau", "sigma") if n not in self.fixed]
-        tree = sample_tree(
-            model,
-            spec=spec,
-            prior_names=hypers,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            sample_kwargs=sample_kwargs,
-        )
+    def _result(self, tree, r: Responses, model, spec: dict, report: CheckReport, random_seed):
         tree = _label_obs(tree, r)
-        checks = RandomEffectsNormalResult.check(tree)
-        warn_problems(checks)
-        return RandomEffectsNormalResult(idata=tree, spec=spec, post_checks=checks, centered=model.spikepool_centered)
+        return RandomEffectsNormalResult(
+            idata=tree,
+            spec=spec,
+            pre_checks=report,
+            post_checks=RandomEffectsNormalResult.check(tree),
+            centered=model.spikepool_centered,
+        )
 
 
 def _label_obs(tree: xr.DataTree, r: Responses) -> xr.DataTree:

@@ -123,6 +123,7 @@ def sample_tree(
     *,
     spec: dict,
     prior_names: list[str],
+    sampler: str,
     draws: int,
     tune: int,
     chains: int,
@@ -130,18 +131,17 @@ def sample_tree(
     progressbar: bool,
     sample_kwargs: dict[str, Any],
 ) -> xr.DataTree:
-    """Sample ``model`` with NUTS and return the DataTree the ``TreeResult`` models keep.
+    """Sample ``model`` with NUTS (``sampler``: "pymc", "nutpie" or "numpyro") and return the DataTree.
 
-    Groups: those of ``pm.sample``, ``log_likelihood`` of the observed ``y``, and ``prior`` draws of
-    ``prior_names`` (for the contraction check; skipped when empty). ``spec`` is stored as JSON in
-    ``attrs["spikepool_spec"]``. ``cores`` defaults to ``default_cores(chains)``, ``nuts_sampler`` to
-    ``"pymc"``.
+    Groups: those of ``pm.sample``; ``log_likelihood`` of the observed variables, if the model has any (a
+    model whose likelihood is a ``Potential`` computes its own); ``prior`` draws of ``prior_names`` (for the
+    contraction check; none when empty). ``spec`` is stored as JSON in ``attrs["spikepool_spec"]``. For
+    PyMC's own NUTS, ``cores`` defaults to ``default_cores(chains)`` (``process_options``). Compilation runs
+    under ``reproducible_compilation``. The caller has checked the settings (``check_sampler_args``).
     """
     import pymc as pm
 
-    check_sampler_args(draws, tune, chains, random_seed, sample_kwargs)
-    kwargs = process_options(chains, sample_kwargs)
-    kwargs.setdefault("nuts_sampler", "pymc")
+    kwargs = process_options(chains, sample_kwargs) if sampler == "pymc" else dict(sample_kwargs)
     with model, reproducible_compilation():
         idata = pm.sample(
             draws=draws,
@@ -149,14 +149,17 @@ def sample_tree(
             chains=chains,
             random_seed=random_seed,
             progressbar=progressbar,
+            nuts_sampler=sampler,
             compute_convergence_checks=False,
             **kwargs,
         )
-        if "log_likelihood" not in idata.children:
-            idata = pm.compute_log_likelihood(idata, var_names=["y"], progressbar=False)
+        if model.observed_RVs and "log_likelihood" not in idata.children:
+            idata = pm.compute_log_likelihood(idata, progressbar=False)
         groups = {name: idata[name].to_dataset() for name in idata.children}
         if prior_names:
-            prior = pm.sample_prior_predictive(draws=1000, random_seed=random_seed, var_names=prior_names)
+            with warnings.catch_warnings():  # a likelihood Potential is rightly ignored by prior draws
+                warnings.filterwarnings("ignore", message=".*Potential.*")
+                prior = pm.sample_prior_predictive(draws=1000, random_seed=random_seed, var_names=prior_names)
             groups["prior"] = prior["prior"].to_dataset()
     tree = xr.DataTree.from_dict(groups)
     tree.attrs = {**idata.attrs, "spikepool_spec": json.dumps(spec)}

@@ -2,12 +2,13 @@
 
 from spikepool.results.beta_binomial import BetaBinomialResult
 from spikepool.results.fit import FitResult
-from spikepool.results.load import load_result
+from spikepool.results.load import RESULTS, load_result
 from spikepool.results.normal import NormalNormalResult
 from spikepool.results.random_effects import RandomEffectsNormalResult
 from spikepool.results.tree import TreeResult
 
 __all__ = [
+    "RESULTS",
     "BetaBinomialResult",
     "FitResult",
     "NormalNormalResult",

@@ -10,6 +10,8 @@ concentration for the contraction check); the model's arguments are in ``attrs["
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import xarray as xr
 
 from spikepool._validate import check_ci_prob
@@ -22,6 +24,7 @@ from spikepool.stats.shrinkage import empirical_shrinkage
 __all__ = ["BetaBinomialResult"]
 
 
+@dataclass(kw_only=True, repr=False)
 class BetaBinomialResult(TreeResult):
     """A fitted ``BetaBinomial`` model (``summary``, ``diagnostics``, ``loo``, ``compare``, ``to_netcdf`` and
     ``from_netcdf`` as in ``TreeResult``).
@@ -38,6 +41,7 @@ class BetaBinomialResult(TreeResult):
         prior).
     """
 
+    MODEL = "BetaBinomial"
     DIAGNOSED = ("population_mean", "concentration", "alpha", "beta", "theta")
     SCALES = ("concentration",)
     REMEDIES = (

@@ -8,6 +8,8 @@ mu and tau for the contraction check); the model's arguments are in ``attrs["spi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import xarray as xr
 
 from spikepool._validate import check_ci_prob
@@ -20,6 +22,7 @@ from spikepool.stats.shrinkage import empirical_shrinkage
 __all__ = ["NormalNormalResult"]
 
 
+@dataclass(kw_only=True, repr=False)
 class NormalNormalResult(TreeResult):
     """A fitted ``NormalNormal`` model (``summary``, ``diagnostics``, ``loo``, ``compare``, ``to_netcdf`` and
     ``from_netcdf`` as in ``TreeResult``).
@@ -36,6 +39,7 @@ class NormalNormalResult(TreeResult):
         Boolean (group,): which groups were sampled in the centered form.
     """
 
+    MODEL = "NormalNormal"
     HYPERS = ("mu", "tau")
     DIAGNOSED = ("mu", "tau", "theta")
 

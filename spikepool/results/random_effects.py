@@ -9,6 +9,8 @@ hyperparameters for the contraction check); the model's arguments are in ``attrs
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import xarray as xr
 
@@ -21,10 +23,12 @@ from spikepool.stats.shrinkage import empirical_shrinkage
 __all__ = ["RandomEffectsNormalResult"]
 
 
+@dataclass(kw_only=True, repr=False)
 class RandomEffectsNormalResult(TreeResult):
     """A fitted ``RandomEffectsNormal`` model (``summary``, ``diagnostics``, ``loo``, ``compare``,
     ``to_netcdf`` and ``from_netcdf`` as in ``TreeResult``)."""
 
+    MODEL = "RandomEffectsNormal"
     HYPERS = ("mu", "tau", "sigma")
     DIAGNOSED = ("mu", "tau", "sigma", "theta")
     SCALES = ("tau", "sigma")

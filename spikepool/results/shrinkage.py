@@ -9,6 +9,7 @@ import xarray as xr
 from spikepool._validate import check_ci_prob
 from spikepool.counts.sessions import neuron_sessions
 from spikepool.stats.cells import compress
+from spikepool.stats.families import family_of
 from spikepool.stats.intervals import eti
 from spikepool.stats.parameterization import cell_information
 from spikepool.stats.shrinkage import empirical_shrinkage, model_shrinkage
@@ -63,12 +64,11 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
         target = mu_s[codes]
     if "neuron_effect" in post:
         target = target + post["neuron_effect"].mean(("chain", "draw")).values[:, None]
-    if "alpha" in post:
-        alpha = np.broadcast_to(post["alpha"].mean(("chain", "draw")).values.reshape(-1, 1), (n_neuron, 1))
-    elif "eta" in post:
-        alpha = float(post["eta"].mean()) * info["spikes"] / np.maximum(info["n"], 1)
-    else:
-        alpha = np.full((n_neuron, 1), np.inf)
+    # the posterior-mean dispersion at each cell's mean count (infinite for Poisson)
+    means = {name: post[name].mean(("chain", "draw")).values for name in ("alpha", "eta") if name in post}
+    cell_mean = (info["spikes"] / np.maximum(info["n"], 1)).ravel()
+    alpha = family_of(result.spec["likelihood"]).alpha(means, np.repeat(np.arange(n_neuron), n_cond), cell_mean)
+    alpha = np.full((n_neuron, n_cond), np.inf) if alpha is None else alpha.reshape(n_neuron, n_cond)
     with np.errstate(invalid="ignore", divide="ignore"):
         sigma = np.sqrt(np.where(info["spikes"] > 0, 1.0 / info["spikes"] + 1.0 / (info["n"] * alpha), np.inf))
     tau = float(post["tau"].mean()) if "tau" in post else np.nan

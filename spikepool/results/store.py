@@ -13,16 +13,31 @@ from spikepool.exceptions import SourceError
 
 __all__ = ["read_tree", "write_tree"]
 
+#: zlib level of the stored variables (4: most of level 9's gain at a fraction of its time).
+COMPLEVEL = 4
+
 
 def write_tree(idata: xr.DataTree, path: str | os.PathLike, spec: dict, centered: np.ndarray) -> None:
-    """Write ``idata`` to netCDF with the model ``spec`` and the per-unit ``centered`` flags as attributes."""
+    """Write ``idata`` to netCDF with the model ``spec`` and the per-unit ``centered`` flags as attributes.
+
+    Numeric variables are stored zlib-compressed (lossless: the values read back are identical).
+    """
     tree = idata.copy()
     tree.attrs = {
         **tree.attrs,
         "spikepool_spec": json.dumps(spec),
         "spikepool_centered": json.dumps([bool(x) for x in centered]),
     }
-    tree.to_netcdf(path)
+    encoding = {}
+    for node in tree.subtree:
+        numeric = {
+            name: {"zlib": True, "complevel": COMPLEVEL}
+            for name, var in node.dataset.variables.items()
+            if var.dtype.kind in "biuf" and var.ndim > 0 and name not in node.dataset.dims
+        }
+        if numeric:
+            encoding[node.path] = numeric
+    tree.to_netcdf(path, encoding=encoding)
 
 
 def read_tree(path: str | os.PathLike) -> tuple[xr.DataTree, dict, np.ndarray]:

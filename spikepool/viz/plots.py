@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from spikepool.exceptions import ArgumentError
+from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.io._units import window_to_seconds
 from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments_of
 
@@ -46,6 +46,31 @@ def _cells(ds: xr.Dataset) -> tuple[list[str], dict[str, np.ndarray]]:
     return [str(n) for n in ds["neuron"].values], {k: ds[k].values for k in ds.data_vars}
 
 
+def _provided(result: Any, method: str, variables: tuple[str, ...], hint: str, **kwargs) -> xr.Dataset:
+    """``result``'s table from ``method`` (or ``result`` itself when it is that table), checked for ``variables``.
+
+    Raises ``ArgumentTypeError`` when the result has no such table and ``ArgumentError`` when the table lacks
+    what the plot draws, each naming what is missing.
+    """
+    if isinstance(result, xr.Dataset):
+        table = result
+    elif callable(getattr(result, method, None)):
+        table = getattr(result, method)(**kwargs)
+    else:
+        raise ArgumentTypeError(
+            f"result must provide {method}() or be its table; got {type(result).__name__}, which has none. Hint: {hint}"
+        )
+    missing = [v for v in variables if v not in table]
+    if missing:
+        raise ArgumentError(
+            f"result must provide {list(variables)} in its {method}() table; got one without {missing}. Hint: {hint}"
+        )
+    return table
+
+
+COUNT_HINT = "this plot draws a count model's fit (HierarchicalNegBinom); plot_pooled_estimates draws any model's."
+
+
 def plot_shrinkage(result: Any, *, ci_prob: float = 0.94, ax=None):
     """Raw (no pooling) -> partial-pooling posterior rate for every neuron [x condition].
 
@@ -55,7 +80,7 @@ def plot_shrinkage(result: Any, *, ci_prob: float = 0.94, ax=None):
     ``shrinkage()`` Dataset.
     """
     ax = _axes(ax)
-    table = result if isinstance(result, xr.Dataset) else result.shrinkage(ci_prob=ci_prob)
+    table = _provided(result, "shrinkage", ("raw_rate", "rate", "spikes"), COUNT_HINT, ci_prob=ci_prob)
     labels, v = _cells(table)
     raw, post, spikes = v["raw_rate"], v["rate"], v["spikes"].astype(float)
     floor = np.nanmin(post) / 2
@@ -133,7 +158,7 @@ def plot_pooled_estimates(result: Any, *, ci_prob: float = 0.94, sort: bool = Tr
     matplotlib.axes.Axes
     """
     ax = _axes(ax)
-    table = result if isinstance(result, xr.Dataset) else result.shrinkage(ci_prob=ci_prob)
+    table = _provided(result, "shrinkage", (), "plot_shrinkage draws count-model fits.", ci_prob=ci_prob)
     raw_name = "estimate" if "estimate" in table else "raw"
     missing = [k for k in (raw_name, "theta", "lower", "upper") if k not in table]
     if missing or len(table["theta"].dims) != 1:
@@ -168,7 +193,7 @@ def plot_pooled_estimates(result: Any, *, ci_prob: float = 0.94, sort: bool = Tr
 def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
     """Caterpillar plot: posterior mean and interval of every rate (Hz), sorted, raw rates as crosses."""
     ax = _axes(ax)
-    table = result if isinstance(result, xr.Dataset) else result.shrinkage(ci_prob=ci_prob)
+    table = _provided(result, "shrinkage", ("raw_rate", "rate", "lower", "upper"), COUNT_HINT, ci_prob=ci_prob)
     labels, v = _cells(table)
     order = np.argsort(v["rate"])
     y = np.arange(order.size)
@@ -195,7 +220,7 @@ def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
 def plot_fano(result: Any, *, ci_prob: float = 0.94, ax=None):
     """Posterior Fano factor (1 + mu/alpha) per neuron [x condition] with interval, empirical as crosses."""
     ax = _axes(ax)
-    table = result if isinstance(result, xr.Dataset) else result.fano(ci_prob=ci_prob)
+    table = _provided(result, "fano", ("mean", "lower", "upper", "empirical"), COUNT_HINT, ci_prob=ci_prob)
     labels, v = _cells(table)
     y = np.arange(len(labels))
     ax.errorbar(
@@ -217,6 +242,11 @@ def plot_fano(result: Any, *, ci_prob: float = 0.94, ax=None):
 
 
 def _replicates(result, random_seed):
+    if not callable(getattr(result, "posterior_predictive", None)):
+        raise ArgumentTypeError(
+            f"result must provide posterior_predictive() (replicated counts); got {type(result).__name__}. "
+            f"Hint: {COUNT_HINT}"
+        )
     if "posterior_predictive" not in result.idata.children:
         result.posterior_predictive(random_seed=random_seed)
     rep = result.idata["posterior_predictive"]["y"]

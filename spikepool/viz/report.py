@@ -14,6 +14,9 @@ import numpy as np
 from spikepool._validate import check_ci_prob
 from spikepool._version import __version__
 from spikepool.counts.describe import format_summary
+from spikepool.exceptions import ArgumentTypeError
+from spikepool.results.base import Result
+from spikepool.results.fit import FitResult
 from spikepool.viz import plots
 
 __all__ = ["report"]
@@ -60,11 +63,11 @@ def _section(anchor: str, title: str, body: str) -> str:
 
 
 def report(result: Any, path: str | os.PathLike, *, others: list | None = None, ci_prob: float = 0.94) -> Path:
-    """Write a self-contained HTML report of ``result`` to ``path``.
+    """Write a self-contained HTML report of ``result`` (any model's) to ``path``.
 
-    Sections: data summary, pre-fit checks, model and priors, sampling diagnostics, shrinkage table
-    and plot, Fano factors, posterior predictive checks, LOO (compared with ``others``, fits of the
-    same counts, e.g. a Poisson model).
+    Sections: data, pre-fit checks, model and priors, sampling diagnostics, shrinkage (table and plot), LOO
+    (compared with ``others``, fits of the same data, e.g. a Poisson model); for count models
+    (``FitResult``) also Fano factors and posterior predictive checks.
 
     Returns
     -------
@@ -72,125 +75,178 @@ def report(result: Any, path: str | os.PathLike, *, others: list | None = None, 
         The written file.
     """
     ci_prob = check_ci_prob(ci_prob)
+    if not isinstance(result, Result):
+        raise ArgumentTypeError(
+            f"result must be a spikepool result (a model's fit, or sp.load_result(path)); got {type(result).__name__}."
+        )
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    counts = result.counts
-    spec = result.spec
+    counts_fit = isinstance(result, FitResult)
     shrink = result.shrinkage(ci_prob=ci_prob)
-    fano = result.fano(ci_prob=ci_prob)
-    post = result.post_checks
-    n_cells = int(np.prod([shrink.sizes[d] for d in shrink["rate"].dims]))
-    tall = (8, max(4, 0.16 * n_cells + 1.5))
-    parts = []
+    sections = [
+        ("data", "Data", _data(result)),
+        ("checks", "Checks before fitting", result.pre_checks._repr_html_()),
+        ("model", "Model and priors", _model(result)),
+        ("diagnostics", "Sampling diagnostics", _diagnostics(result, ci_prob)),
+        (
+            "shrinkage",
+            "Shrinkage",
+            _counts_shrinkage(shrink, ci_prob) if counts_fit else _pooled(result, shrink, ci_prob),
+        ),
+    ]
+    if counts_fit:
+        sections += [
+            ("fano", "Fano factors", _fano(result, ci_prob)),
+            ("ppc", "Posterior predictive checks", _ppc(result)),
+        ]
+    sections.append(("loo", "Leave-one-out comparison (PSIS-LOO)", _loo(result, others)))
+    nav = "".join(f'<a href="#{anchor}">{title.split(" (")[0]}</a>' for anchor, title, _ in sections)
+    body = "".join(_section(anchor, title, html_) for anchor, title, html_ in sections)
+    source = str(result.counts.attrs.get("source", "")) if counts_fit else result.spec["model"]
+    doc = (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>spikepool report: {html.escape(source)}"
+        f"</title><style>{_CSS}</style></head><body><h1>spikepool report</h1><p class='note'>{html.escape(source)} "
+        f"&middot; spikepool {__version__}</p>{_headline(result, shrink)}<nav>{nav}</nav>{body}</body></html>"
+    )
+    path = Path(path)
+    path.write_text(doc, encoding="utf-8")
+    return path
 
-    status = (
-        '<span class="ok">sampled cleanly</span>'
-        if not post.warnings
-        else (f'<span class="bad">{len(post.warnings)} sampling warning(s)</span>')
-    )
-    rng = shrink["rate"].values
-    headline = (
-        f"<p>{counts.sizes['neuron']} neurons, {counts.sizes['trial']} trials"
-        f"{'' if not spec['condition'] else f', {shrink.sizes.get("condition", 1)} conditions'}; "
-        f"{spec['pooling']} pooling, {spec['likelihood']} likelihood"
-        f"{'' if spec['likelihood'] == 'poisson' else f', dispersion {spec["dispersion"]!r}'}: {status}. "
-        f"Posterior rates from {np.nanmin(rng):.3g} to {np.nanmax(rng):.3g} Hz"
-        + (
-            f"; between-neuron sd of log rates tau = {shrink.attrs['tau']:.3g}"
-            if np.isfinite(shrink.attrs["tau"])
-            else ""
+
+def _status(result: Result) -> str:
+    post = result.post_checks
+    if not post.warnings:
+        return '<span class="ok">sampled cleanly</span>'
+    return f'<span class="bad">{len(post.warnings)} sampling warning(s)</span>'
+
+
+def _headline(result: Result, shrink) -> str:
+    if not isinstance(result, FitResult):
+        dim = result.spec.get("dim", "group")
+        hypers = "; ".join(f"{k} = {v:.3g}" for k, v in shrink.attrs.items() if isinstance(v, float) and k != "ci_prob")
+        return (
+            f"<p>{shrink.sizes[dim]} {dim}s, {result.spec['model']}: {_status(result)}. Posterior means: {hypers}.</p>"
         )
-        + f"; median shrinkage {np.nanmedian(shrink['shrinkage'].values):.2f}.</p>"
+    counts, spec = result.counts, result.spec
+    rng = shrink["rate"].values
+    conditions = f", {shrink.sizes.get('condition', 1)} conditions" if spec["condition"] else ""
+    dispersion = "" if spec["likelihood"] == "poisson" else f", dispersion {spec['dispersion']!r}"
+    tau = (
+        f"; between-neuron sd of log rates tau = {shrink.attrs['tau']:.3g}" if np.isfinite(shrink.attrs["tau"]) else ""
     )
-    parts.append(_section("data", "Data", f"<pre>{html.escape(format_summary(counts))}</pre>"))
-    parts.append(_section("checks", "Checks before fitting", result.pre_checks._repr_html_()))
+    return (
+        f"<p>{counts.sizes['neuron']} neurons, {counts.sizes['trial']} trials{conditions}; {spec['pooling']} pooling, "
+        f"{spec['likelihood']} likelihood{dispersion}: {_status(result)}. Posterior rates from {np.nanmin(rng):.3g} "
+        f"to {np.nanmax(rng):.3g} Hz{tau}; median shrinkage {np.nanmedian(shrink['shrinkage'].values):.2f}.</p>"
+    )
+
+
+def _data(result: Result) -> str:
+    if isinstance(result, FitResult):
+        return f"<pre>{html.escape(format_summary(result.counts))}</pre>"
+    observed = result.idata["observed_data"].to_dataset()
+    return f"<p>{observed['y'].size} observations of y.</p>" + _table(observed.to_dataframe().head(40))
+
+
+def _model(result: Result) -> str:
+    spec = result.spec
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(repr(v))}</td></tr>"
+        for k, v in spec.items()
+        if k != "priors" and not isinstance(v, dict) and not str(k).endswith("_reason")
+    )
     priors = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(repr(v))}</td></tr>" for k, v in spec["priors"].items()
-    )
-    model_rows = "".join(
-        f"<tr><td>{k}</td><td>{html.escape(repr(spec[k]))}</td></tr>"
-        for k in ("pooling", "dispersion", "likelihood", "condition", "parameterization", "sampler")
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(repr(v))}</td></tr>" for k, v in spec.get("priors", {}).items()
     )
     centered = result.centered
     param = (
-        f"<p class='note'>Parameterisation: {int(centered.sum())} neuron(s) centered, "
-        f"{int((~centered).sum())} non-centered (chosen per neuron from how informative its data are); "
-        f"NUTS target_accept {spec.get('target_accept') or 'at the sampler default'}.</p>"
+        f"<p class='note'>Parameterisation: {int(centered.sum())} unit(s) centered, {int((~centered).sum())} "
+        "non-centered (chosen per unit from how informative its data are); NUTS target_accept "
+        f"{spec.get('target_accept') or 'at the sampler default'}.</p>"
         if centered.size
         else ""
     )
-    parts.append(
-        _section(
-            "model",
-            "Model and priors",
-            "<p>log r ~ Normal(mu, tau) across neurons; y ~ NegativeBinomial(mu = r &times; duration, alpha), "
-            "Var = mu + mu<sup>2</sup>/alpha (Gamma-Poisson; Poisson as alpha &rarr; &infin;).</p>"
-            f"<table><tr><th>option</th><th>value</th></tr>{model_rows}</table>{param}"
-            f"<table><tr><th>prior</th><th>value</th></tr>{priors}</table>",
-        )
+    maths = (
+        "<p>log r ~ Normal(mu, tau) across neurons; y ~ NegativeBinomial(mu = r &times; duration, alpha), "
+        "Var = mu + mu<sup>2</sup>/alpha (Gamma-Poisson; Poisson as alpha &rarr; &infin;).</p>"
+        if isinstance(result, FitResult)
+        else f"<p>{html.escape(spec['model'])}: see its docstring for the model.</p>"
     )
+    return (
+        f"{maths}<table><tr><th>option</th><th>value</th></tr>{rows}</table>{param}"
+        f"<table><tr><th>prior</th><th>value</th></tr>{priors}</table>"
+    )
+
+
+def _diagnostics(result: Result, ci_prob: float) -> str:
     summary = result.summary(ci_prob=ci_prob)
-    keep = [i for i in summary.index if not str(i).startswith("rate[")][:40]
-    parts.append(
-        _section(
-            "diagnostics",
-            "Sampling diagnostics",
-            post._repr_html_()
-            + _table(summary.loc[keep])
-            + "<p class='note'>Per-neuron rates are in the next section.</p>",
-        )
+    keep = [i for i in summary.index if not str(i).startswith(("rate[", "theta["))][:40]
+    return (
+        result.post_checks._repr_html_()
+        + _table(summary.loc[keep])
+        + "<p class='note'>Per-unit estimates are in the next section.</p>"
     )
+
+
+def _counts_shrinkage(shrink, ci_prob: float) -> str:
+    n_cells = int(np.prod([shrink.sizes[d] for d in shrink["rate"].dims]))
     table = shrink.to_dataframe()
     cols = ["raw_rate", "rate", "lower", "upper", "population_rate", "shrinkage", "kappa", "n_trials", "spikes"]
-    parts.append(
-        _section(
-            "shrinkage",
-            "Shrinkage",
-            "<p>Each neuron's raw rate (no pooling) and its partial-pooling posterior. <i>shrinkage</i>: fraction of "
-            "the way from the raw rate to the population rate that the posterior moved (log scale); <i>kappa</i>: "
-            "the data's weight tau<sup>2</sup>/(tau<sup>2</sup> + sigma<sup>2</sup>) in the Normal analogue.</p>"
-            + _figure(
-                lambda ax: plots.plot_shrinkage(shrink, ax=ax), "Raw -> posterior rate per neuron (size ~ spikes)"
-            )
-            + _figure(
-                lambda ax: plots.plot_rates(shrink, ci_prob=ci_prob, ax=ax),
-                f"Posterior rates with {ci_prob:.0%} intervals; crosses: raw rates",
-                size=tall,
-            )
-            + _table(table[[c for c in cols if c in table.columns]]),
+    return (
+        "<p>Each neuron's raw rate (no pooling) and its partial-pooling posterior. <i>shrinkage</i>: fraction of "
+        "the way from the raw rate to the population rate that the posterior moved (log scale); <i>kappa</i>: "
+        "the data's weight tau<sup>2</sup>/(tau<sup>2</sup> + sigma<sup>2</sup>) in the Normal analogue.</p>"
+        + _figure(lambda ax: plots.plot_shrinkage(shrink, ax=ax), "Raw -> posterior rate per neuron (size ~ spikes)")
+        + _figure(
+            lambda ax: plots.plot_rates(shrink, ci_prob=ci_prob, ax=ax),
+            f"Posterior rates with {ci_prob:.0%} intervals; crosses: raw rates",
+            size=(8, max(4, 0.16 * n_cells + 1.5)),
         )
+        + _table(table[[c for c in cols if c in table.columns]])
     )
-    parts.append(
-        _section(
-            "fano",
-            "Fano factors",
-            _figure(
-                lambda ax: plots.plot_fano(fano, ci_prob=ci_prob, ax=ax),
-                "Model Fano factor 1 + mu/alpha (per trial) and empirical var/mean",
-                size=tall,
-            )
-            + _table(fano.to_dataframe()),
+
+
+def _pooled(result: Result, shrink, ci_prob: float) -> str:
+    rows = shrink.sizes[result.spec.get("dim", "group")]
+    return (
+        "<p>Each group's raw estimate and its partial-pooling posterior, with the closed-form shrinkage factors "
+        "beside the posterior means.</p>"
+        + _figure(
+            lambda ax: plots.plot_pooled_estimates(shrink, ax=ax),
+            f"Raw estimates (open) and posterior means with {ci_prob:.0%} intervals (filled)",
+            size=(8, max(4, 0.3 * rows + 1.5)),
         )
+        + _table(shrink.to_dataframe())
     )
-    parts.append(
-        _section(
-            "ppc",
-            "Posterior predictive checks",
-            _figure(lambda ax: plots.plot_ppc_counts(result, ax=ax), "Hanging rootogram of the counts, all neurons")
-            + _figure(
-                lambda ax: plots.plot_ppc_fano(result, ax=ax),
-                "Observed Fano factor of each neuron against its replicates",
-                size=(8, max(4, 0.35 * counts.sizes["neuron"] + 1.5)),
-            ),
-        )
+
+
+def _fano(result: FitResult, ci_prob: float) -> str:
+    fano = result.fano(ci_prob=ci_prob)
+    n_cells = int(np.prod([fano.sizes[d] for d in fano["mean"].dims]))
+    return _figure(
+        lambda ax: plots.plot_fano(fano, ci_prob=ci_prob, ax=ax),
+        "Model Fano factor 1 + mu/alpha (per trial) and empirical var/mean",
+        size=(8, max(4, 0.16 * n_cells + 1.5)),
+    ) + _table(fano.to_dataframe())
+
+
+def _ppc(result: FitResult) -> str:
+    return _figure(
+        lambda ax: plots.plot_ppc_counts(result, ax=ax), "Hanging rootogram of the counts, all neurons"
+    ) + _figure(
+        lambda ax: plots.plot_ppc_fano(result, ax=ax),
+        "Observed Fano factor of each neuron against its replicates",
+        size=(8, max(4, 0.35 * result.counts.sizes["neuron"] + 1.5)),
     )
+
+
+def _loo(result: Result, others: list | None) -> str:
     try:
         if others:
             loo_html = _table(result.compare(*others), digits=4)
         else:
-            loo = result.loo()
-            loo_html = f"<pre>{html.escape(str(loo))}</pre>"
+            loo_html = f"<pre>{html.escape(str(result.loo()))}</pre>"
         reliability = result.loo_checks
         if reliability is not None and reliability.problems:
             loo_html += "".join(f"<p class='bad'>{html.escape(p.text())}</p>" for p in reliability.problems)
@@ -198,27 +254,4 @@ def report(result: Any, path: str | os.PathLike, *, others: list | None = None, 
             loo_html += "<p>Every observation's Pareto k is below the reliability threshold: the estimates hold.</p>"
     except Exception as err:  # LOO is informative, not essential: say why it is missing
         loo_html = f"<p class='bad'>LOO could not be computed: {html.escape(str(err))}</p>"
-    parts.append(_section("loo", "Leave-one-out comparison (PSIS-LOO)", loo_html))
-
-    nav = "".join(
-        f'<a href="#{a}">{t}</a>'
-        for a, t in (
-            ("data", "Data"),
-            ("checks", "Checks"),
-            ("model", "Model"),
-            ("diagnostics", "Diagnostics"),
-            ("shrinkage", "Shrinkage"),
-            ("fano", "Fano"),
-            ("ppc", "PPC"),
-            ("loo", "LOO"),
-        )
-    )
-    source = html.escape(str(counts.attrs.get("source", "")))
-    doc = (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>spikepool report: {source}</title>"
-        f"<style>{_CSS}</style></head><body><h1>spikepool report</h1><p class='note'>{source} &middot; spikepool "
-        f"{__version__}</p>{headline}<nav>{nav}</nav>{''.join(parts)}</body></html>"
-    )
-    path = Path(path)
-    path.write_text(doc, encoding="utf-8")
-    return path
+    return loo_html

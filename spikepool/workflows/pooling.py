@@ -21,7 +21,7 @@ from scipy.special import logsumexp
 from spikepool.counts.schema import valid_mask, validate_counts
 from spikepool.exceptions import ArgumentError, SpikepoolWarning
 from spikepool.models.negbin import HierarchicalNegBinom
-from spikepool.stats.families import nb_logpmf
+from spikepool.stats.families import family_of
 
 __all__ = ["compare_pooling", "split_trials"]
 
@@ -64,15 +64,9 @@ def _holdout_scores(result, counts, test: np.ndarray, condition: str | None) -> 
     d = counts["duration"].values[t_idx]
     y = (counts.sum("time") if "time" in counts.dims else counts).values[n_idx, t_idx]
     mu = r * d
-    if result.spec["likelihood"] == "poisson":
-        alpha = None
-    elif "eta" in post:
-        alpha = post["eta"].values.reshape(-1, 1) * mu
-    else:
-        a = post["alpha"].values
-        a = a.reshape(a.shape[0] * a.shape[1], *a.shape[2:])
-        alpha = a[:, n_idx] if a.ndim == 2 else np.broadcast_to(a.reshape(-1, 1), mu.shape)
-    lp = nb_logpmf(y, mu, alpha)
+    family = family_of(result.spec["likelihood"])
+    values = {name: post[name].values.reshape(-1, *post[name].shape[2:]) for name in ("alpha", "eta") if name in post}
+    lp = family.logpmf(y, mu, family.alpha(values, n_idx, mu))
     lpd = float(np.sum(logsumexp(lp, axis=0) - np.log(lp.shape[0])))
     # squared error of the predicted log rate against each held-out cell's raw log rate
     pred = np.log(r.mean(axis=0))
