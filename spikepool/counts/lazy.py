@@ -30,7 +30,7 @@ import xarray as xr
 import spikepool.datasets as datasets
 from spikepool._validate import did_you_mean
 from spikepool.counts.schema import BINNED_DIMS, validate_counts
-from spikepool.counts.sessions import _session_ids, check_alike, concat_sessions, load_session, session_list
+from spikepool.counts.sessions import check_alike, concat_sessions, load_session, session_ids_of, session_list
 from spikepool.exceptions import ArgumentError, ArgumentTypeError, SourceError
 
 __all__ = ["open_sessions"]
@@ -248,7 +248,7 @@ def open_sessions(
     from dask.base import tokenize
 
     sources = _check_sources(sessions)
-    ids = _session_ids(sources, session_ids)
+    ids = session_ids_of(sources, session_ids)
     chunks = _check_chunks(chunks)
     if window is not None:
         load_kwargs = {"window": window, **load_kwargs}

@@ -29,10 +29,13 @@ from spikepool.counts.schema import valid_mask, validate_counts
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.io import load
 
-__all__ = ["concat_sessions", "load_session", "neuron_sessions"]
+__all__ = ["SESSION_COORDS", "concat_sessions", "load_session", "neuron_sessions", "session_ids_of"]
+
+#: The coordinates ``concat_sessions`` adds for its own bookkeeping (a session's block drops them).
+SESSION_COORDS = ("neuron_id", "neuron_session", "trial_id", "session")
 
 #: Coordinates concat_sessions builds itself (never copied from the inputs).
-_OWN = {"neuron", "trial", "valid", "condition", "duration", "session", "neuron_session", "neuron_id", "trial_id"}
+_OWN = {"neuron", "trial", "valid", "condition", "duration", *SESSION_COORDS}
 
 
 def neuron_sessions(counts: xr.DataArray, coord: str) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +116,7 @@ def check_alike(ids: Sequence[str], dims: Sequence[tuple], times: Sequence[np.nd
             )
 
 
-def _session_ids(sources: list, session_ids: Sequence[str] | None) -> list[str]:
+def session_ids_of(sources: list, session_ids: Sequence[str] | None) -> list[str]:
     if session_ids is None:
         ids = []
         for k, src in enumerate(sources):
@@ -180,7 +183,7 @@ def concat_sessions(
             raise ArgumentTypeError(
                 f"each session must be counts (DataArray), a dataset name or a file path; got {type(src).__name__}."
             )
-    ids = _session_ids(sources, session_ids)
+    ids = session_ids_of(sources, session_ids)
     parts = [load_session(src, **load_kwargs) for src in sources]
     dims = parts[0].dims
     check_alike(ids, [p.dims for p in parts], [p["time"].values if "time" in p.dims else None for p in parts])

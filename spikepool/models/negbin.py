@@ -42,7 +42,7 @@ from spikepool.models.components import half_prior
 from spikepool.models.data import CountsData, prepare_counts
 from spikepool.models.priors import negbin_priors
 from spikepool.models.start import negbin_initial_values, sparse_target_accept
-from spikepool.results.fit import DIAGNOSED, FitResult, add_fit_groups
+from spikepool.results.fit import FitResult, add_fit_groups
 from spikepool.stats.cells import Cells
 from spikepool.stats.parameterization import choose_centered, choose_centered_sessions
 
@@ -94,6 +94,15 @@ class HierarchicalNegBinom(Model):
         adds the session level ``mu_session ~ Normal(mu, tau_session)`` between the population and the
         neurons (needs partial pooling). ``check_counts(..., session=)`` runs first: at least two sessions,
         one with two neurons; one-neuron sessions and conditions recorded in one session only are warned.
+
+    Notes
+    -----
+    ``fit(counts, *, draws, tune, chains, random_seed, progressbar, sampler, **sample_kwargs)`` (the shared
+    ``spikepool.models.base.Model.fit``) runs ``check_counts`` first, raising ``IdentifiabilityError`` before
+    any sampling when the design cannot identify the model and warning its weak points as
+    ``SpikepoolWarning``; adds the ``neuron_effect`` finding; samples (PyMC's NUTS starts at the
+    empirical-Bayes fit, ``spikepool.models.start``; ``target_accept`` is 0.99 when any neuron is
+    non-centered) and returns a ``FitResult``.
 
     Examples
     --------
@@ -361,7 +370,8 @@ class HierarchicalNegBinom(Model):
         return spec, report
 
     def _prior_names(self, data: CountsData, model) -> list[str]:
-        return [n for n in DIAGNOSED if n in model.named_vars]
+        # the scales whose prior-to-posterior contraction check_sampling measures
+        return [n for n in FitResult.SCALES if n in model.named_vars]
 
     def _sample_options(self, data: CountsData, model, sampler: str, spec: dict, kwargs: dict) -> dict:
         spec["target_accept"] = sparse_target_accept(self.pooling, model.spikepool_centered, kwargs)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import xarray as xr
 
 from spikepool._validate import check_ci_prob
-from spikepool.exceptions import ArgumentError
 from spikepool.results.tree import TreeResult
 from spikepool.stats.analytic import extra_binomial_factor
 from spikepool.stats.intervals import SAMPLE_DIMS, eti
@@ -91,8 +90,6 @@ class BetaBinomialResult(TreeResult):
             ``ci_prob``, ``interval``.
         """
         ci_prob = check_ci_prob(ci_prob)
-        if not 0 < ci_prob < 1:
-            raise ArgumentError(f"ci_prob must be in (0, 1); got {ci_prob!r}.")
         y, n = self.successes, self.trials
         post = self.posterior
         theta, alpha, beta = post["theta"], post["alpha"], post["beta"]

@@ -59,6 +59,30 @@ def _obs_coords(counts: xr.DataArray, cells: Cells) -> dict:
     }
 
 
+#: Posterior variables that are the exponential of another: computed from it (numpy), never stored.
+DERIVED = {"rate": "log_rate", "alpha": "log_alpha", "eta": "log_eta"}
+#: The sampler's own coordinates of the centered / non-centered split (``log_rate`` and ``mu_session`` hold
+#: the values): not kept in results.
+INTERNAL = ("log_rate_centered", "log_rate_offset", "mu_session_centered", "mu_session_offset")
+
+
+def with_derived(post: xr.Dataset) -> xr.Dataset:
+    """``post`` without the ``INTERNAL`` variables, with ``rate``, ``alpha`` and ``eta`` computed from their logs.
+
+    The same numpy ``exp`` runs after sampling and after reading a file, so a result reads back exactly.
+    """
+    out = post.drop_vars([name for name in INTERNAL if name in post])
+    for name, log in DERIVED.items():
+        if log in out:
+            out[name] = np.exp(out[log])
+    return out
+
+
+def _stored(post: xr.Dataset) -> xr.Dataset:
+    """``post`` as written: without what ``with_derived`` recomputes."""
+    return post.drop_vars([name for name, log in DERIVED.items() if name in post and log in post])
+
+
 def add_fit_groups(
     idata: xr.DataTree, counts: xr.DataArray, cells: Cells, model, prior: xr.Dataset | None = None
 ) -> xr.DataTree:
@@ -67,6 +91,7 @@ def add_fit_groups(
     window = counts.sum("time") if "time" in counts.dims else counts
     y_obs = window.values[cells.obs_neuron, cells.obs_trial]
     groups = {name: idata[name].to_dataset() for name in idata.children if name != "log_likelihood"}
+    groups["posterior"] = with_derived(groups["posterior"])
     groups["observed_data"] = xr.Dataset({"y": ("obs", y_obs)}, coords=_obs_coords(counts, cells))
     groups["constant_data"] = xr.Dataset(
         {"duration": ("trial", counts["duration"].values)}, coords={"trial": counts["trial"].values}
@@ -235,14 +260,15 @@ class FitResult(Result):
         )
 
     def to_netcdf(self, path) -> None:
-        """Write the result (posterior, groups, counts, model spec), compressed; the pointwise log-likelihood is
-        left out (``pointwise`` recomputes it exactly)."""
-        tree = self.idata
-        if "log_likelihood" in tree.children:
-            tree = xr.DataTree.from_dict(
-                {name: tree[name].to_dataset() for name in tree.children if name != "log_likelihood"}
-            )
-            tree.attrs = self.idata.attrs
+        """Write the result (posterior, groups, counts, model spec), compressed.
+
+        Left out, because reading recomputes them exactly: the pointwise log-likelihood (``pointwise``) and the
+        posterior variables that are the exponential of another (``DERIVED``: ``rate`` from ``log_rate``).
+        """
+        groups = {name: self.idata[name].to_dataset() for name in self.idata.children if name != "log_likelihood"}
+        groups["posterior"] = _stored(groups["posterior"])
+        tree = xr.DataTree.from_dict(groups)
+        tree.attrs = self.idata.attrs
         write_tree(tree, path, self.spec, self.centered)
 
     @classmethod
@@ -253,6 +279,10 @@ class FitResult(Result):
                 "a HierarchicalNegBinom result file must hold its counts (group 'spikepool_counts'); got none. "
                 "Hint: write results with result.to_netcdf(path)."
             )
+        groups = {name: tree[name].to_dataset() for name in tree.children}
+        groups["posterior"] = with_derived(groups["posterior"])
+        attrs, tree = tree.attrs, xr.DataTree.from_dict(groups)
+        tree.attrs = attrs
         counts = tree["spikepool_counts"].to_dataset()["counts"]
         dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
         pre = check_counts(counts, dispersion=dispersion, condition=spec["condition"], session=spec.get("session"))

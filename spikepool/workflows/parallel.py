@@ -35,6 +35,7 @@ import xarray as xr
 
 from spikepool._validate import check_int
 from spikepool.counts.schema import validate_counts
+from spikepool.counts.sessions import SESSION_COORDS
 from spikepool.exceptions import ArgumentError, ArgumentTypeError, CountsError, SpikepoolWarning
 from spikepool.models.negbin import HierarchicalNegBinom
 from spikepool.workflows.compiledir import prepare_workers
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FitMany", "fit_many"]
 
-#: Coordinates ``concat_sessions`` adds for its own bookkeeping; dropped from each session's block.
-_SESSION_COORDS = ("neuron_id", "neuron_session", "trial_id", "session")
 #: One fit at a time per process: PyTensor compilation is not thread-safe (pymc#7819).
 _FIT_LOCK = threading.Lock()
 
@@ -194,7 +193,7 @@ def _split_sessions(counts: xr.DataArray) -> dict[str, xr.DataArray]:
             relabel["neuron"] = block["neuron_id"].values
         if "trial_id" in block.coords:
             relabel["trial"] = block["trial_id"].values
-        block = block.drop_vars([c for c in _SESSION_COORDS if c in block.coords]).assign_coords(relabel)
+        block = block.drop_vars([c for c in SESSION_COORDS if c in block.coords]).assign_coords(relabel)
         attrs = {k: v for k, v in counts.attrs.items() if k not in ("sessions", "coords_not_shared", "spikes_outside")}
         block.attrs = {**attrs, "session": s}
         blocks[s] = block
