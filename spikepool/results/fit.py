@@ -83,11 +83,9 @@ def _stored(post: xr.Dataset) -> xr.Dataset:
     return post.drop_vars([name for name, log in DERIVED.items() if name in post and log in post])
 
 
-def add_fit_groups(
-    idata: xr.DataTree, counts: xr.DataArray, cells: Cells, model, prior: xr.Dataset | None = None
-) -> xr.DataTree:
-    """Add observed_data, constant_data, prior draws and the counts to a sampled DataTree."""
-    spec = model.spec() if hasattr(model, "spec") else dict(model)
+def add_fit_groups(idata: xr.DataTree, counts: xr.DataArray, cells: Cells, spec: dict) -> xr.DataTree:
+    """Add observed_data, constant_data and the counts to a sampled DataTree (its prior draws are already there),
+    and store the model ``spec``."""
     window = counts.sum("time") if "time" in counts.dims else counts
     y_obs = window.values[cells.obs_neuron, cells.obs_trial]
     groups = {name: idata[name].to_dataset() for name in idata.children if name != "log_likelihood"}
@@ -96,8 +94,6 @@ def add_fit_groups(
     groups["constant_data"] = xr.Dataset(
         {"duration": ("trial", counts["duration"].values)}, coords={"trial": counts["trial"].values}
     )
-    if prior is not None:
-        groups["prior"] = prior
     groups["spikepool_counts"] = counts.to_dataset(name="counts")
     tree = xr.DataTree.from_dict(groups)
     tree.attrs = {**idata.attrs, "spikepool_spec": json.dumps(spec)}

@@ -36,11 +36,11 @@ def load_result(path: str | os.PathLike):
     FitResult, NormalNormalResult, RandomEffectsNormalResult or BetaBinomialResult
         The result class of the model named in the file (``result.spec["model"]``).
     """
-    _, spec, _ = read_tree(path)
+    tree, spec, centered = read_tree(path)
     model = spec.get("model", "HierarchicalNegBinom")
     if model not in RESULTS:
         raise SourceError(
             f"path must hold the result of one of {tuple(RESULTS)}; got a {model!r} result in {str(path)!r}. "
             "Hint: was it written by a newer spikepool?"
         )
-    return RESULTS[model].from_netcdf(path)
+    return RESULTS[model].from_tree(tree, spec, centered)
