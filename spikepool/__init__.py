@@ -9,11 +9,10 @@ from spikepool._version import __version__
 from spikepool.checks.counts import check_counts
 from spikepool.checks.problems import CheckReport, Problem
 from spikepool.checks.sampling import check_sampling
-from spikepool.counts.describe import format_summary, summarize_counts
 from spikepool.counts.lazy import open_sessions
 from spikepool.counts.responses import responsive_trials
 from spikepool.counts.schema import from_array, open_counts, validate_counts
-from spikepool.counts.sessions import concat_sessions
+from spikepool.counts.sessions import concat_sessions, split_sessions
 from spikepool.counts.simulate import simulate_counts, simulate_sessions
 from spikepool.exceptions import (
     ArgumentError,
@@ -35,6 +34,7 @@ from spikepool.models.beta_binomial import BetaBinomial
 from spikepool.models.random_effects import RandomEffectsNormal, check_responses
 from spikepool.results import FitResult, load_result
 from spikepool.stats import analytic
+from spikepool.stats.describe import format_summary, summarize_counts
 from spikepool.stats.empirical import fit_empirical_bayes
 from spikepool.viz import plots
 from spikepool.viz.report import report
@@ -68,6 +68,7 @@ __all__ = [
     "fit_many",
     "compare_pooling",
     "concat_sessions",
+    "split_sessions",
     "open_sessions",
     "analytic",
     "datasets",

@@ -30,14 +30,14 @@ import spikepool.datasets as datasets
 from spikepool._validate import did_you_mean
 from spikepool.checks.counts import check_counts
 from spikepool.checks.neuron_effect import with_neuron_effect
-from spikepool.counts.describe import format_summary
-from spikepool.counts.sessions import concat_sessions
+from spikepool.counts.sessions import NEURON_SESSION, concat_sessions, session_ids_of
 from spikepool.datasets import list_datasets
 from spikepool.exceptions import ArgumentError, SpikepoolError, SpikepoolWarning
 from spikepool.io.files import load
 from spikepool.models.negbin import DISPERSIONS, LIKELIHOODS, POOLINGS, HierarchicalNegBinom
 from spikepool.models.sampling import check_sampler_args
 from spikepool.results.load import load_result
+from spikepool.stats.describe import format_summary
 from spikepool.viz.report import report
 
 EXIT_BAD_INPUT = 2
@@ -142,7 +142,7 @@ def _counts(args):
     """Counts of the one SOURCE, or of several combined with ``concat_sessions`` (one session each)."""
     if len(args.source) == 1:
         return _count_one(args, args.source[0])
-    ids = [Path(src).stem if Path(src).suffix else src for src in args.source]
+    ids = session_ids_of(args.source)  # before anything is read: repeated sources are refused first
     return concat_sessions([_count_one(args, src) for src in args.source], session_ids=ids)
 
 
@@ -166,7 +166,7 @@ def _count_one(args, source: str):
 
 def _session(args) -> str | None:
     """The session level: with several sources and partial pooling, neurons are nested in sessions."""
-    return "neuron_session" if len(args.source) > 1 and args.pooling == "partial" else None
+    return NEURON_SESSION if len(args.source) > 1 and args.pooling == "partial" else None
 
 
 def _condition(args, counts) -> str | None:

@@ -17,6 +17,7 @@ import xarray as xr
 
 import spikepool as sp
 from spikepool.models.base import Model
+from spikepool.models.sampling import LEFT_OUT_STATS
 from spikepool.results.base import Result
 
 FIT = {"draws": 300, "tune": 300, "chains": 2, "cores": 1, "progressbar": False}
@@ -150,6 +151,13 @@ def test_netcdf_round_trip_through_load_result(fitted, tmp_path):
     back = sp.load_result(path)
     assert type(back) is type(result) and back.spec == result.spec
     xr.testing.assert_identical(back.posterior, result.posterior)
+    # every group reads back identical, whether stored or recomputed from the counts (observed / constant data)
+    kept = set(result.idata.children) - {"log_likelihood"}
+    assert kept <= set(back.idata.children)
+    for group in kept:
+        xr.testing.assert_identical(back.idata[group].to_dataset(), result.idata[group].to_dataset())
+    stats = set(result.idata["sample_stats"].to_dataset().data_vars)
+    assert {"diverging", "energy"} <= stats and not stats & set(LEFT_OUT_STATS)
     np.testing.assert_array_equal(back.centered, result.centered)
     assert [p.code for p in back.post_checks.problems] == [p.code for p in result.post_checks.problems]
     assert back.loo().elpd == pytest.approx(result.loo().elpd, rel=1e-12)

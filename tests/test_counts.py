@@ -121,3 +121,24 @@ def test_summary_matches_an_independent_computation():
     assert np.isnan(s["fano"].sel(neuron="q").item())
     text = sp.format_summary(counts)
     assert "2 neurons x 4 trials" in text and "20" in text
+
+
+def test_one_fano_estimator_per_cell_and_per_neuron(rng):
+    # unequal trials per condition: the per-neuron Fano weights each condition's var / mean by its trials - 1
+    from spikepool.stats.fano import cell_codes, cell_fano, cell_sums
+
+    cond = np.array(["a"] * 3 + ["b"] * 6 + ["c"] * 1)
+    y = rng.poisson([[3.0], [8.0]], size=(2, cond.size))
+    counts = sp.from_array(y, duration=1.0, condition=cond, neuron=["p", "q"])
+    names, codes = cell_codes(cond)
+    n, s, ss = cell_sums(y.astype(float), np.ones_like(y, dtype=bool), codes, names.size)
+    per_cell = cell_fano(n, s, ss)
+    for i in range(2):
+        for j, c in enumerate(names):
+            vals = y[i, cond == c]
+            expected = vals.var(ddof=1) / vals.mean() if vals.size >= 2 and vals.mean() > 0 else np.nan
+            np.testing.assert_allclose(per_cell[i, j], expected, rtol=1e-12)
+    usable = np.isfinite(per_cell)
+    weighted = np.nansum((n - 1) * per_cell, axis=1) / np.where(usable, n - 1, 0).sum(axis=1)
+    np.testing.assert_allclose(sp.summarize_counts(counts)["fano"].values, weighted, rtol=1e-12)
+    np.testing.assert_allclose(sp.check_counts(counts).summary["fano"].values, weighted, rtol=1e-12)

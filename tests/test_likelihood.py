@@ -7,9 +7,10 @@ import pytest
 from scipy import stats
 
 import spikepool as sp
+from spikepool.models.likelihoods import GRAPHS, family_logp
 from spikepool.stats.analytic import nb_variance
 from spikepool.stats.cells import compress
-from spikepool.stats.families import NEGBIN, POISSON, family_of, nb_logpmf
+from spikepool.stats.families import FAMILIES, NEGBIN, POISSON, family_of, nb_logpmf
 
 
 def _counts(rng, n_neurons=6, n_trials=24):
@@ -110,3 +111,27 @@ def test_dispersion_is_read_from_the_posterior_in_each_form():
     np.testing.assert_array_equal(fano_form, [[2.0, 4.0, 6.0], [1.0, 2.0, 3.0]])
     # eta gives a rate-independent Fano factor 1 + 1/eta
     np.testing.assert_allclose(NEGBIN.fano(mu, fano_form), [[1.5] * 3, [3.0] * 3])
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_every_family_has_a_graph_that_equals_its_numpy_log_pmf(name, rng):
+    # the numpy half (LOO, held-out scores) and the PyMC half (sampling) of a family are one density
+    assert set(GRAPHS) == set(FAMILIES)
+    family = family_of(name)
+    y, mu, alpha = rng.integers(0, 60, 200), rng.uniform(0.05, 40, 200), rng.uniform(0.3, 30, 200)
+    graph = family_logp(family, y, mu, alpha if family.dispersion_names else None)
+    np.testing.assert_allclose(graph.eval(), family.logpmf(y, mu, alpha), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("likelihood", ["negbin", "poisson"])
+def test_a_fits_remedies_end_with_its_familys_own(likelihood):
+    import json
+
+    import xarray as xr
+
+    tree = xr.DataTree()
+    tree.attrs["spikepool_spec"] = json.dumps({"likelihood": likelihood})
+    text = sp.results.FitResult.remedies(tree)
+    assert text.startswith(sp.results.FitResult.REMEDIES)
+    assert ("pool dispersion" in text) is (likelihood == "negbin")
+    assert text.endswith(family_of(likelihood).remedy or ".")

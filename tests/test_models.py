@@ -248,8 +248,13 @@ def test_result_round_trips_through_netcdf(recovery, tmp_path):
     xr.testing.assert_identical(back.counts, result.counts)
     assert back.spec == result.spec
     np.testing.assert_array_equal(back.centered, result.centered)
-    # the file leaves the pointwise log-likelihood out; reading recomputes it exactly
-    assert "log_likelihood" not in xr.open_datatree(path).children
+    # the file leaves out what reading recomputes exactly: the pointwise log-likelihood, the observed and
+    # constant data (from the counts) and the rates (from their logs)
+    stored = xr.open_datatree(path)
+    assert not {"log_likelihood", "observed_data", "constant_data"} & set(stored.children)
+    assert "rate" not in stored["posterior"].data_vars and "log_rate" in stored["posterior"].data_vars
+    for group in ("observed_data", "constant_data"):
+        xr.testing.assert_identical(back.idata[group].to_dataset(), result.idata[group].to_dataset())
     recomputed, original = (r.pointwise()["log_likelihood"]["y"].values for r in (back, result))
     np.testing.assert_array_equal(recomputed, original)
 

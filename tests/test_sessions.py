@@ -38,6 +38,13 @@ def test_two_sessions_keep_every_count_in_its_block(rng):
     assert int(both.sum()) == int(a.sum()) + int(b.sum())
     assert both.attrs["sessions"] == ["day1", "day2"]
     assert sp.check_counts(both, dispersion="pooled", condition="condition").ok
+    # split_sessions undoes it: each block with its own labels and values
+    blocks = sp.split_sessions(both)
+    assert list(blocks) == ["day1", "day2"]
+    for sid, part in (("day1", a), ("day2", b)):
+        assert blocks[sid].attrs["session"] == sid
+        assert blocks[sid]["valid"].values.all()  # every trial of a session was recorded by its neurons
+        xr.testing.assert_equal(blocks[sid].drop_vars("valid"), part)
 
 
 def test_binned_sessions_and_default_ids(rng):

@@ -54,7 +54,7 @@ from spikepool.counts.schema import valid_mask, validate_counts
 from spikepool.exceptions import ArgumentError, CountsError
 from spikepool.stats.fano import FANO_CI_PROB, cell_codes, cell_sums, fano_screen
 
-__all__ = ["DISPERSIONS", "MIN_DISPERSION_REPLICATES", "check_counts", "fano_screen"]
+__all__ = ["DISPERSIONS", "MIN_DISPERSION_REPLICATES", "check_counts", "check_valid_counts", "fano_screen"]
 
 DISPERSIONS = ("neuron", "pooled", "shared", "fano", "poisson")
 
@@ -343,13 +343,38 @@ def check_counts(
     >>> report.ok, [p.code for p in report.warnings]
     (True, ['silent_neuron'])
     """
+    _check_dispersion(dispersion)
+    try:
+        counts = validate_counts(counts)
+    except CountsError as err:
+        return CheckReport(
+            _title(dispersion, condition, session),
+            [Problem("schema", "error", str(err), "rebuild the counts with from_neo() or from_array().")],
+            checked=("schema",),
+        )
+    return check_valid_counts(counts, dispersion=dispersion, condition=condition, session=session)
+
+
+def _check_dispersion(dispersion: str) -> None:
     if dispersion not in DISPERSIONS:
         raise ArgumentError(
             f"dispersion must be one of {DISPERSIONS}; got {dispersion!r}.{did_you_mean(dispersion, DISPERSIONS)}"
         )
-    title = f"check_counts(dispersion={dispersion!r}, condition={condition!r}" + (
+
+
+def _title(dispersion: str, condition: str | None, session: str | None) -> str:
+    return f"check_counts(dispersion={dispersion!r}, condition={condition!r}" + (
         f", session={session!r})" if session else ")"
     )
+
+
+def check_valid_counts(
+    counts: xr.DataArray, *, dispersion: str = "neuron", condition: str | None = None, session: str | None = None
+) -> CheckReport:
+    """``check_counts`` of counts that ``validate_counts`` has already returned (a model's prepared data):
+    the same checks and report, without validating the counts again."""
+    _check_dispersion(dispersion)
+    title = _title(dispersion, condition, session)
     checked = (
         "schema",
         "variance_components",
@@ -369,14 +394,6 @@ def check_counts(
         *(("session_levels", "single_neuron_session") if session else ()),
         *(("single_session_condition", "confounded_session") if session and condition else ()),
     )
-    try:
-        counts = validate_counts(counts)
-    except CountsError as err:
-        return CheckReport(
-            title,
-            [Problem("schema", "error", str(err), "rebuild the counts with from_neo() or from_array().")],
-            checked=("schema",),
-        )
     if condition is not None:
         trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",)]
         if condition not in trial_coords:

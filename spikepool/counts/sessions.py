@@ -29,10 +29,20 @@ from spikepool.counts.schema import valid_mask, validate_counts
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.io import load
 
-__all__ = ["SESSION_COORDS", "concat_sessions", "load_session", "neuron_sessions", "session_ids_of"]
+__all__ = [
+    "NEURON_SESSION",
+    "SESSION_COORDS",
+    "concat_sessions",
+    "load_session",
+    "neuron_sessions",
+    "session_ids_of",
+    "split_sessions",
+]
 
+#: The neuron coordinate ``concat_sessions`` writes each neuron's session to (a model's ``session=``).
+NEURON_SESSION = "neuron_session"
 #: The coordinates ``concat_sessions`` adds for its own bookkeeping (a session's block drops them).
-SESSION_COORDS = ("neuron_id", "neuron_session", "trial_id", "session")
+SESSION_COORDS = ("neuron_id", NEURON_SESSION, "trial_id", "session")
 
 #: Coordinates concat_sessions builds itself (never copied from the inputs).
 _OWN = {"neuron", "trial", "valid", "condition", "duration", *SESSION_COORDS}
@@ -116,7 +126,13 @@ def check_alike(ids: Sequence[str], dims: Sequence[tuple], times: Sequence[np.nd
             )
 
 
-def session_ids_of(sources: list, session_ids: Sequence[str] | None) -> list[str]:
+def session_ids_of(sources: list, session_ids: Sequence[str] | None = None) -> list[str]:
+    """The session id of each source, as ``concat_sessions`` names them.
+
+    ``session_ids`` when given (one per source); otherwise a DataArray's ``attrs["session"]`` (else
+    ``session<k>``) and a path's or dataset name's file name without its extension. Raises ``ArgumentError``
+    for a wrong number of ids, repeated ids or an id containing '/'.
+    """
     if session_ids is None:
         ids = []
         for k, src in enumerate(sources):
@@ -232,3 +248,49 @@ def concat_sessions(
             attrs[key] = parts[0].attrs[key]
     out = xr.DataArray(values, dims=dims, coords=coords, name="counts", attrs=attrs)
     return validate_counts(out)
+
+
+def split_sessions(counts: xr.DataArray) -> dict[str, xr.DataArray]:
+    """The per-session blocks of counts from ``concat_sessions`` (its inverse), each with its own labels.
+
+    Parameters
+    ----------
+    counts : xarray.DataArray
+        DataArray (neuron, trial[, time]) from ``concat_sessions`` (coords ``neuron_session`` and ``session``).
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        Session id -> its counts (neuron, trial[, time]), in the order ``concat_sessions`` combined them, with
+        the original neuron and trial labels and ``attrs["session"]``.
+    """
+    if NEURON_SESSION not in counts.coords or "session" not in counts.coords:
+        raise ArgumentTypeError(
+            "counts_by_session must be a mapping session -> counts, or counts of several sessions from "
+            f"concat_sessions (coords 'neuron_session' and 'session'); got a DataArray with coords "
+            f"{sorted(map(str, counts.coords))}. Hint: fit one session as fit_many(model, {{'s1': counts}})."
+        )
+    neuron_session = counts[NEURON_SESSION].values.astype(str)
+    trial_session = counts["session"].values.astype(str)
+    order = [str(s) for s in counts.attrs.get("sessions", [])]
+    seen = list(dict.fromkeys([*neuron_session.tolist(), *trial_session.tolist()]))
+    order = [s for s in order if s in seen] + [s for s in seen if s not in order]
+    blocks = {}
+    for s in order:
+        rows, cols = neuron_session == s, trial_session == s
+        if not rows.any() or not cols.any():
+            raise ArgumentError(
+                f"every session must have neurons and trials; got {int(rows.sum())} neuron(s) and "
+                f"{int(cols.sum())} trial(s) for session {s!r}. Hint: build the counts with concat_sessions()."
+            )
+        block = counts.isel(neuron=rows, trial=cols)
+        relabel = {}
+        if "neuron_id" in block.coords:
+            relabel["neuron"] = block["neuron_id"].values
+        if "trial_id" in block.coords:
+            relabel["trial"] = block["trial_id"].values
+        block = block.drop_vars([c for c in SESSION_COORDS if c in block.coords]).assign_coords(relabel)
+        attrs = {k: v for k, v in counts.attrs.items() if k not in ("sessions", "coords_not_shared", "spikes_outside")}
+        block.attrs = {**attrs, "session": s}
+        blocks[s] = block
+    return blocks

@@ -33,24 +33,26 @@ import numpy as np
 import xarray as xr
 
 from spikepool._validate import check_choice
-from spikepool.checks.counts import check_counts
+from spikepool.checks.counts import check_valid_counts
 from spikepool.checks.neuron_effect import neuron_effect_choice, with_neuron_effect
 from spikepool.checks.problems import CheckReport
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.models.base import SAMPLERS, Model
 from spikepool.models.components import half_prior
 from spikepool.models.data import CountsData, prepare_counts
+from spikepool.models.likelihoods import family_logp
 from spikepool.models.priors import negbin_priors
 from spikepool.models.start import negbin_initial_values, sparse_target_accept
 from spikepool.results.fit import FitResult, add_fit_groups
 from spikepool.stats.cells import Cells
+from spikepool.stats.families import FAMILIES, family_of
 from spikepool.stats.parameterization import choose_centered, choose_centered_sessions
 
 __all__ = ["HierarchicalNegBinom"]
 
 POOLINGS = ("partial", "none", "complete")
 DISPERSIONS = ("neuron", "pooled", "shared", "fano")
-LIKELIHOODS = ("negbin", "poisson")
+LIKELIHOODS = tuple(FAMILIES)
 PARAMETERIZATIONS = ("auto", "centered", "noncentered")
 
 
@@ -206,8 +208,9 @@ class HierarchicalNegBinom(Model):
         return "poisson" if self.likelihood == "poisson" else self.dispersion
 
     def _check(self, data: CountsData) -> CheckReport:
-        """``check_counts`` of the design (identifiability errors, warnings), as ``fit`` runs it first."""
-        return check_counts(
+        """``check_counts`` of the design (identifiability errors, warnings), as ``fit`` runs it first (on the
+        counts ``prepare`` validated)."""
+        return check_valid_counts(
             data.counts, dispersion=self.check_dispersion, condition=self.condition, session=self.session
         )
 
@@ -244,8 +247,8 @@ class HierarchicalNegBinom(Model):
     def _build(self, data: CountsData):
         """The ``pm.Model`` of the counts (coords ``neuron`` and ``condition`` from the counts).
 
-        The likelihood is a ``pm.Potential`` named ``loglik`` summing weighted NB log-densities over
-        sufficient-statistic cells (``spikepool.stats.cells``).
+        The likelihood is a ``pm.Potential`` named ``loglik`` summing the family's weighted log densities
+        (``spikepool.models.likelihoods.family_logp``) over sufficient-statistic cells (``spikepool.stats.cells``).
         """
         import pymc as pm
         import pytensor.tensor as pt
@@ -311,12 +314,9 @@ class HierarchicalNegBinom(Model):
             flat_rate = rate.reshape((-1,)) if with_cond else rate
             index = cells.neuron * n_cond + cells.condition if with_cond else cells.neuron
             mu_cell = flat_rate[index] * cells.duration
-            if self.likelihood == "poisson":
-                dist = pm.Poisson.dist(mu=mu_cell)
-            else:
-                alpha_cell = self._alpha(pm, pt, p, cells, mu_cell)
-                dist = pm.NegativeBinomial.dist(mu=mu_cell, alpha=alpha_cell)
-            pm.Potential("loglik", (cells.weight * pm.logp(dist, cells.y)).sum())
+            family = family_of(self.likelihood)
+            alpha_cell = self._alpha(pm, pt, p, cells, mu_cell) if family.dispersion_names else None
+            pm.Potential("loglik", (cells.weight * family_logp(family, cells.y, mu_cell, alpha_cell)).sum())
         model.spikepool_cells = cells
         model.spikepool_centered = centered
         model.spikepool_neuron_effect = neuron_effect

@@ -302,16 +302,21 @@ class RandomEffectsNormal(Model):
     def _check(self, r: Responses) -> CheckReport:
         return check_responses(r, sigma_known="sigma" in self.fixed)
 
-    def _build(self, r: Responses):
+    def build(self, *data: Any):
         """The ``pm.Model`` of the responses, after ``check_responses`` (its errors raise).
 
         Coords: the neuron dim (plus ``<dim>_centered`` / ``<dim>_noncentered`` when split) and ``obs`` (one
         per recorded response); ``y`` is the observed Normal over ``obs``. ``model.spikepool_centered`` holds
         the boolean (neuron,) parameterisation.
         """
+        r = self.prepare(*data)
+        self._check(r).raise_if_failed()
+        return self._build(r)
+
+    def _build(self, r: Responses):
+        # fit runs the checks (and raises their errors) before it builds
         import pymc as pm
 
-        self._check(r).raise_if_failed()
         centered = self._centered(r)
         p = _resolve_priors(self.priors, r.y)
         coords = split_coords(r.dim, r.coords, centered)

@@ -36,6 +36,16 @@ SAMPLE_KWARGS = (
 )  # fmt: skip
 
 
+#: Sampler statistics a result leaves out: the wall-clock time of each draw (the fit's total is the posterior's
+#: ``sampling_time`` attribute), the energy errors of each trajectory (the ``diverging`` flag is their verdict;
+#: ``energy``, which the BFMI reads, is kept) and the sampler's internal bookkeeping (mass-matrix eigenvalues,
+#: the tuning average of the step size, the draw's position in its trajectory). No diagnostic reads them.
+LEFT_OUT_STATS = (
+    "perf_counter_start", "perf_counter_diff", "process_time_diff", "energy_error", "max_energy_error",
+    "largest_eigval", "smallest_eigval", "step_size_bar", "index_in_trajectory",
+)  # fmt: skip
+
+
 def default_cores(chains: int) -> int:
     """Processes for ``pm.sample``: one per chain, at most the CPUs this process may use.
 
@@ -133,11 +143,12 @@ def sample_tree(
 ) -> xr.DataTree:
     """Sample ``model`` with NUTS (``sampler``: "pymc", "nutpie" or "numpyro") and return the DataTree.
 
-    Groups: those of ``pm.sample``; ``log_likelihood`` of the observed variables, if the model has any (a
-    model whose likelihood is a ``Potential`` computes its own); ``prior`` draws of ``prior_names`` (for the
-    contraction check; none when empty). ``spec`` is stored as JSON in ``attrs["spikepool_spec"]``. For
-    PyMC's own NUTS, ``cores`` defaults to ``default_cores(chains)`` (``process_options``). Compilation runs
-    under ``reproducible_compilation``. The caller has checked the settings (``check_sampler_args``).
+    Groups: those of ``pm.sample`` (``sample_stats`` without ``LEFT_OUT_STATS``); ``log_likelihood`` of the
+    observed variables, if the model has any (a model whose likelihood is a ``Potential`` computes its own);
+    ``prior`` draws of ``prior_names`` (for the contraction check; none when empty). ``spec`` is stored as
+    JSON in ``attrs["spikepool_spec"]``. For PyMC's own NUTS, ``cores`` defaults to ``default_cores(chains)``
+    (``process_options``). Compilation runs under ``reproducible_compilation``.
+    The caller has checked the settings (``check_sampler_args``).
     """
     import pymc as pm
 
@@ -156,6 +167,8 @@ def sample_tree(
         if model.observed_RVs and "log_likelihood" not in idata.children:
             idata = pm.compute_log_likelihood(idata, progressbar=False)
         groups = {name: idata[name].to_dataset() for name in idata.children}
+        stats = groups["sample_stats"]
+        groups["sample_stats"] = stats.drop_vars([name for name in LEFT_OUT_STATS if name in stats])
         if prior_names:
             with warnings.catch_warnings():  # a likelihood Potential is rightly ignored by prior draws
                 warnings.filterwarnings("ignore", message=".*Potential.*")

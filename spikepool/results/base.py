@@ -169,7 +169,12 @@ class Result:
     def check(cls, tree: xr.DataTree) -> CheckReport:
         """``check_sampling`` of the ``DIAGNOSED`` parameters present, with the contraction of ``SCALES``."""
         names = [n for n in cls.DIAGNOSED if n in tree["posterior"].data_vars]
-        return check_sampling(tree, var_names=names, scale_params=cls.SCALES, remedies=cls.REMEDIES)
+        return check_sampling(tree, var_names=names, scale_params=cls.SCALES, remedies=cls.remedies(tree))
+
+    @classmethod
+    def remedies(cls, tree: xr.DataTree) -> str:
+        """What the diagnostics of ``tree`` suggest when sampling went badly (default: ``REMEDIES``)."""
+        return cls.REMEDIES
 
     def __repr__(self) -> str:
         status = "sampled cleanly" if not self.post_checks.warnings else f"{len(self.post_checks.warnings)} warning(s)"

@@ -2,10 +2,10 @@
 
 The idata is the ``xarray.DataTree`` PyMC returns, completed with ``observed_data`` (variable ``y`` over
 ``obs``, one entry per valid (neuron, trial) pair), ``constant_data`` (durations), ``prior`` draws, the counts
-(``spikepool_counts``) and, on request, ``posterior_predictive``. The pointwise log-likelihood that LOO needs
-is recomputed from the posterior and the counts' cells (``pointwise``) rather than stored: for the main job
-it was 126 MB of a 127 MB file. The counts and the model's arguments travel in the same file
-(``to_netcdf`` / ``load_result``).
+(``spikepool_counts``) and, on request, ``posterior_predictive``. The counts and the model's arguments travel
+in the result file (``to_netcdf`` / ``load_result``); what the file can recompute exactly it leaves out: the
+pointwise log-likelihood that LOO needs (from the posterior and the counts' cells, ``pointwise``), the
+observed and constant data (from the counts) and the rates (from their logs).
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from spikepool.results.shrinkage import compute_shrinkage
 from spikepool.results.store import write_tree
 from spikepool.stats.cells import Cells, compress
 from spikepool.stats.families import NEGBIN, family_of
+from spikepool.stats.fano import cell_fano
 from spikepool.stats.intervals import interval
 from spikepool.stats.parameterization import cell_information
 
-__all__ = ["FitResult", "add_fit_groups", "diagnosed_names"]
+__all__ = ["FitResult", "add_fit_groups", "data_groups", "diagnosed_names"]
 
 #: Largest pointwise log-likelihood (chains x draws x observations) computed for LOO (1.6 GB of float64).
 MAX_LOGLIK_VALUES = 200_000_000
@@ -72,6 +73,8 @@ def with_derived(post: xr.Dataset) -> xr.Dataset:
     The same numpy ``exp`` runs after sampling and after reading a file, so a result reads back exactly.
     """
     out = post.drop_vars([name for name in INTERNAL if name in post])
+    used = {dim for var in out.data_vars.values() for dim in var.dims}
+    out = out.drop_dims([dim for dim in out.dims if dim not in used])
     for name, log in DERIVED.items():
         if log in out:
             out[name] = np.exp(out[log])
@@ -83,17 +86,29 @@ def _stored(post: xr.Dataset) -> xr.Dataset:
     return post.drop_vars([name for name, log in DERIVED.items() if name in post and log in post])
 
 
+#: Groups a file leaves out because reading recomputes them exactly from the counts and the posterior.
+RECOMPUTED = ("log_likelihood", "observed_data", "constant_data")
+
+
+def data_groups(counts: xr.DataArray, cells: Cells) -> dict[str, xr.Dataset]:
+    """``observed_data`` (``y`` over ``obs``: each valid (neuron, trial) pair's window count) and
+    ``constant_data`` (``duration`` over ``trial``) of ``counts``, as after sampling and after reading a file."""
+    window = counts.sum("time") if "time" in counts.dims else counts
+    y_obs = window.values[cells.obs_neuron, cells.obs_trial]
+    return {
+        "observed_data": xr.Dataset({"y": ("obs", y_obs)}, coords=_obs_coords(counts, cells)),
+        "constant_data": xr.Dataset(
+            {"duration": ("trial", counts["duration"].values)}, coords={"trial": counts["trial"].values}
+        ),
+    }
+
+
 def add_fit_groups(idata: xr.DataTree, counts: xr.DataArray, cells: Cells, spec: dict) -> xr.DataTree:
     """Add observed_data, constant_data and the counts to a sampled DataTree (its prior draws are already there),
     and store the model ``spec``."""
-    window = counts.sum("time") if "time" in counts.dims else counts
-    y_obs = window.values[cells.obs_neuron, cells.obs_trial]
     groups = {name: idata[name].to_dataset() for name in idata.children if name != "log_likelihood"}
     groups["posterior"] = with_derived(groups["posterior"])
-    groups["observed_data"] = xr.Dataset({"y": ("obs", y_obs)}, coords=_obs_coords(counts, cells))
-    groups["constant_data"] = xr.Dataset(
-        {"duration": ("trial", counts["duration"].values)}, coords={"trial": counts["trial"].values}
-    )
+    groups.update(data_groups(counts, cells))
     groups["spikepool_counts"] = counts.to_dataset(name="counts")
     tree = xr.DataTree.from_dict(groups)
     tree.attrs = {**idata.attrs, "spikepool_spec": json.dumps(spec)}
@@ -127,11 +142,16 @@ class FitResult(Result):
     SCALES = ("tau", "tau_session", "tau_neuron", *NEGBIN.dispersion_names)
     REMEDIES = (
         "(1) raise target_accept (e.g. 0.99), (2) use parameterization='noncentered' for sparse neurons or "
-        "'centered' for data-rich ones ('auto' chooses per neuron), (3) run more tuning and draws, "
-        "(4) pool dispersion (dispersion='pooled' or 'shared') if per-neuron alpha is weakly identified."
+        "'centered' for data-rich ones ('auto' chooses per neuron), (3) run more tuning and draws"
     )
 
     counts: xr.DataArray
+
+    @classmethod
+    def remedies(cls, tree: xr.DataTree) -> str:
+        """The model's remedies, then the count family's own (``Family.remedy``)."""
+        family = family_of(json.loads(tree.attrs["spikepool_spec"])["likelihood"])
+        return f"{cls.REMEDIES}, (4) {family.remedy}" if family.remedy else f"{cls.REMEDIES}."
 
     @property
     def name(self) -> str:
@@ -176,10 +196,7 @@ class FitResult(Result):
         ss = np.bincount(
             cells.neuron * n_cond + cells.condition, cells.weight * cells.y.astype(float) ** 2, n_neuron * n_cond
         ).reshape(n_neuron, n_cond)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = info["spikes"] / info["n"]
-            var = (ss - info["spikes"] * mean) / (info["n"] - 1)
-            emp = np.where((info["n"] >= 2) & (mean > 0), var / mean, np.nan)
+        emp = cell_fano(info["n"], info["spikes"], ss)
         out["empirical"] = (out["mean"].dims, emp if "condition" in out.dims else emp[:, 0])
         return out
 
@@ -258,10 +275,11 @@ class FitResult(Result):
     def to_netcdf(self, path) -> None:
         """Write the result (posterior, groups, counts, model spec), compressed.
 
-        Left out, because reading recomputes them exactly: the pointwise log-likelihood (``pointwise``) and the
-        posterior variables that are the exponential of another (``DERIVED``: ``rate`` from ``log_rate``).
+        Left out, because reading recomputes them exactly: the pointwise log-likelihood (``pointwise``), the
+        observed and constant data (from the counts, ``data_groups``) and the posterior variables that are the
+        exponential of another (``DERIVED``: ``rate`` from ``log_rate``).
         """
-        groups = {name: self.idata[name].to_dataset() for name in self.idata.children if name != "log_likelihood"}
+        groups = {name: self.idata[name].to_dataset() for name in self.idata.children if name not in RECOMPUTED}
         groups["posterior"] = _stored(groups["posterior"])
         tree = xr.DataTree.from_dict(groups)
         tree.attrs = self.idata.attrs
@@ -275,11 +293,14 @@ class FitResult(Result):
                 "a HierarchicalNegBinom result file must hold its counts (group 'spikepool_counts'); got none. "
                 "Hint: write results with result.to_netcdf(path)."
             )
-        groups = {name: tree[name].to_dataset() for name in tree.children}
+        groups = {name: tree[name].to_dataset() for name in tree.children if name not in RECOMPUTED}
         groups["posterior"] = with_derived(groups["posterior"])
+        stored_counts = groups.pop("spikepool_counts")
+        counts = stored_counts["counts"]
+        groups.update(data_groups(counts, compress(counts, spec["condition"])))
+        groups["spikepool_counts"] = stored_counts
         attrs, tree = tree.attrs, xr.DataTree.from_dict(groups)
         tree.attrs = attrs
-        counts = tree["spikepool_counts"].to_dataset()["counts"]
         dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
         pre = check_counts(counts, dispersion=dispersion, condition=spec["condition"], session=spec.get("session"))
         if "neuron_effect_reason" in spec:

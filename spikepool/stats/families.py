@@ -1,4 +1,5 @@
-"""Count families (numpy): the Negative Binomial and its Poisson limit, as ``Family`` objects.
+"""Count families (numpy): the Negative Binomial and its Poisson limit, as ``Family`` objects (their PyMC
+graphs are in ``spikepool.models.likelihoods``).
 
 With ``y | lambda ~ Poisson(lambda d)`` and ``lambda ~ Gamma(shape alpha, rate alpha / r)``, integrating
 lambda out gives ``y ~ NegativeBinomial(mu = r d, alpha)``: ``Var = mu + mu**2 / alpha``, Fano
@@ -52,10 +53,13 @@ class Family:
         ``"negbin"`` or ``"poisson"`` (the models' ``likelihood=``).
     dispersion_names : tuple of str
         Posterior variables of its dispersion (diagnosed, and their contraction checked).
+    remedy : str
+        What to try, specific to the family, when its fit samples badly (appended to the model's remedies).
     """
 
     name: str
     dispersion_names: tuple[str, ...]
+    remedy: str = ""
 
     def logpmf(self, y: np.ndarray, mu: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
         """Log pmf of counts ``y`` with means ``mu`` (and dispersion ``alpha``)."""
@@ -96,7 +100,11 @@ class Family:
         return np.broadcast_to(a, mu.shape)
 
 
-NEGBIN = Family("negbin", ("alpha", "eta", "mu_a", "tau_a"))
+NEGBIN = Family(
+    "negbin",
+    ("alpha", "eta", "mu_a", "tau_a"),
+    "pool dispersion (dispersion='pooled' or 'shared') if per-neuron alpha is weakly identified.",
+)
 POISSON = Family("poisson", ())
 FAMILIES = {family.name: family for family in (NEGBIN, POISSON)}
 

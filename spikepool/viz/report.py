@@ -13,10 +13,10 @@ import numpy as np
 
 from spikepool._validate import check_ci_prob
 from spikepool._version import __version__
-from spikepool.counts.describe import format_summary
 from spikepool.exceptions import ArgumentTypeError
 from spikepool.results.base import Result
 from spikepool.results.fit import FitResult
+from spikepool.stats.describe import format_summary
 from spikepool.viz import plots
 
 __all__ = ["report"]

@@ -35,7 +35,7 @@ import xarray as xr
 
 from spikepool._validate import check_int
 from spikepool.counts.schema import validate_counts
-from spikepool.counts.sessions import SESSION_COORDS
+from spikepool.counts.sessions import split_sessions
 from spikepool.exceptions import ArgumentError, ArgumentTypeError, CountsError, SpikepoolWarning
 from spikepool.models.negbin import HierarchicalNegBinom
 from spikepool.workflows.compiledir import prepare_workers
@@ -166,38 +166,6 @@ class _Outcome:
 
 
 # ---------------------------------------------------------------------------------------------- inputs
-def _split_sessions(counts: xr.DataArray) -> dict[str, xr.DataArray]:
-    """The per-session blocks of counts from ``concat_sessions``, with each session's own labels restored."""
-    if "neuron_session" not in counts.coords or "session" not in counts.coords:
-        raise ArgumentTypeError(
-            "counts_by_session must be a mapping session -> counts, or counts of several sessions from "
-            f"concat_sessions (coords 'neuron_session' and 'session'); got a DataArray with coords "
-            f"{sorted(map(str, counts.coords))}. Hint: fit one session as fit_many(model, {{'s1': counts}})."
-        )
-    neuron_session = counts["neuron_session"].values.astype(str)
-    trial_session = counts["session"].values.astype(str)
-    order = [str(s) for s in counts.attrs.get("sessions", [])]
-    seen = list(dict.fromkeys([*neuron_session.tolist(), *trial_session.tolist()]))
-    order = [s for s in order if s in seen] + [s for s in seen if s not in order]
-    blocks = {}
-    for s in order:
-        rows, cols = neuron_session == s, trial_session == s
-        if not rows.any() or not cols.any():
-            raise ArgumentError(
-                f"every session must have neurons and trials; got {int(rows.sum())} neuron(s) and "
-                f"{int(cols.sum())} trial(s) for session {s!r}. Hint: build the counts with concat_sessions()."
-            )
-        block = counts.isel(neuron=rows, trial=cols)
-        relabel = {}
-        if "neuron_id" in block.coords:
-            relabel["neuron"] = block["neuron_id"].values
-        if "trial_id" in block.coords:
-            relabel["trial"] = block["trial_id"].values
-        block = block.drop_vars([c for c in SESSION_COORDS if c in block.coords]).assign_coords(relabel)
-        attrs = {k: v for k, v in counts.attrs.items() if k not in ("sessions", "coords_not_shared", "spikes_outside")}
-        block.attrs = {**attrs, "session": s}
-        blocks[s] = block
-    return blocks
 
 
 def _check_inputs(model: Any, counts_by_session: Any) -> dict[Hashable, Any]:
@@ -213,7 +181,7 @@ def _check_inputs(model: Any, counts_by_session: Any) -> dict[Hashable, Any]:
             f"session={model.session!r}. Hint: fit that model once to concat_sessions(...) counts, or drop session=."
         )
     if isinstance(counts_by_session, xr.DataArray):
-        sessions: dict[Hashable, Any] = dict(_split_sessions(counts_by_session))
+        sessions: dict[Hashable, Any] = dict(split_sessions(counts_by_session))
     elif isinstance(counts_by_session, Mapping):
         sessions = dict(counts_by_session)
     else:

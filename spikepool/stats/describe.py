@@ -6,6 +6,7 @@ import numpy as np
 import xarray as xr
 
 from spikepool.counts.schema import valid_mask, validate_counts
+from spikepool.stats.fano import cell_codes, fano_screen
 
 __all__ = ["format_summary", "summarize_counts"]
 
@@ -22,30 +23,22 @@ def summarize_counts(counts: xr.DataArray) -> xr.Dataset:
     -------
     xarray.Dataset
         Over ``neuron``: ``n_trials`` (valid trials), ``spikes`` (total), ``rate`` (Hz, spikes
-        over summed exposure) and ``fano`` (within-condition variance / mean of the counts,
-        averaged over conditions with a non-zero mean and at least two trials; NaN when none).
+        over summed exposure) and ``fano`` (within-condition variance / mean of the counts, averaged over
+        conditions with spikes and at least two trials, weighted by trials - 1: the dispersion screen's
+        ``spikepool.stats.fano.fano_screen``; NaN when no condition qualifies).
     """
     counts = validate_counts(counts)
     window = counts.sum("time") if "time" in counts.dims else counts
     y = window.values.astype(np.float64)
     valid = valid_mask(counts)
     duration = counts["duration"].values.astype(np.float64)
-    cond = counts["condition"].values.astype(str)
+    cond_names, cond_codes = cell_codes(counts["condition"].values)
     n_trials = valid.sum(axis=1)
     spikes = np.where(valid, y, 0).sum(axis=1)
     exposure = (valid * duration[None, :]).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(exposure > 0, spikes / exposure, np.nan)
-    fano = np.full(y.shape[0], np.nan)
-    for n in range(y.shape[0]):
-        ratios = []
-        for c in np.unique(cond):
-            sel = valid[n] & (cond == c)
-            vals = y[n, sel]
-            if vals.size >= 2 and vals.mean() > 0:
-                ratios.append(vals.var(ddof=1) / vals.mean())
-        if ratios:
-            fano[n] = float(np.mean(ratios))
+    fano = fano_screen(np.where(valid, y, 0.0), valid, cond_codes, cond_names.size)["fano"]
     return xr.Dataset(
         {
             "n_trials": ("neuron", n_trials.astype(np.int64)),
@@ -54,7 +47,7 @@ def summarize_counts(counts: xr.DataArray) -> xr.Dataset:
             "fano": ("neuron", fano),
         },
         coords={"neuron": counts["neuron"].values},
-        attrs={"n_conditions": int(np.unique(cond).size), "n_trials_total": int(counts.sizes["trial"])},
+        attrs={"n_conditions": int(cond_names.size), "n_trials_total": int(counts.sizes["trial"])},
     )
 
 
