@@ -36,6 +36,7 @@ from spikepool.results import FitResult, load_result
 from spikepool.stats import analytic
 from spikepool.stats.describe import format_summary, summarize_counts
 from spikepool.stats.empirical import fit_empirical_bayes
+from spikepool.stats.mean_matched import mean_matched_fano
 from spikepool.viz import plots
 from spikepool.viz.report import report
 from spikepool.workflows.parallel import fit_many
@@ -87,5 +88,6 @@ __all__ = [
     "load",
     "open_counts",
     "summarize_counts",
+    "mean_matched_fano",
     "validate_counts",
 ]
