@@ -112,3 +112,22 @@ def test_pooled_estimates_forest_plot(tmp_path):
     assert ax.lines[-1].get_xdata()[0] == pytest.approx(4.0)  # the population mean (fixed here)
     with pytest.raises(ValueError, match="pooled-estimates fit or its shrinkage table"):
         plots.plot_pooled_estimates(table.drop_vars("theta"))
+
+
+def test_fano_over_time_draws_the_band_and_both_slopes(rng, tmp_path):
+    binned = sp.from_array(
+        rng.poisson(0.4, (20, 30, 40)), duration=0.4, time=0.005 + 0.01 * np.arange(40), attrs={"bin_size": 0.01}
+    )
+    fano = sp.mean_matched_fano(binned, condition=None, window=0.08, step=0.04)
+    ax = plots.plot_fano_time(fano)
+    (matched, unmatched) = [line for line in ax.get_lines() if line.get_label() != "Poisson (Fano = 1)"]
+    np.testing.assert_array_equal(matched.get_ydata(), fano["fano"].values)
+    np.testing.assert_array_equal(unmatched.get_xdata(), fano["time"].values)
+    assert len(ax.collections) == 1 and "80 ms windows" in ax.get_title()
+    _png(ax, tmp_path)
+    fig, ax2 = plt.subplots()
+    assert plots.plot_fano_time(fano, show_all=False, ax=ax2) is ax2 and len(ax2.get_lines()) == 2
+    with pytest.raises(sp.ArgumentError, match=r"fano must hold fano, lower and upper over time; got .*\['lower'"):
+        plots.plot_fano_time(fano.drop_vars("lower"))
+    with pytest.raises(TypeError, match="fano must be the Dataset of sp.mean_matched_fano"):
+        plots.plot_fano_time(fano["fano"])
