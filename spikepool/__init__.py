@@ -6,6 +6,7 @@ arrays (``xarray.DataArray``) and fit hierarchical Gamma-Poisson models that par
 
 from spikepool import datasets
 from spikepool._version import __version__
+from spikepool.checks.binned import check_binned
 from spikepool.checks.counts import check_counts
 from spikepool.checks.problems import CheckReport, Problem
 from spikepool.checks.sampling import check_sampling
@@ -29,7 +30,7 @@ from spikepool.exceptions import (
     WindowError,
 )
 from spikepool.io import from_neo, from_nwb, from_spike_times, load
-from spikepool.models import HierarchicalNegBinom, NormalNormal
+from spikepool.models import HierarchicalNegBinom, HierarchicalPSTH, NormalNormal
 from spikepool.models.beta_binomial import BetaBinomial
 from spikepool.models.random_effects import RandomEffectsNormal, check_responses
 from spikepool.results import FitResult, load_result
@@ -47,6 +48,7 @@ __all__ = [
     "ArgumentTypeError",
     "SamplingWarning",
     "HierarchicalNegBinom",
+    "HierarchicalPSTH",
     "NormalNormal",
     "BetaBinomial",
     "RandomEffectsNormal",
@@ -64,6 +66,7 @@ __all__ = [
     "UnitsError",
     "WindowError",
     "__version__",
+    "check_binned",
     "check_counts",
     "check_sampling",
     "fit_many",

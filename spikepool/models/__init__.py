@@ -3,6 +3,7 @@
 from spikepool.models.beta_binomial import BetaBinomial
 from spikepool.models.negbin import HierarchicalNegBinom
 from spikepool.models.normal import NormalNormal
+from spikepool.models.psth import HierarchicalPSTH
 from spikepool.models.random_effects import RandomEffectsNormal
 
-__all__ = ["BetaBinomial", "HierarchicalNegBinom", "NormalNormal", "RandomEffectsNormal"]
+__all__ = ["BetaBinomial", "HierarchicalNegBinom", "HierarchicalPSTH", "NormalNormal", "RandomEffectsNormal"]

@@ -38,13 +38,12 @@ from spikepool.checks.neuron_effect import neuron_effect_choice, with_neuron_eff
 from spikepool.checks.problems import CheckReport
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.models.base import SAMPLERS, Model
-from spikepool.models.components import half_prior
+from spikepool.models.components import half_prior, nb_dispersion
 from spikepool.models.data import CountsData, prepare_counts
 from spikepool.models.likelihoods import family_logp
 from spikepool.models.priors import negbin_priors
 from spikepool.models.start import negbin_initial_values, sparse_target_accept
 from spikepool.results.fit import FitResult, add_fit_groups
-from spikepool.stats.cells import Cells
 from spikepool.stats.families import FAMILIES, family_of
 from spikepool.stats.parameterization import choose_centered, choose_centered_sessions
 
@@ -315,7 +314,7 @@ class HierarchicalNegBinom(Model):
             index = cells.neuron * n_cond + cells.condition if with_cond else cells.neuron
             mu_cell = flat_rate[index] * cells.duration
             family = family_of(self.likelihood)
-            alpha_cell = self._alpha(pm, pt, p, cells, mu_cell) if family.dispersion_names else None
+            alpha_cell = nb_dispersion(self.dispersion, p, cells.neuron, mu_cell) if family.dispersion_names else None
             pm.Potential("loglik", (cells.weight * family_logp(family, cells.y, mu_cell, alpha_cell)).sum())
         model.spikepool_cells = cells
         model.spikepool_centered = centered
@@ -336,25 +335,6 @@ class HierarchicalNegBinom(Model):
         stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
         inverse = np.argsort(np.concatenate([cen, non]))
         return pm.Deterministic("mu_session", stacked[inverse], dims=("session", *pop_dims))
-
-    def _alpha(self, pm, pt, p, cells: Cells, mu_cell):
-        loc, scale = p["log_alpha_loc"], p["log_alpha_scale"]
-        if self.dispersion == "neuron":
-            log_alpha = pm.Normal("log_alpha", loc, scale, dims="neuron")
-            alpha = pm.Deterministic("alpha", pt.exp(log_alpha), dims="neuron")
-            return alpha[cells.neuron]
-        if self.dispersion == "pooled":
-            mu_a = pm.Normal("mu_a", loc, scale)
-            tau_a = pm.HalfNormal("tau_a", p["tau_alpha_scale"])
-            z = pm.Normal("log_alpha_offset", 0.0, 1.0, dims="neuron")
-            alpha = pm.Deterministic("alpha", pt.exp(mu_a + tau_a * z), dims="neuron")
-            return alpha[cells.neuron]
-        if self.dispersion == "shared":
-            log_alpha = pm.Normal("log_alpha", loc, scale)
-            return pm.Deterministic("alpha", pt.exp(log_alpha))
-        log_eta = pm.Normal("log_eta", p["log_eta_loc"], p["log_eta_scale"])
-        eta = pm.Deterministic("eta", pt.exp(log_eta))
-        return eta * mu_cell
 
     def initial_values(self, counts: xr.DataArray | CountsData, model) -> dict[str, np.ndarray]:
         """Starting values of the free variables of ``model`` (from ``build``) from the closed-form

@@ -4,6 +4,7 @@ from spikepool.results.beta_binomial import BetaBinomialResult
 from spikepool.results.fit import FitResult
 from spikepool.results.load import RESULTS, load_result
 from spikepool.results.normal import NormalNormalResult
+from spikepool.results.psth import PSTHResult
 from spikepool.results.random_effects import RandomEffectsNormalResult
 from spikepool.results.tree import TreeResult
 
@@ -12,6 +13,7 @@ __all__ = [
     "BetaBinomialResult",
     "FitResult",
     "NormalNormalResult",
+    "PSTHResult",
     "RandomEffectsNormalResult",
     "TreeResult",
     "load_result",

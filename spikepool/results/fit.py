@@ -29,7 +29,16 @@ from spikepool.stats.fano import cell_fano
 from spikepool.stats.intervals import interval
 from spikepool.stats.parameterization import cell_information
 
-__all__ = ["FitResult", "add_fit_groups", "data_groups", "diagnosed_names"]
+__all__ = [
+    "FitResult",
+    "add_fit_groups",
+    "data_groups",
+    "diagnosed_names",
+    "require_counts",
+    "stored_posterior",
+    "with_derived",
+    "write_counts_result",
+]
 
 #: Largest pointwise log-likelihood (chains x draws x observations) computed for LOO (1.6 GB of float64).
 MAX_LOGLIK_VALUES = 200_000_000
@@ -67,12 +76,13 @@ DERIVED = {"rate": "log_rate", "alpha": "log_alpha", "eta": "log_eta"}
 INTERNAL = ("log_rate_centered", "log_rate_offset", "mu_session_centered", "mu_session_offset")
 
 
-def with_derived(post: xr.Dataset) -> xr.Dataset:
-    """``post`` without the ``INTERNAL`` variables, with ``rate``, ``alpha`` and ``eta`` computed from their logs.
+def with_derived(post: xr.Dataset, internal: tuple[str, ...] = INTERNAL) -> xr.Dataset:
+    """``post`` without the ``internal`` variables (and the dims only they used), with ``rate``, ``alpha`` and
+    ``eta`` computed from their logs.
 
     The same numpy ``exp`` runs after sampling and after reading a file, so a result reads back exactly.
     """
-    out = post.drop_vars([name for name in INTERNAL if name in post])
+    out = post.drop_vars([name for name in internal if name in post])
     used = {dim for var in out.data_vars.values() for dim in var.dims}
     out = out.drop_dims([dim for dim in out.dims if dim not in used])
     for name, log in DERIVED.items():
@@ -81,7 +91,7 @@ def with_derived(post: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def _stored(post: xr.Dataset) -> xr.Dataset:
+def stored_posterior(post: xr.Dataset) -> xr.Dataset:
     """``post`` as written: without what ``with_derived`` recomputes."""
     return post.drop_vars([name for name, log in DERIVED.items() if name in post and log in post])
 
@@ -113,6 +123,26 @@ def add_fit_groups(idata: xr.DataTree, counts: xr.DataArray, cells: Cells, spec:
     tree = xr.DataTree.from_dict(groups)
     tree.attrs = {**idata.attrs, "spikepool_spec": json.dumps(spec)}
     return tree
+
+
+def write_counts_result(result: Result, path) -> None:
+    """Write a result that carries its counts, leaving out the ``RECOMPUTED`` groups and the posterior
+    variables ``with_derived`` recomputes."""
+    idata = result.idata
+    groups = {name: idata[name].to_dataset() for name in idata.children if name not in RECOMPUTED}
+    groups["posterior"] = stored_posterior(groups["posterior"])
+    tree = xr.DataTree.from_dict(groups)
+    tree.attrs = idata.attrs
+    write_tree(tree, path, result.spec, result.centered)
+
+
+def require_counts(tree: xr.DataTree, model: str) -> None:
+    """Refuse a stored tree of a counts model without its counts (``SourceError``)."""
+    if "spikepool_counts" not in tree.children:
+        raise SourceError(
+            f"a {model} result file must hold its counts (group 'spikepool_counts'); got none. "
+            "Hint: write results with result.to_netcdf(path)."
+        )
 
 
 @dataclass(kw_only=True, repr=False)
@@ -279,20 +309,12 @@ class FitResult(Result):
         observed and constant data (from the counts, ``data_groups``) and the posterior variables that are the
         exponential of another (``DERIVED``: ``rate`` from ``log_rate``).
         """
-        groups = {name: self.idata[name].to_dataset() for name in self.idata.children if name not in RECOMPUTED}
-        groups["posterior"] = _stored(groups["posterior"])
-        tree = xr.DataTree.from_dict(groups)
-        tree.attrs = self.idata.attrs
-        write_tree(tree, path, self.spec, self.centered)
+        write_counts_result(self, path)
 
     @classmethod
     def from_tree(cls, tree: xr.DataTree, spec: dict, centered: np.ndarray) -> FitResult:
         """The result of a stored tree; the design checks and the diagnostics are recomputed from the data."""
-        if "spikepool_counts" not in tree.children:
-            raise SourceError(
-                "a HierarchicalNegBinom result file must hold its counts (group 'spikepool_counts'); got none. "
-                "Hint: write results with result.to_netcdf(path)."
-            )
+        require_counts(tree, cls.MODEL)
         groups = {name: tree[name].to_dataset() for name in tree.children if name not in RECOMPUTED}
         groups["posterior"] = with_derived(groups["posterior"])
         stored_counts = groups.pop("spikepool_counts")

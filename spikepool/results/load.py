@@ -8,6 +8,7 @@ from spikepool.exceptions import SourceError
 from spikepool.results.beta_binomial import BetaBinomialResult
 from spikepool.results.fit import FitResult
 from spikepool.results.normal import NormalNormalResult
+from spikepool.results.psth import PSTHResult
 from spikepool.results.random_effects import RandomEffectsNormalResult
 from spikepool.results.store import read_tree
 
@@ -20,6 +21,7 @@ RESULTS = {
     "NormalNormal": NormalNormalResult,
     "RandomEffectsNormal": RandomEffectsNormalResult,
     "BetaBinomial": BetaBinomialResult,
+    "HierarchicalPSTH": PSTHResult,
 }
 
 
@@ -33,7 +35,7 @@ def load_result(path: str | os.PathLike):
 
     Returns
     -------
-    FitResult, NormalNormalResult, RandomEffectsNormalResult or BetaBinomialResult
+    FitResult, NormalNormalResult, RandomEffectsNormalResult, BetaBinomialResult or PSTHResult
         The result class of the model named in the file (``result.spec["model"]``).
     """
     tree, spec, centered = read_tree(path)

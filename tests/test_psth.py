@@ -1,0 +1,212 @@
+"""HierarchicalPSTH: the binned cells, the spline basis, the likelihood graph, recovery of known time courses."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import warnings
+
+import numpy as np
+import pymc as pm
+import pytest
+import xarray as xr
+from scipy import stats
+
+import spikepool as sp
+from spikepool.stats.binned import bspline_basis, compress_binned, n_basis_of
+
+WIDTH = 0.025
+
+
+def simulate(seed: int, n: int = 8, n_trial: int = 30, n_bins: int = 40, alpha: float = 5.0, extremes: bool = False):
+    """Binned NB counts with known rates: a bump per condition (at 0.4 s or 0.65 s), neuron levels, and each
+    neuron x condition's own smooth (sinusoidal) deviation. With ``extremes`` neuron 0 fires 20x less than the
+    typical neuron (a few spikes per condition) and neuron 1 5x more. Returns (binned, true rates (neuron,
+    condition, time) in Hz, true population course (condition, time))."""
+    rng = np.random.default_rng(seed)
+    t = WIDTH * (np.arange(n_bins) + 0.5)
+    course = np.log(10) + 1.2 * np.stack([np.exp(-((t - 0.4) ** 2) / 0.02), np.exp(-((t - 0.65) ** 2) / 0.02)])
+    u = rng.normal(0, 0.5, n)
+    if extremes:
+        u[:2] = [np.log(1 / 20), np.log(5)]
+    u -= u.mean()
+    phase, freq = rng.uniform(0, 1, (n, 2, 1)), rng.uniform(0.5, 1.5, (n, 2, 1))
+    log_rate = course[None] + u[:, None, None] + 0.3 * np.sin(2 * np.pi * (t * freq + phase))
+    cond = np.tile([0, 1], n_trial // 2)
+    mu = np.exp(log_rate[:, cond]) * WIDTH
+    y = rng.poisson(rng.gamma(alpha, mu / alpha))
+    binned = sp.from_array(
+        y, duration=n_bins * WIDTH, condition=np.array(["a", "b"])[cond], time=t, attrs={"bin_size": WIDTH}
+    )
+    return binned, np.exp(log_rate), np.exp(course)
+
+
+@pytest.fixture(scope="module")
+def fit():
+    binned, truth, course = simulate(1, extremes=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SpikepoolWarning)  # 2 x 500 draws: coverage is the point here
+        result = sp.HierarchicalPSTH(condition="condition").fit(
+            binned, draws=500, tune=500, chains=2, random_seed=0, progressbar=False
+        )
+    return binned, truth, course, result
+
+
+def test_binned_cells_are_exact(rng):
+    binned, _, _ = simulate(2, n=4, n_trial=10, n_bins=12)
+    valid = rng.random((4, 10)) > 0.2
+    binned = binned.assign_coords(valid=(("neuron", "trial"), valid))
+    cells = compress_binned(binned, "condition")
+    assert cells.weight.sum() == valid.sum() * 12
+    y = binned.values
+    np.testing.assert_array_equal(cells.y[cells.obs_cell], y[cells.obs_neuron, cells.obs_trial])
+    np.testing.assert_array_equal(cells.bin[cells.obs_cell], np.broadcast_to(np.arange(12), cells.obs_cell.shape))
+    mu = rng.uniform(0.05, 2.0, (4, 2, 12))
+    codes = np.unique(binned["condition"].values, return_inverse=True)[1]
+    direct = sum(stats.poisson.logpmf(y[i, t], mu[i, codes[t]]).sum() for i, t in zip(*np.nonzero(valid), strict=True))
+    compressed = (cells.weight * stats.poisson.logpmf(cells.y, mu[cells.neuron, cells.condition, cells.bin])).sum()
+    assert compressed == pytest.approx(direct, rel=1e-12)
+    assert cells.n_cells < cells.obs_cell.size  # repeated counts were merged
+
+
+def test_spline_basis_is_a_smooth_partition_of_unity():
+    x = np.linspace(0.0, 1.0, 50)
+    basis = bspline_basis(x, 9)
+    assert basis.shape == (50, 9) and (basis >= 0).all()
+    np.testing.assert_allclose(basis.sum(axis=1), 1.0, rtol=1e-12)
+    # a cubic on equal knots reproduces a straight line exactly (Greville abscissae as coefficients)
+    knots = np.concatenate([[0, 0, 0, 0], np.linspace(0, 1, 7)[1:-1], [1, 1, 1, 1]])
+    greville = np.array([knots[j + 1 : j + 4].mean() for j in range(9)])
+    np.testing.assert_allclose(basis @ (2 * greville - 1), 2 * x - 1, atol=1e-12)
+    assert n_basis_of(40, 0.025, "auto") == 13 and n_basis_of(40, 0.025, 1.0) == 4 and n_basis_of(8, 0.025, 0.001) == 8
+
+
+@pytest.mark.parametrize("dispersion", ["neuron", "pooled", "shared", "fano"])
+def test_the_likelihood_graph_equals_the_per_trial_bin_sum(dispersion, rng):
+    binned, _, _ = simulate(3, n=3, n_trial=6, n_bins=10)
+    model_spec = sp.HierarchicalPSTH(condition="condition", dispersion=dispersion)
+    model = model_spec.build(binned)
+    basis = model_spec.prepare(binned).basis
+    names = ["loglik", "population_coef", "neuron_effect", "level_effect", "shape_coef"]
+    names.append("eta" if dispersion == "fano" else "alpha")
+    fn = model.compile_fn([model[n] for n in names], inputs=model.value_vars, on_unused_input="ignore")
+    y = binned.values
+    codes = np.unique(binned["condition"].values, return_inverse=True)[1]
+    for _ in range(2):
+        point = {v.name: rng.normal(0, 0.5, size=model.initial_point()[v.name].shape) for v in model.value_vars}
+        loglik, coef, u, v, gamma, disp = fn(point)
+        log_rate = (coef @ basis.T)[None] + u[:, None, None] + v[:, :, None] + gamma @ basis.T
+        mu = np.exp(log_rate[:, codes]) * WIDTH  # (neuron, trial, bin)
+        if dispersion == "fano":
+            alpha = disp * mu
+        else:
+            alpha = np.broadcast_to(np.reshape(disp, (-1, 1, 1)) if np.ndim(disp) else disp, mu.shape)
+        expected = stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu)).sum()
+        assert loglik == pytest.approx(expected, rel=1e-10)
+
+
+def test_recovers_known_time_courses_with_calibrated_intervals(fit):
+    binned, truth, course, result = fit
+    rates = result.rates(ci_prob=0.94)
+    assert rates["mean"].dims == ("neuron", "condition", "time") and rates.attrs["units"] == "Hz"
+    inside = (rates["lower"].values <= truth) & (truth <= rates["upper"].values)
+    assert inside.mean() > 0.85  # 94% intervals of 640 correlated rates
+    assert np.median(np.abs(rates["mean"].values / truth - 1)) < 0.2
+    population = result.population_rates()
+    assert population["mean"].dims == ("condition", "time")
+    assert ((population["lower"].values <= course) & (course <= population["upper"].values)).mean() > 0.7
+    # the bump of condition a peaks near 0.4 s and that of b near 0.65 s
+    peaks = binned["time"].values[population["mean"].values.argmax(axis=1)]
+    np.testing.assert_allclose(peaks, [0.4, 0.65], atol=0.08)
+
+
+def test_fano_loo_and_round_trip(fit, tmp_path):
+    binned, _, _, result = fit
+    fano = result.fano()
+    alpha = result.posterior["alpha"].values.reshape(-1, binned.sizes["neuron"])
+    rate = np.exp(result._log_rates(0))  # (draws, condition, time)
+    expected = (1 + rate * WIDTH / alpha[:, 0, None, None]).mean(axis=0)
+    np.testing.assert_allclose(fano["mean"].isel(neuron=0).values, expected, rtol=1e-12)
+    assert {"population_mean", "population_lower", "population_upper"} <= set(fano.data_vars)
+    assert (fano["mean"] >= 1).all()
+    elpd = result.loo()
+    loglik = result.idata["log_likelihood"]["y"]
+    assert loglik.sizes["obs"] == 8 * 30  # every (neuron, trial), summed over its bins
+    assert np.isfinite(elpd.elpd) and result.loo_checks is not None
+    path = tmp_path / "psth.nc"
+    result.to_netcdf(path)
+    back = sp.load_result(path)
+    assert type(back) is sp.results.PSTHResult and back.spec == result.spec
+    xr.testing.assert_identical(back.posterior, result.posterior)
+    xr.testing.assert_identical(back.rates(), result.rates())
+    assert back.loo().elpd == pytest.approx(elpd.elpd, rel=1e-12)
+    assert not {"shape_offset", "time_offset", "level_offset"} & set(result.posterior.data_vars)
+
+
+def test_spec_signature_and_bad_inputs_refused_before_sampling(monkeypatch):
+    spec = sp.HierarchicalPSTH(condition="condition", smoothing=0.1).spec()
+    assert spec["model"] == "HierarchicalPSTH" and json.loads(json.dumps(spec)) == spec
+    assert sp.HierarchicalPSTH(**{k: v for k, v in spec.items() if k != "model"}).spec() == spec
+    keyword = [n for n, p in inspect.signature(sp.HierarchicalPSTH.fit).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    assert keyword == ["draws", "tune", "chains", "random_seed", "progressbar", "sampler"]
+    with pytest.raises(sp.ArgumentError, match="smoothing must be 'auto' or a positive time in s; got -1"):
+        sp.HierarchicalPSTH(smoothing=-1)
+    with pytest.raises(sp.ArgumentError, match="dispersion must be one of"):
+        sp.HierarchicalPSTH(dispersion="per-bin")
+    binned, _, _ = simulate(4, n=3, n_trial=6, n_bins=10)
+    monkeypatch.setattr(pm, "sample", lambda *a, **k: pytest.fail("sampling started before the refusal"))
+    model = sp.HierarchicalPSTH(condition="condition")
+    with pytest.raises(
+        sp.ArgumentError, match=r"binned must be counts with a time dim .*got dims \('neuron', 'trial'\)"
+    ):
+        model.fit(binned.sum("time"))
+    with pytest.raises(sp.ArgumentError, match="at least 2 time bins for a time course; got 1"):
+        model.fit(binned.isel(time=[0]))
+    with pytest.raises(sp.ArgumentError, match="condition must name a coordinate on 'trial'; got 'odour'"):
+        sp.HierarchicalPSTH(condition="odour").fit(binned)
+    report = model.check(binned)
+    assert report.ok and {"variance_components", "sparse_bins"} <= set(report.checked)
+    before = binned.copy(deep=True)
+    model.build(binned)
+    xr.testing.assert_identical(binned, before)
+
+
+def test_check_binned_says_what_pooling_can_and_cannot_do_in_sparse_bins(rng):
+    binned, _, _ = simulate(5)
+    rich = binned.copy(data=binned.values * 8)  # ~2-3 spikes per bin and trial
+    report = sp.check_binned(rich, condition="condition")
+    assert report.ok and not report.find("sparse_bins") and not report.find("prior_driven_course")
+    np.testing.assert_allclose(report.summary["spikes_per_bin"].values, rich.values.mean(axis=(1, 2)), rtol=1e-12)
+    sparse = rich.copy(data=rich.values.copy())
+    sparse.values[:3] = rng.random(sparse.values[:3].shape) < 0.02  # three neurons: ~0.6 spikes per bin in all
+    report = sp.check_binned(sparse, condition="condition")
+    (few,) = report.find("prior_driven_course")
+    assert few.severity == "info" and few.neurons == ("0", "1", "2")
+    (per_trial,) = report.find("sparse_bins")
+    assert per_trial.severity == "info" and per_trial.neurons == ("0", "1", "2")  # a minority: info
+    assert report.find("sparse_bins")[0].severity == "info"
+    assert sp.check_binned(binned, condition="condition").find("sparse_bins")[0].severity == "warning"
+    with pytest.raises(sp.ArgumentError, match=r"binned must be counts with a time dim .*got \('neuron', 'trial'\)"):
+        sp.check_binned(binned.sum("time"))
+
+
+def test_a_sparse_neuron_borrows_the_population_shape_and_a_rich_one_keeps_its_own(fit):
+    binned, _, _, result = fit
+    table = result.shrinkage()
+    assert table["rate"].dims == ("neuron", "condition", "time") and table["course_shrinkage"].dims == (
+        "neuron",
+        "condition",
+    )
+    raw = binned.values[:, binned["condition"].values == "a"].mean(axis=1) / WIDTH
+    np.testing.assert_allclose(table["raw_rate"].sel(condition="a").values, raw, rtol=1e-12)
+    assert (table["n_trials"] == 15).all()
+    spikes = binned.sum(("trial", "time")).values
+    assert spikes[0] < spikes[1] / 50  # neuron 0: a few dozen spikes; neuron 1: thousands
+    shrink = table["course_shrinkage"].mean("condition").values
+    assert shrink[0] > 0.9  # its raw PSTH is mostly noise: the population's shape at its level
+    assert shrink[1] < 0.85  # the rich neuron keeps part of its own course (0.43-0.71 over 8 seeds)
+    sparse_gap = np.abs(table["rate"] - table["pooled_rate"]).isel(neuron=0).mean()
+    rich_gap = np.abs(table["rate"] - table["pooled_rate"]).isel(neuron=1).mean()
+    assert float(sparse_gap / table["rate"].isel(neuron=0).mean()) < float(
+        rich_gap / table["rate"].isel(neuron=1).mean()
+    )
