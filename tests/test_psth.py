@@ -210,3 +210,17 @@ def test_a_sparse_neuron_borrows_the_population_shape_and_a_rich_one_keeps_its_o
     assert float(sparse_gap / table["rate"].isel(neuron=0).mean()) < float(
         rich_gap / table["rate"].isel(neuron=1).mean()
     )
+
+
+def test_report_and_window_plots_refuse_a_time_resolved_fit_clearly(fit, tmp_path):
+    *_, result = fit
+    with pytest.raises(TypeError, match="sp.report does not cover time-resolved fits yet"):
+        sp.report(result, tmp_path / "report.html")
+    with pytest.raises(sp.ArgumentError, match=r"shrinkage\(\) per neuron \[x condition\] .*got one over time"):
+        sp.plots.plot_rates(result)
+    # one time point of its table is a window table the plot draws
+    import matplotlib.pyplot as plt
+
+    ax = sp.plots.plot_rates(result.shrinkage().isel(time=10))
+    assert len(ax.get_yticks()) == 16  # 8 neurons x 2 conditions
+    plt.close("all")

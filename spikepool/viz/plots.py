@@ -66,6 +66,12 @@ def _provided(result: Any, method: str, variables: tuple[str, ...], hint: str, *
         raise ArgumentError(
             f"result must provide {list(variables)} in its {method}() table; got one without {missing}. Hint: {hint}"
         )
+    if "time" in table.dims:
+        raise ArgumentError(
+            f"result must give its {method}() per neuron [x condition] for this plot; got one over time (a "
+            "time-resolved fit). Hint: plot one time point (table.sel(time=t)), or plot_fano_time for the "
+            "mean-matched Fano factor."
+        )
     return table
 
 

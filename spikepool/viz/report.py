@@ -16,6 +16,7 @@ from spikepool._version import __version__
 from spikepool.exceptions import ArgumentTypeError
 from spikepool.results.base import Result
 from spikepool.results.fit import FitResult
+from spikepool.results.psth import PSTHResult
 from spikepool.stats.describe import format_summary
 from spikepool.viz import plots
 
@@ -78,6 +79,12 @@ def report(result: Any, path: str | os.PathLike, *, others: list | None = None, 
     if not isinstance(result, Result):
         raise ArgumentTypeError(
             f"result must be a spikepool result (a model's fit, or sp.load_result(path)); got {type(result).__name__}."
+        )
+    if isinstance(result, PSTHResult):
+        raise ArgumentTypeError(
+            "result must be a window-count or estimates fit; got a PSTHResult: sp.report does not cover "
+            "time-resolved fits yet. Hint: result.rates(), result.population_rates(), result.fano() and "
+            "result.shrinkage() give its tables."
         )
     import matplotlib
 
