@@ -224,3 +224,32 @@ def test_report_and_window_plots_refuse_a_time_resolved_fit_clearly(fit, tmp_pat
     ax = sp.plots.plot_rates(result.shrinkage().isel(time=10))
     assert len(ax.get_yticks()) == 16  # 8 neurons x 2 conditions
     plt.close("all")
+
+
+def test_psth_plots_draw_the_fits_tables(fit, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    *_, result = fit
+    ax = sp.plots.plot_psth_fit(result, condition="b")
+    population = result.population_rates().sel(condition="b")
+    (raw, course) = ax.get_lines()
+    np.testing.assert_allclose(course.get_ydata(), population["mean"].values)
+    np.testing.assert_allclose(raw.get_ydata(), result.shrinkage()["raw_rate"].sel(condition="b").mean("neuron"))
+    ax = sp.plots.plot_psth_fit(result, neuron="1", condition="a")
+    table = result.shrinkage().sel(neuron="1", condition="a")
+    (raw, course, pooled) = ax.get_lines()
+    np.testing.assert_allclose(course.get_ydata(), table["rate"].values)
+    np.testing.assert_allclose(pooled.get_ydata(), table["pooled_rate"].values)
+    ax = sp.plots.plot_rate_map(result, condition="a")
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), result.rates()["mean"].sel(condition="a").values)
+    ax.figure.savefig(tmp_path / "map.png")
+    with pytest.raises(sp.ArgumentError, match=r"condition must be one of \['a', 'b'\] for this plot; got None"):
+        sp.plots.plot_psth_fit(result)
+    with pytest.raises(sp.ArgumentError, match=r"neuron must be one of .*got 'u99'"):
+        sp.plots.plot_psth_fit(result, neuron="u99", condition="a")
+    with pytest.raises(TypeError, match="result must be a time-resolved fit .*got Dataset"):
+        sp.plots.plot_rate_map(result.rates())
+    plt.close("all")

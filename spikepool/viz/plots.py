@@ -14,10 +14,14 @@ import xarray as xr
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.io._units import window_to_seconds
 from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments_of
+from spikepool.viz._common import _axes
+from spikepool.viz.time_plots import plot_fano_time, plot_psth_fit, plot_rate_map
 
 __all__ = [
     "plot_fano",
     "plot_fano_time",
+    "plot_psth_fit",
+    "plot_rate_map",
     "plot_pooled_estimates",
     "plot_ppc_counts",
     "plot_ppc_fano",
@@ -28,14 +32,6 @@ __all__ = [
     "plot_trace",
     "raster_times",
 ]
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-    return ax
 
 
 def _cells(ds: xr.Dataset) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -359,43 +355,6 @@ def plot_raster(
     ax.set_xlabel("time from alignment (s)")
     ax.set_ylabel("trial")
     ax.set_title(f"Raster of {neuron}")
-    return ax
-
-
-def plot_fano_time(fano: xr.Dataset, *, show_all: bool = True, ax=None):
-    """The Fano factor over time with its interval band: ``mean_matched_fano``'s Dataset.
-
-    The mean-matched Fano factor as a line in its band, the unmatched slope (``fano_all``) dashed when
-    ``show_all``, Poisson (1) dotted. A drop that the matched line shows is a change of variability; one that
-    only the unmatched line shows follows the rates.
-    """
-    ax = _axes(ax)
-    if not isinstance(fano, xr.Dataset):
-        raise ArgumentTypeError(
-            f"fano must be the Dataset of sp.mean_matched_fano (over time); got {type(fano).__name__}."
-        )
-    missing = [v for v in ("fano", "lower", "upper") if v not in fano] + ([] if "time" in fano.dims else ["time"])
-    if missing:
-        raise ArgumentError(
-            f"fano must hold fano, lower and upper over time; got a Dataset without {missing}. "
-            "Hint: pass the output of sp.mean_matched_fano."
-        )
-    t = fano["time"].values
-    prob = fano.attrs.get("ci_prob")
-    band = f"{prob:.0%} interval" if prob else "interval"
-    ax.fill_between(t, fano["lower"].values, fano["upper"].values, color="C0", alpha=0.25, lw=0, label=band)
-    ax.plot(t, fano["fano"].values, color="C0", label="mean-matched")
-    if show_all and "fano_all" in fano:
-        ax.plot(t, fano["fano_all"].values, color="0.35", ls="--", lw=1, label="all points (unmatched)")
-    ax.axhline(1.0, color="0.5", ls=":", lw=1, label="Poisson (Fano = 1)")
-    ax.set_xlabel("time, window centre (s)")
-    ax.set_ylabel("Fano factor")
-    title = "Fano factor over time"
-    if "window" in fano.attrs:
-        title += f" ({fano.attrs['window'] * 1000:g} ms windows"
-        title += f", {int(fano['n_points'][0])} points kept)" if "n_points" in fano else ")"
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="best")
     return ax
 
 
