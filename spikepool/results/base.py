@@ -106,6 +106,14 @@ class Result:
         """The DataTree with the pointwise log-likelihood ``y`` over the observations (for LOO)."""
         return self.idata
 
+    def _add_group(self, name: str, group: xr.Dataset) -> None:
+        """Put ``group`` into ``idata`` as ``name`` (replacing one there), keeping the tree's attributes."""
+        groups = {child: self.idata[child].to_dataset() for child in self.idata.children}
+        groups[name] = group
+        attrs = self.idata.attrs
+        self.idata = xr.DataTree.from_dict(groups)
+        self.idata.attrs = attrs
+
     def loo(self):
         """PSIS-LOO over the observations (``arviz_stats.loo``).
 

@@ -136,6 +136,12 @@ def write_counts_result(result: Result, path) -> None:
     write_tree(tree, path, result.spec, result.centered)
 
 
+def same_counts(counts: xr.DataArray, other: Result) -> bool:
+    """Whether ``other`` carries counts equal to ``counts`` (so that two fits' log densities compare)."""
+    theirs = getattr(other, "counts", None)
+    return theirs is not None and theirs.shape == counts.shape and bool(np.array_equal(theirs.values, counts.values))
+
+
 def require_counts(tree: xr.DataTree, model: str) -> None:
     """Refuse a stored tree of a counts model without its counts (``SourceError``)."""
     if "spikepool_counts" not in tree.children:
@@ -245,13 +251,10 @@ class FitResult(Result):
         shape = (post.sizes["chain"], post.sizes["draw"], *self.counts.shape[:2])
         full = np.zeros(shape, dtype=np.int64)
         full[:, :, cells.obs_neuron, cells.obs_trial] = y
-        groups = {name: self.idata[name].to_dataset() for name in self.idata.children}
-        groups["posterior_predictive"] = xr.Dataset(
-            {"y": (("chain", "draw", "obs"), y)}, coords=groups["observed_data"].coords
+        self._add_group(
+            "posterior_predictive",
+            xr.Dataset({"y": (("chain", "draw", "obs"), y)}, coords=self.idata["observed_data"].to_dataset().coords),
         )
-        attrs = self.idata.attrs
-        self.idata = xr.DataTree.from_dict(groups)
-        self.idata.attrs = attrs
         return xr.DataArray(
             full,
             dims=("chain", "draw", "neuron", "trial"),
@@ -283,24 +286,18 @@ class FitResult(Result):
             )
         mu, alpha = _cell_params(post, cells, self.spec)
         loglik = family_of(self.spec["likelihood"]).logpmf(cells.y, mu, alpha)[:, :, cells.obs_cell]
-        groups = {name: self.idata[name].to_dataset() for name in self.idata.children}
-        groups["log_likelihood"] = xr.Dataset(
-            {"y": (("chain", "draw", "obs"), loglik)},
-            coords={"chain": post["chain"].values, "draw": post["draw"].values, **_obs_coords(self.counts, cells)},
+        self._add_group(
+            "log_likelihood",
+            xr.Dataset(
+                {"y": (("chain", "draw", "obs"), loglik)},
+                coords={"chain": post["chain"].values, "draw": post["draw"].values, **_obs_coords(self.counts, cells)},
+            ),
         )
-        attrs = self.idata.attrs
-        self.idata = xr.DataTree.from_dict(groups)
-        self.idata.attrs = attrs
         return self.idata
 
     def same_data(self, other: Result) -> bool:
         """Whether ``other`` was fitted to the same counts."""
-        counts = getattr(other, "counts", None)
-        return (
-            counts is not None
-            and counts.shape == self.counts.shape
-            and bool(np.array_equal(counts.values, self.counts.values))
-        )
+        return same_counts(self.counts, other)
 
     def to_netcdf(self, path) -> None:
         """Write the result (posterior, groups, counts, model spec), compressed.

@@ -22,7 +22,7 @@ from spikepool.checks.binned import check_binned
 from spikepool.counts.schema import valid_mask
 from spikepool.exceptions import ArgumentError
 from spikepool.results.base import Result
-from spikepool.results.fit import MAX_LOGLIK_VALUES, require_counts, with_derived, write_counts_result
+from spikepool.results.fit import MAX_LOGLIK_VALUES, require_counts, same_counts, with_derived, write_counts_result
 from spikepool.stats.binned import basis_of, bin_width, compress_binned, condition_names
 from spikepool.stats.families import NEGBIN, family_of
 
@@ -124,16 +124,15 @@ class PSTHResult(Result):
         for start in range(0, total, DRAW_BLOCK):
             yield slice(start, min(start + DRAW_BLOCK, total))
 
+    def _dispersion(self, draws: slice = slice(None)) -> dict[str, np.ndarray]:
+        """The posterior's dispersion draws (``alpha`` (draws[, neuron]) or ``eta`` (draws,)), for ``Family.alpha``."""
+        return {name: self._flat(name)[draws] for name in ("alpha", "eta") if name in self.posterior}
+
     def _alpha(self, neuron: int, mu: np.ndarray) -> np.ndarray | None:
-        """The NB alpha of one neuron's draws (draws, ...), broadcast to ``mu`` (None for Poisson)."""
-        family = family_of(self.spec["likelihood"])
-        if not family.dispersion_names:
-            return None
-        if "eta" in self.posterior:
-            return self._flat("eta").reshape(-1, *([1] * (mu.ndim - 1))) * mu
-        a = self._flat("alpha")
-        a = a[:, neuron] if a.ndim == 2 else a
-        return np.broadcast_to(a.reshape(-1, *([1] * (mu.ndim - 1))), mu.shape)
+        """The NB alpha of one neuron's means ``mu`` (draws, ...), the family's decoding (None for Poisson)."""
+        flat = mu.reshape(mu.shape[0], -1)
+        alpha = family_of(self.spec["likelihood"]).alpha(self._dispersion(), np.full(flat.shape[1], neuron), flat)
+        return None if alpha is None else alpha.reshape(mu.shape)
 
     def _table(self, mean, low, high, dims, coords, units=None) -> xr.Dataset:
         ds = xr.Dataset(
@@ -263,34 +262,26 @@ class PSTHResult(Result):
         loglik = np.empty((n_chain * n_draw, cells.obs_neuron.size))
         for block in self._blocks():
             mu = np.exp(self._log_rates(draws=block).reshape(block.stop - block.start, -1)[:, flat_index]) * width
-            alpha = None
-            if family.dispersion_names:
-                if "eta" in post:
-                    alpha = self._flat("eta")[block][:, None] * mu
-                else:
-                    a = self._flat("alpha")[block]
-                    alpha = np.broadcast_to(a[:, cells.neuron] if a.ndim == 2 else a[:, None], mu.shape)
+            alpha = family.alpha(self._dispersion(block), cells.neuron, mu)
             cell_ll = family.logpmf(cells.y, mu, alpha)
             loglik[block] = cell_ll[:, cells.obs_cell].sum(axis=-1)
-        groups = {name: self.idata[name].to_dataset() for name in self.idata.children}
-        groups["log_likelihood"] = xr.Dataset(
-            {"y": (("chain", "draw", "obs"), loglik.reshape(n_chain, n_draw, -1))},
-            coords={
-                "chain": post["chain"].values,
-                "draw": post["draw"].values,
-                "obs_neuron": ("obs", self.counts["neuron"].values[cells.obs_neuron]),
-                "obs_trial": ("obs", self.counts["trial"].values[cells.obs_trial]),
-            },
+        self._add_group(
+            "log_likelihood",
+            xr.Dataset(
+                {"y": (("chain", "draw", "obs"), loglik.reshape(n_chain, n_draw, -1))},
+                coords={
+                    "chain": post["chain"].values,
+                    "draw": post["draw"].values,
+                    "obs_neuron": ("obs", self.counts["neuron"].values[cells.obs_neuron]),
+                    "obs_trial": ("obs", self.counts["trial"].values[cells.obs_trial]),
+                },
+            ),
         )
-        attrs = self.idata.attrs
-        self.idata = xr.DataTree.from_dict(groups)
-        self.idata.attrs = attrs
         return self.idata
 
     def same_data(self, other: Result) -> bool:
         """Whether ``other`` was fitted to the same binned counts."""
-        counts = getattr(other, "counts", None)
-        return counts is not None and counts.shape == self.counts.shape and bool(np.array_equal(counts, self.counts))
+        return same_counts(self.counts, other)
 
     def to_netcdf(self, path) -> None:
         """Write the result (posterior parts, groups, counts, spec), compressed; the pointwise log-likelihood and
