@@ -136,3 +136,13 @@ def test_bad_inputs_are_refused_clearly(rng, change, error, match):
             sp.mean_matched_fano(binned, **changed)
         else:
             sp.mean_matched_fano(changed)
+
+
+def test_unequal_bins_without_a_bin_size_are_refused(rng):
+    binned = _simulate(rng, n_neuron=10)
+    uneven = binned.assign_coords(time=np.sort(rng.uniform(0, 1, binned.sizes["time"])))
+    uneven.attrs = {}
+    with pytest.raises(sp.ArgumentError, match=r"binned must have equally spaced time bins \(or attrs\['bin_size'\]\)"):
+        sp.mean_matched_fano(uneven)
+    with pytest.raises(sp.ArgumentError, match="binned must have equally spaced time bins"):
+        sp.HierarchicalPSTH().fit(uneven)

@@ -16,6 +16,7 @@ import xarray as xr
 from scipy.interpolate import BSpline
 
 from spikepool.counts.schema import valid_mask
+from spikepool.exceptions import ArgumentError
 
 __all__ = [
     "BinnedCells",
@@ -72,11 +73,21 @@ def condition_names(counts: xr.DataArray, condition: str | None) -> tuple[np.nda
 
 
 def bin_width(binned: xr.DataArray) -> float:
-    """The width (s) of the time bins: ``attrs["bin_size"]``, else the spacing of the bin centres."""
+    """The width (s) of the time bins: ``attrs["bin_size"]``, else the spacing of the bin centres.
+
+    Raises ``ArgumentError`` when neither says: bin centres that are not equally spaced, or one bin without
+    ``attrs["bin_size"]``.
+    """
     if "bin_size" in binned.attrs:
         return float(binned.attrs["bin_size"])
     time = binned["time"].values.astype(np.float64)
-    return float(np.diff(time[:2])[0]) if time.size > 1 else float(binned["duration"].values.max())
+    steps = np.diff(time)
+    if steps.size == 0 or not np.allclose(steps, steps[0], rtol=1e-6):
+        raise ArgumentError(
+            "binned must have equally spaced time bins (or attrs['bin_size']); got bin centres "
+            f"{time[:5].tolist()}{' ...' if time.size > 5 else ''}. Hint: count with from_neo(..., bin_size=0.01)."
+        )
+    return float(steps[0])
 
 
 def compress_binned(binned: xr.DataArray, condition: str | None = None) -> BinnedCells:

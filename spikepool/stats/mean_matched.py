@@ -22,6 +22,7 @@ from scipy import stats
 from spikepool._validate import check_ci_prob, check_int
 from spikepool.counts.schema import valid_mask, validate_counts
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
+from spikepool.stats.binned import bin_width
 
 __all__ = ["mean_matched_fano", "weighted_slope"]
 
@@ -41,20 +42,6 @@ def weighted_slope(mean: np.ndarray, var: np.ndarray, weight: np.ndarray) -> tup
     slope = float(np.sum(weight * mean * var)) / sxx
     s2 = float(np.sum(weight * (var - slope * mean) ** 2)) / (mean.size - 1)
     return slope, float(np.sqrt(s2 / sxx))
-
-
-def _bin_width(binned: xr.DataArray) -> float:
-    time = binned["time"].values.astype(np.float64)
-    width = binned.attrs.get("bin_size")
-    if width is None:
-        steps = np.diff(time)
-        if steps.size == 0 or not np.allclose(steps, steps[0], rtol=1e-6):
-            raise ArgumentError(
-                "binned must have equally spaced time bins (or attrs['bin_size']); got bin centres "
-                f"{time[:5].tolist()}{' ...' if time.size > 5 else ''}. Hint: count with from_neo(..., bin_size=0.01)."
-            )
-        width = steps[0]
-    return float(width)
 
 
 def _in_bins(name: str, value: float, width: float, most: int) -> int:
@@ -160,7 +147,7 @@ def mean_matched_fano(
     z = stats.norm.ppf(0.5 + check_ci_prob(ci_prob) / 2)
     if isinstance(bin_spacing, bool) or not isinstance(bin_spacing, int | float) or not bin_spacing > 0:
         raise ArgumentError(f"bin_spacing must be a positive number of spikes; got {bin_spacing!r}. Hint: 0.25.")
-    width = _bin_width(binned)
+    width = bin_width(binned)
     n_time = binned.sizes["time"]
     w = _in_bins("window", window, width, n_time)
     s = max(w // 2, 1) if step is None else _in_bins("step", step, width, n_time)
