@@ -8,7 +8,7 @@ per bin and condition from the training half, a per-neuron Negative-Binomial dis
 training trials given those means (maximum likelihood over ``log alpha``), and the held-out half is scored
 by its log predictive density, summed over bins (higher is better).
 
-Methods (the baselines of issue 16; the ``HierarchicalPSTH`` row joins them when the model lands):
+Methods (the baselines of issue 16, then the model that must beat them):
 
 - ``raw PSTH``: the training trials' mean count per bin (no pooling, no smoothing), floored at half a spike
   over the training trials so that a bin with no training spike does not give a held-out spike zero
@@ -18,23 +18,38 @@ Methods (the baselines of issue 16; the ``HierarchicalPSTH`` row joins them when
   Elephant's ``instantaneous_rate`` on the trial-averaged counts), same floor;
 - ``kernel CV``: the same with each neuron's kernel width chosen from ``WIDTHS`` by two-fold cross-validation
   on the training trials (Poisson log likelihood of one fold from the other's PSTH, both ways): the
-  strongest baseline.
+  strongest baseline;
+- ``HierarchicalPSTH``: ``sp.HierarchicalPSTH(condition="condition")`` fitted (2 chains x 1,000 draws after
+  1,000 tuning) to the training trials only (the held-out trials marked ``valid=False``, their counts
+  zeroed), scored the same way as the baselines: its posterior mean count per bin, with a per-neuron NB
+  dispersion fitted to the training trials by maximum likelihood (so that the row differs from the others
+  only in the course);
+- ``HierarchicalPSTH lppd``: the model's own posterior predictive density of each held-out trial,
+  ``log mean_s prod_b NB(y_b | mu_s, alpha_s)`` over the posterior draws ``s`` (its own dispersion, its
+  uncertainty integrated; what LOO estimates).
+
+"Best for neurons" counts, per neuron, the method with the highest held-out score averaged over splits
+(the lppd row is left out of that count: it is the same fit scored another way). ``--no-model`` runs the
+baselines alone (seconds instead of minutes).
 
 Data: locust20010214 over 8-14 s in 50 ms bins (odour blocks only; odour onset near 10 s) and the
 kramer-eden-stn neuron over -1 to 1 s around the GO cue in 25 ms bins (left vs right).
 
 Run from the repository root::
 
-    SPIKEPOOL_DATA=../shared/data python benchmarks/bench_psth.py [--splits 5]
+    SPIKEPOOL_DATA=../shared/data python benchmarks/bench_psth.py [--splits 5] [--no-model]
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
+import arviz_stats as azs
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import minimize_scalar
+from scipy.special import logsumexp
 
 import spikepool as sp
 from spikepool.counts.schema import valid_mask
@@ -117,13 +132,42 @@ def score(y, mu, train, test) -> tuple[np.ndarray, np.ndarray]:
     return total, test.sum(axis=1)
 
 
-def run(counts, n_splits: int) -> dict[str, list[np.ndarray]]:
+def fit_model(counts, train, seed: int):
+    """``HierarchicalPSTH`` fitted to the training trials (the others marked invalid); its fit's seconds."""
+    start = time.perf_counter()
+    # a held-out trial is not recorded as far as the fit knows: valid False, its counts 0 (the schema's rule)
+    training = counts.copy(data=counts.values * train[:, :, None]).assign_coords(valid=(("neuron", "trial"), train))
+    result = sp.HierarchicalPSTH(condition="condition").fit(
+        training, draws=1000, tune=1000, chains=2, random_seed=seed, progressbar=False
+    )
+    return result, time.perf_counter() - start
+
+
+def model_scores(result, y, codes, test) -> tuple[np.ndarray, np.ndarray]:
+    """The model's posterior mean count (neuron, trial, bin) and its lppd per neuron summed over test trials."""
+    width = result.counts.attrs.get("bin_size") or float(np.diff(result.counts["time"].values[:2])[0])
+    lppd = np.zeros(y.shape[0])
+    mean = np.zeros(y.shape)
+    for i in range(y.shape[0]):
+        mu = np.exp(result._log_rates(i)) * width  # (draws, condition, bin)
+        alpha = result._alpha(i, mu)
+        mean[i] = mu.mean(axis=0)[codes]
+        trials = np.flatnonzero(test[i])
+        ll = nb_logpmf(y[i, trials][None], mu[:, codes[trials]], None if alpha is None else alpha[:, codes[trials]])
+        per_trial = ll.sum(axis=2)  # (draws, trial)
+        lppd[i] = (logsumexp(per_trial, axis=0) - np.log(per_trial.shape[0])).sum()
+    return mean, lppd
+
+
+def run(counts, n_splits: int, model: bool = True) -> dict[str, list[np.ndarray]]:
     bin_size = float(counts.attrs.get("bin_size", np.diff(counts["time"].values[:2])[0]))
     y = counts.values.astype(np.float64)
     names, codes = np.unique(counts["condition"].values.astype(str), return_inverse=True)
     per_trial: dict[str, list] = {"raw PSTH": [], "kernel 50 ms": [], "kernel CV": []}
+    if model:
+        per_trial.update({"HierarchicalPSTH": [], "HierarchicalPSTH lppd": []})
     per_neuron: dict[str, list] = {k: [] for k in per_trial}
-    chosen = []
+    chosen, fits = [], []
     for seed in range(n_splits):
         rng = np.random.default_rng(seed)
         train, test = split(counts, rng)
@@ -140,34 +184,50 @@ def run(counts, n_splits: int) -> dict[str, list[np.ndarray]]:
             total, n_test = score(y, mu[:, codes], train, test)
             per_trial[name].append(total.sum() / n_test.sum())
             per_neuron[name].append(total / n_test)
-    return per_trial, per_neuron, np.array(chosen)
+        if model:
+            result, seconds = fit_model(counts, train, seed)
+            mean, lppd = model_scores(result, y, codes, test)
+            total, n_test = score(y, mean, train, test)
+            per_trial["HierarchicalPSTH"].append(total.sum() / n_test.sum())
+            per_neuron["HierarchicalPSTH"].append(total / n_test)
+            per_trial["HierarchicalPSTH lppd"].append(lppd.sum() / n_test.sum())
+            per_neuron["HierarchicalPSTH lppd"].append(lppd / n_test)
+            post = result.posterior[[v for v in result.DIAGNOSED if v in result.posterior]]
+            rhat = max(float(azs.rhat(post)[v].max()) for v in post.data_vars)
+            fits.append((seconds, int(result.idata["sample_stats"]["diverging"].sum()), rhat))
+    return per_trial, per_neuron, np.array(chosen), fits
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--splits", type=int, default=5, help="random train/test splits (seeds 0, 1, ...)")
+    parser.add_argument("--no-model", action="store_true", help="the baselines only")
     args = parser.parse_args()
     for label, load in DATASETS.items():
         counts = load()
-        per_trial, per_neuron, widths = run(counts, args.splits)
+        per_trial, per_neuron, widths, fits = run(counts, args.splits, model=not args.no_model)
         print(
             f"\n{label}: {counts.sizes['neuron']} neurons x {counts.sizes['trial']} trials x "
             f"{counts.sizes['time']} bins, {args.splits} splits"
         )
-        print(f"{'method':<16}{'nats / held-out trial':>24}{'vs raw':>10}{'best for neurons':>18}")
-        stacked = {k: np.array(v) for k, v in per_neuron.items()}  # (split, neuron)
+        print(f"{'method':<24}{'nats / held-out trial':>24}{'vs raw':>10}{'best for neurons':>18}")
+        stacked = {k: np.array(v) for k, v in per_neuron.items() if not k.endswith("lppd")}  # (split, neuron)
         best = np.argmax(np.stack([v.mean(axis=0) for v in stacked.values()]), axis=0)
         raw = np.mean(per_trial["raw PSTH"])
         for k, name in enumerate(per_trial):
             values = np.array(per_trial[name])
-            print(
-                f"{name:<16}{values.mean():>16.3f} +- {values.std():.3f}{values.mean() - raw:>+10.3f}"
-                f"{int((best == k).sum()):>12} / {best.size}"
-            )
+            won = f"{int((best == k).sum()):>12} / {best.size}" if name in stacked else ""
+            print(f"{name:<24}{values.mean():>16.3f} +- {values.std():.3f}{values.mean() - raw:>+10.3f}{won}")
         print(
             "kernel widths chosen by CV (ms, median over splits): "
             + ", ".join(f"{w * 1000:g}" for w in np.median(widths, axis=0))
         )
+        if fits:
+            seconds, diverging, rhat = (np.array(v) for v in zip(*fits, strict=True))
+            print(
+                f"HierarchicalPSTH fits: {seconds.min():.0f}-{seconds.max():.0f} s each (2 chains x 1,000 + 1,000), "
+                f"divergences {diverging.tolist()}, max R-hat {rhat.max():.3f}"
+            )
 
 
 if __name__ == "__main__":

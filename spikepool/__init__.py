@@ -14,7 +14,7 @@ from spikepool.counts.lazy import open_sessions
 from spikepool.counts.responses import responsive_trials
 from spikepool.counts.schema import from_array, open_counts, validate_counts
 from spikepool.counts.sessions import concat_sessions, split_sessions
-from spikepool.counts.simulate import simulate_counts, simulate_sessions
+from spikepool.counts.simulate import simulate_binned, simulate_counts, simulate_sessions
 from spikepool.exceptions import (
     ArgumentError,
     ArgumentTypeError,
@@ -78,6 +78,7 @@ __all__ = [
     "datasets",
     "plots",
     "format_summary",
+    "simulate_binned",
     "simulate_counts",
     "simulate_sessions",
     "load_result",

@@ -9,6 +9,8 @@ Examples
 ``spikepool fit locust20000421 locust20010214 locust20010217 --window 2 4 --out sessions/`` (several sources:
 the sessions are combined with ``concat_sessions`` and fitted with a session level; conditions are modelled
 only when ``--condition`` names them)
+``spikepool fit locust20010214 --window 8 14 --bin-size 0.05 --out psth/`` (with ``--bin-size``: the
+time-resolved model, ``HierarchicalPSTH``, of one recording)
 
 SOURCE is a registered dataset name (``spikepool datasets``) or any file Neo (or pynwb) reads.
 Bad input (any ``SpikepoolError``, a missing or unwritable file, a missing optional package) ends with one
@@ -26,8 +28,11 @@ import time
 import traceback
 from pathlib import Path
 
+import xarray as xr
+
 import spikepool.datasets as datasets
 from spikepool._validate import did_you_mean
+from spikepool.checks.binned import check_binned
 from spikepool.checks.counts import check_counts
 from spikepool.checks.neuron_effect import with_neuron_effect
 from spikepool.counts.sessions import NEURON_SESSION, concat_sessions, session_ids_of
@@ -35,6 +40,7 @@ from spikepool.datasets import list_datasets
 from spikepool.exceptions import ArgumentError, SpikepoolError, SpikepoolWarning
 from spikepool.io.files import load
 from spikepool.models.negbin import DISPERSIONS, LIKELIHOODS, POOLINGS, HierarchicalNegBinom
+from spikepool.models.psth import HierarchicalPSTH
 from spikepool.models.sampling import check_sampler_args
 from spikepool.results.load import load_result
 from spikepool.stats.describe import format_summary
@@ -67,7 +73,11 @@ def _source_args(p: argparse.ArgumentParser, window_required: bool = False) -> N
         help="counting window in s, relative to the alignment",
     )
     p.add_argument("--align", help="event / epoch name or label to align trials to")
-    p.add_argument("--bin-size", type=float, help="bin width in s (binned counts; models use window totals)")
+    p.add_argument(
+        "--bin-size",
+        type=float,
+        help="bin width in s: binned counts; 'check' and 'fit' then use the time-resolved model (HierarchicalPSTH)",
+    )
     p.add_argument("--neuron-key", help="SpikeTrain annotation (or 'name') that identifies neurons")
 
 
@@ -180,10 +190,31 @@ def _condition(args, counts) -> str | None:
     return "condition" if len(set(labels.tolist())) > 1 else None
 
 
+def _time_resolved(args) -> bool:
+    """Whether ``--bin-size`` asks for the time-resolved model, refusing what it cannot do (before any reading)."""
+    if args.bin_size is None:
+        return False
+    if len(args.source) > 1:
+        raise ArgumentError(
+            f"--bin-size fits one recording (HierarchicalPSTH has no session level); got {len(args.source)} "
+            "sources. Hint: fit each session on its own, or leave out --bin-size for the window-count model."
+        )
+    if args.pooling != "partial":
+        raise ArgumentError(
+            f"--pooling must be 'partial' with --bin-size (the time-resolved model pools); got {args.pooling!r}."
+        )
+    return True
+
+
 def _check(args) -> int:
+    binned = _time_resolved(args)
     counts = _counts(args)
     dispersion = "poisson" if args.likelihood == "poisson" else args.dispersion
     condition = _condition(args, counts)
+    if binned:
+        report = check_binned(counts, dispersion=dispersion, condition=condition)
+        print(report)
+        return 0 if report.ok else 1
     report = check_counts(counts, dispersion=dispersion, condition=condition, session=_session(args))
     if condition is not None and report.ok:
         model = HierarchicalNegBinom(
@@ -199,17 +230,11 @@ def _fit(args) -> int:
 
     start = time.perf_counter()
     check_sampler_args(args.draws, args.tune, args.chains, args.seed, {})  # before the recording is read
+    binned = _time_resolved(args)
     counts = _counts(args)
     print(format_summary(counts))
     condition = _condition(args, counts)
-    model = HierarchicalNegBinom(
-        pooling=args.pooling,
-        dispersion=args.dispersion,
-        likelihood=args.likelihood,
-        condition=condition,
-        neuron_effect=NEURON_EFFECT[args.neuron_effect],
-        session=_session(args),
-    )
+    model = _model(args, condition, args.likelihood, binned)
     _say(f"fitting {model} ...")
     settings = {
         "draws": args.draws,
@@ -224,14 +249,7 @@ def _fit(args) -> int:
         others = []
         if not args.no_compare and args.likelihood != "poisson":
             _say("fitting the Poisson model for the LOO comparison ...")
-            poisson = HierarchicalNegBinom(
-                pooling=args.pooling,
-                likelihood="poisson",
-                condition=condition,
-                neuron_effect=NEURON_EFFECT[args.neuron_effect],
-                session=_session(args),
-            )
-            others.append(poisson.fit(counts, **settings))
+            others.append(_model(args, condition, "poisson", binned).fit(counts, **settings))
     for w in caught:
         if issubclass(w.category, SpikepoolWarning):
             _say(f"warning: {w.message}")
@@ -244,10 +262,28 @@ def _fit(args) -> int:
     print()
     print(result.checks)
     print()
-    table = shrink.to_dataframe()[["raw_rate", "rate", "lower", "upper", "shrinkage", "n_trials"]]
+    if binned:  # one row per neuron [x condition]: the per-bin table is in rates.csv
+        rates = shrink[["raw_rate", "rate"]].mean("time").rename(raw_rate="mean_raw_rate", rate="mean_rate")
+        table = xr.merge([rates, shrink[["course_shrinkage", "n_trials"]]]).to_dataframe()
+    else:
+        table = shrink.to_dataframe()[["raw_rate", "rate", "lower", "upper", "shrinkage", "n_trials"]]
     print(table.round(3).to_string(max_rows=40))
     print(f"\nwrote {html_path}, {out / 'result.nc'}, {out / 'rates.csv'} in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _model(args, condition: str | None, likelihood: str, binned: bool):
+    """The model the command line asks for: HierarchicalPSTH with ``--bin-size``, else HierarchicalNegBinom."""
+    if binned:
+        return HierarchicalPSTH(condition=condition, dispersion=args.dispersion, likelihood=likelihood)
+    return HierarchicalNegBinom(
+        pooling=args.pooling,
+        dispersion=args.dispersion,
+        likelihood=likelihood,
+        condition=condition,
+        neuron_effect=NEURON_EFFECT[args.neuron_effect],
+        session=_session(args),
+    )
 
 
 def _report(args) -> int:

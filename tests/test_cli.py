@@ -95,6 +95,32 @@ def test_fit_then_report_on_the_locust_data(data_dir, tmp_path):
     assert (tmp_path / "again" / "report.html").stat().st_size > 100_000
 
 
+def test_fit_with_bin_size_fits_the_time_resolved_model(data_dir, tmp_path):
+    folder = tmp_path / "psth"
+    argv = ["kramer-eden-stn", "--window", "-0.5", "0.5", "--bin-size", "0.025"]
+    common = ["--draws", "150", "--tune", "150", "--chains", "1", "--no-compare", "--out", str(folder)]
+    out = run("fit", *argv, *common)
+    assert out.returncode == 0, out.stderr
+    assert "course_shrinkage" in out.stdout and {p.name for p in folder.iterdir()} == {
+        "report.html",
+        "result.nc",
+        "rates.csv",
+    }
+    result = sp.load_result(folder / "result.nc")
+    assert isinstance(result, sp.results.PSTHResult) and result.spec["condition"] == "condition"
+    # rates.csv: one row per (neuron, condition, bin); its raw PSTH is the trials' mean count per bin width
+    counts = sp.datasets.load_counts("kramer-eden-stn", window=(-0.5, 0.5), bin_size=0.025)
+    rates = pd.read_csv(folder / "rates.csv").set_index(["neuron", "condition", "time"])
+    assert len(rates) == 2 * 40 and {"raw_rate", "rate", "lower", "upper", "course_shrinkage"} <= set(rates.columns)
+    for label in ("left", "right"):
+        direct = counts.isel(neuron=0).where(counts["condition"] == label, drop=True).mean("trial") / 0.025
+        np.testing.assert_allclose(rates.xs(("stn", label))["raw_rate"].values, direct.values, rtol=1e-12)
+    page = (folder / "report.html").read_text()
+    assert "Time courses" in page and "Variability over time" in page and page.count("data:image/png") >= 4
+    check = run("check", *argv)
+    assert check.returncode == 0 and "check_binned" in check.stdout and "sparse_bins" in check.stdout
+
+
 def _garbage(tmp_path):
     path = tmp_path / "broken.nix"
     path.write_bytes(b"not a recording")
@@ -134,6 +160,32 @@ BAD = [
         "needs conditions and partial pooling",
     ),
     ("not a result", lambda t: ["report", _garbage(t), "--out", str(t)], "result file written by 'spikepool fit'"),
+    (
+        "bin size not dividing the window",
+        lambda t: ["fit", "locust20010214", "--window", "8", "14", "--bin-size", "0.07", "--out", str(t)],
+        "bin_size must divide the window length; got window (8.0, 14.0) s",
+    ),
+    (
+        "bin size with several sessions",
+        lambda t: [
+            "fit",
+            "locust20010214",
+            "locust20010217",
+            "--window",
+            "8",
+            "14",
+            "--bin-size",
+            "0.05",
+            "--out",
+            str(t),
+        ],
+        "--bin-size fits one recording (HierarchicalPSTH has no session level); got 2 sources",
+    ),
+    (
+        "bin size without pooling",
+        lambda t: ["check", "locust20010214", "--window", "8", "14", "--bin-size", "0.05", "--pooling", "none"],
+        "--pooling must be 'partial' with --bin-size",
+    ),
 ]
 
 

@@ -63,6 +63,16 @@ CASES = [
         "successes must be <= trials",
     ),
 ]
+CASES.append(
+    (
+        sp.HierarchicalPSTH,
+        {"condition": "condition"},
+        lambda: (sp.simulate_binned(4, 12, 16, conditions=["a", "b"], seed=3)[0],),
+        lambda: (sp.simulate_binned(4, 12, 16, conditions=["a", "b"], seed=3)[0].isel(time=[0]),),
+        sp.ArgumentError,
+        "at least 2 time bins",
+    )
+)
 IDS = [case[0].__name__ for case in CASES]
 
 
@@ -173,11 +183,19 @@ def test_report_and_plots_take_any_result(fitted, tmp_path):
     for section in ("Checks before fitting", "Model and priors", "Sampling diagnostics", "Shrinkage", "PSIS-LOO"):
         assert section in page
     assert page.count("<img") >= 1 and "LOO could not be computed" not in page
-    counts_model = cls is sp.HierarchicalNegBinom
+    counts_model, time_model = cls is sp.HierarchicalNegBinom, cls is sp.HierarchicalPSTH
     assert ("Fano factors" in page) is counts_model and ("Posterior predictive checks" in page) is counts_model
+    assert ("Time courses" in page) is time_model and ("Variability over time" in page) is time_model
     if counts_model:
         with pytest.raises(sp.ArgumentError, match="must be a pooled-estimates fit"):
             sp.plots.plot_pooled_estimates(result)
+    elif time_model:
+        assert page.count("<img") == 4  # courses, rate maps, the sparsest and richest neuron, Fano over time
+        with pytest.raises(sp.ArgumentError, match="got one over time .* Hint: plot_psth_fit, plot_rate_map"):
+            sp.plots.plot_pooled_estimates(result)
+        ax = sp.plots.plot_fano_time(result.fano(), condition="b")
+        np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), result.fano()["population_mean"].sel(condition="b"))
+        assert sp.plots.plot_rate_map(result, condition="a").get_images()[0].get_array().shape == (4, 16)
     else:
         sp.plots.plot_pooled_estimates(result)
         with pytest.raises(TypeError, match=r"result must provide fano\(\) or be its table; got .*Result"):

@@ -212,10 +212,16 @@ def test_a_sparse_neuron_borrows_the_population_shape_and_a_rich_one_keeps_its_o
     )
 
 
-def test_report_and_window_plots_refuse_a_time_resolved_fit_clearly(fit, tmp_path):
+def test_report_of_a_time_resolved_fit_and_window_plots_refusing_it(fit, tmp_path):
     *_, result = fit
-    with pytest.raises(TypeError, match="sp.report does not cover time-resolved fits yet"):
-        sp.report(result, tmp_path / "report.html")
+    page = sp.report(result, tmp_path / "report.html").read_text()
+    for section in ("Time courses", "Shrinkage", "Variability over time", "PSIS-LOO", "Checks before fitting"):
+        assert section in page
+    pop = result.population_rates()["mean"].values
+    course = np.nanmedian(result.shrinkage()["course_shrinkage"].values)
+    assert f"from {pop.min():.3g} to {pop.max():.3g} Hz" in page and f"median course shrinkage {course:.2f}" in page
+    assert "8 neurons, 30 trials, 2 conditions, 40 bins of 25 ms" in page and page.count("<img") == 4
+    assert "Posterior predictive checks" not in page and "LOO could not be computed" not in page
     with pytest.raises(sp.ArgumentError, match=r"shrinkage\(\) per neuron \[x condition\] .*got one over time"):
         sp.plots.plot_rates(result)
     # one time point of its table is a window table the plot draws
@@ -253,3 +259,34 @@ def test_psth_plots_draw_the_fits_tables(fit, tmp_path):
     with pytest.raises(TypeError, match="result must be a time-resolved fit .*got Dataset"):
         sp.plots.plot_rate_map(result.rates())
     plt.close("all")
+
+
+def test_simulate_binned_draws_the_stated_model():
+    binned, truth = sp.simulate_binned(3, 4000, 10, bin_size=0.05, conditions=["a", "b"], alpha=4.0, seed=5)
+    assert binned.dims == ("neuron", "trial", "time") and binned.attrs["bin_size"] == 0.05
+    assert truth["rate"].dims == ("neuron", "condition", "time") and np.allclose(truth["neuron_effect"].sum(), 0)
+    for k in range(2):
+        y = binned.values[:, k::2]  # trials cycle through the conditions "a", "b"
+        mu = truth["rate"].values[:, k] * 0.05
+        # NB mean and variance mu + mu^2 / alpha, per (neuron, bin), over 2000 trials
+        np.testing.assert_allclose(y.mean(axis=1), mu, rtol=0.12, atol=0.01)
+        np.testing.assert_allclose(y.var(axis=1, ddof=1), mu + mu**2 / 4.0, rtol=0.25, atol=0.02)
+    # the population course is the bump over the base rate, its peak at the condition's centre
+    t = truth["time"].values
+    assert t[np.argmax(truth["population"].values[0])] < t[np.argmax(truth["population"].values[1])]
+    np.testing.assert_allclose(truth["population"].values.min(), 10.0, rtol=0.05)
+    poisson, _ = sp.simulate_binned(2, 3000, 4, alpha=None, seed=1)
+    counts = poisson.values.reshape(2, -1, 4)
+    np.testing.assert_allclose(counts.var(axis=1) / counts.mean(axis=1), 1.0, atol=0.1)
+
+
+def test_one_neuron_has_no_course_shrinkage():
+    binned, _ = sp.simulate_binned(1, 20, 12, conditions=["a", "b"], seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SpikepoolWarning)
+        result = sp.HierarchicalPSTH(condition="condition").fit(
+            binned, draws=100, tune=100, chains=1, random_seed=0, progressbar=False
+        )
+    table = result.shrinkage()
+    assert np.isnan(table["course_shrinkage"].values).all() and np.isnan(table["shrinkage"].values).all()
+    np.testing.assert_allclose(table["rate"].values, table["pooled_rate"].values, rtol=1e-12)

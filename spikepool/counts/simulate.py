@@ -1,4 +1,4 @@
-"""Simulated spike counts with known truth: ``simulate_counts``."""
+"""Simulated spike counts with known truth: ``simulate_counts``, ``simulate_sessions``, ``simulate_binned``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import xarray as xr
 from spikepool.counts.schema import from_array
 from spikepool.counts.sessions import concat_sessions
 
-__all__ = ["simulate_counts", "simulate_sessions"]
+__all__ = ["simulate_binned", "simulate_counts", "simulate_sessions"]
 
 
 def simulate_counts(
@@ -169,3 +169,97 @@ def simulate_sessions(
         coords={"neuron": counts["neuron"].values, "condition": names, "session": ids},
     )
     return counts, truth
+
+
+def simulate_binned(
+    n_neurons: int,
+    n_trials: int,
+    n_bins: int,
+    *,
+    bin_size: float = 0.025,
+    conditions: Sequence[str] | None = None,
+    rate: float = 10.0,
+    peak: float = 1.2,
+    tau: float = 0.5,
+    level_sd: float = 0.2,
+    shape_sd: float = 0.3,
+    alpha: float | None = 5.0,
+    seed: int | np.random.Generator | None = None,
+) -> tuple[xr.DataArray, xr.Dataset]:
+    """Draw binned counts from a time-resolved model with known courses (``HierarchicalPSTH``'s truth).
+
+    ``log r_icb = m_cb + u_i + v_ic + s_icb``: the population course ``m_cb = log(rate) + peak *
+    exp(-(t_b - t_c)**2 / (2 w**2))`` is a bump per condition (peaks ``t_c`` spread over the window's middle,
+    ``w`` a tenth of the window), ``u_i ~ Normal(0, tau)`` centred over the neurons, ``v_ic ~ Normal(0,
+    level_sd)``, and ``s_icb = shape_sd * sin(2 pi (f_ic t_b / T + phase_ic))`` a smooth deviation of about
+    one cycle over the window (``T``); ``y_itb ~ NegativeBinomial(mu = r_ic(t)b * bin_size, alpha)`` drawn
+    as Gamma-Poisson (``alpha=None``: Poisson).
+
+    Parameters
+    ----------
+    n_neurons, n_trials, n_bins : int
+        Size of the design (trials cycle through ``conditions``).
+    bin_size : float
+        Bin width (s); bins start at 0.
+    conditions : sequence of str, optional
+        Condition labels (default one condition, ``""``).
+    rate : float
+        The typical neuron's rate (Hz) away from the bump.
+    peak : float
+        Height of the bump on the log scale (1.2: a 3.3-fold rise).
+    tau, level_sd, shape_sd : float
+        Sd of the neuron levels, of their condition levels, and amplitude of their own deviations (log scale).
+    alpha : float or None
+        Dispersion of every neuron; ``None`` for Poisson.
+    seed : int or numpy.random.Generator, optional
+        Seed of the generator.
+
+    Returns
+    -------
+    binned : xarray.DataArray
+        int64 (neuron, trial, time) with ``condition`` and ``duration`` coords and ``attrs["bin_size"]``.
+    truth : xarray.Dataset
+        ``rate`` (neuron, condition, time; Hz), ``population`` (condition, time; Hz, ``exp(m_cb)``),
+        ``neuron_effect`` (neuron), ``alpha``, ``tau``.
+
+    Examples
+    --------
+    >>> binned, truth = simulate_binned(4, 10, 20, conditions=["a", "b"], seed=0)
+    >>> binned.dims, truth["rate"].dims
+    (('neuron', 'trial', 'time'), ('neuron', 'condition', 'time'))
+    """
+    rng = np.random.default_rng(seed)
+    names = np.array(list(conditions) if conditions is not None else [""])
+    t = bin_size * (np.arange(n_bins) + 0.5)
+    window = n_bins * bin_size
+    centres = window * (0.3 + 0.4 * np.arange(names.size) / max(names.size - 1, 1))
+    course = np.log(rate) + peak * np.exp(-((t[None, :] - centres[:, None]) ** 2) / (2 * (0.1 * window) ** 2))
+    u = rng.normal(0.0, tau, n_neurons)
+    u -= u.mean()
+    v = rng.normal(0.0, level_sd, (n_neurons, names.size, 1))
+    phase, freq = rng.uniform(0, 1, (n_neurons, names.size, 1)), rng.uniform(0.5, 1.5, (n_neurons, names.size, 1))
+    shape = shape_sd * np.sin(2 * np.pi * (t / window * freq + phase))
+    log_rate = course[None] + u[:, None, None] + v + shape
+    cond = np.arange(n_trials) % names.size
+    mu = np.exp(log_rate[:, cond]) * bin_size
+    y = rng.poisson(mu if alpha is None else rng.gamma(alpha, mu / alpha))
+    neurons = np.array([f"n{i}" for i in range(n_neurons)])
+    binned = from_array(
+        y,
+        duration=window,
+        condition=names[cond],
+        neuron=neurons,
+        time=t,
+        attrs={"bin_size": bin_size, "source": "simulate_binned"},
+    )
+    truth = xr.Dataset(
+        {
+            "rate": (("neuron", "condition", "time"), np.exp(log_rate)),
+            "population": (("condition", "time"), np.exp(course)),
+            "neuron_effect": ("neuron", u),
+            "alpha": np.inf if alpha is None else float(alpha),
+            "tau": tau,
+        },
+        coords={"neuron": neurons, "condition": names, "time": t},
+    )
+    return binned, truth

@@ -22,7 +22,14 @@ from spikepool.checks.binned import check_binned
 from spikepool.counts.schema import valid_mask
 from spikepool.exceptions import ArgumentError
 from spikepool.results.base import Result
-from spikepool.results.fit import MAX_LOGLIK_VALUES, require_counts, same_counts, with_derived, write_counts_result
+from spikepool.results.fit import (
+    MAX_LOGLIK_VALUES,
+    RECOMPUTED,
+    require_counts,
+    same_counts,
+    with_derived,
+    write_counts_result,
+)
 from spikepool.stats.binned import basis_of, bin_width, compress_binned, condition_names
 from spikepool.stats.families import NEGBIN, family_of
 
@@ -35,8 +42,11 @@ DRAW_BLOCK = 100
 
 
 def psth_groups(idata: xr.DataTree, counts: xr.DataArray, spec: dict) -> xr.DataTree:
-    """A sampled DataTree with its internal variables dropped, alpha derived from its log, and the counts."""
-    groups = {name: idata[name].to_dataset() for name in idata.children if name != "log_likelihood"}
+    """A sampled DataTree with its internal variables dropped, alpha derived from its log, and the counts.
+
+    The counts are the data (``spikepool_counts``); PyMC's ``observed_data`` / ``constant_data`` groups (empty:
+    the likelihood is a ``Potential`` on the cells) are dropped, as a file leaves them out."""
+    groups = {name: idata[name].to_dataset() for name in idata.children if name not in RECOMPUTED}
     groups["posterior"] = with_derived(groups["posterior"], INTERNAL)
     groups["spikepool_counts"] = counts.to_dataset(name="counts")
     tree = xr.DataTree.from_dict(groups)
@@ -204,7 +214,8 @@ class PSTHResult(Result):
             (0: the raw PSTH kept, 1: the population's shape; noisy where raw and pooled nearly agree);
             over (neuron, [condition]): ``course_shrinkage``, ``1 - sum_b (rate - pooled)^2 /
             sum_b (raw - pooled)^2``, the share of the raw course's own deviations the model removed, and
-            ``n_trials``.
+            ``n_trials``. With one neuron there is no population apart from it (its course is the
+            population's): both shrinkages are NaN.
         """
         ci_prob = check_ci_prob(ci_prob)
         rates = self.rates(ci_prob)
@@ -231,6 +242,8 @@ class PSTHResult(Result):
         with np.errstate(invalid="ignore", divide="ignore"):
             per_bin = (raw - rate) / (raw - pooled)
             course = 1 - np.nansum((rate - pooled) ** 2, axis=2) / np.nansum((raw - pooled) ** 2, axis=2)
+        if raw.shape[0] == 1:  # nothing to pool toward but itself
+            per_bin, course = np.full_like(per_bin, np.nan), np.full_like(course, np.nan)
         dims = ("neuron", "condition", "time")
         out = rates.rename({"mean": "rate"}).assign(
             raw_rate=(dims, raw, {"units": "Hz"}),

@@ -14,6 +14,7 @@ import xarray as xr
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.io._units import window_to_seconds
 from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments_of
+from spikepool.stats.binned import bin_width
 from spikepool.viz._common import _axes
 from spikepool.viz.time_plots import plot_fano_time, plot_psth_fit, plot_rate_map
 
@@ -65,8 +66,8 @@ def _provided(result: Any, method: str, variables: tuple[str, ...], hint: str, *
     if "time" in table.dims:
         raise ArgumentError(
             f"result must give its {method}() per neuron [x condition] for this plot; got one over time (a "
-            "time-resolved fit). Hint: plot one time point (table.sel(time=t)), or plot_fano_time for the "
-            "mean-matched Fano factor."
+            "time-resolved fit). Hint: plot_psth_fit, plot_rate_map and plot_fano_time draw time-resolved fits; "
+            "or plot one time point (table.sel(time=t))."
         )
     return table
 
@@ -366,7 +367,7 @@ def plot_psth(counts: xr.DataArray, *, neuron: str | None = None, by_condition: 
     ax = _axes(ax)
     if "time" not in counts.dims:
         raise ArgumentError("counts must be binned (dims neuron, trial, time); got window counts. Hint: pass bin_size.")
-    bin_size = float(counts.attrs.get("bin_size", np.diff(counts["time"].values[:2])[0]))
+    bin_size = bin_width(counts)
     sel = counts if neuron is None else counts.sel(neuron=[neuron])
     valid = sel["valid"] if "valid" in sel.coords else xr.ones_like(sel.isel(time=0), dtype=bool)
     total = (sel * valid).sum("neuron")

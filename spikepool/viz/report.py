@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import os
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,8 @@ from spikepool.results.fit import FitResult
 from spikepool.results.psth import PSTHResult
 from spikepool.stats.describe import format_summary
 from spikepool.viz import plots
+from spikepool.viz._html import _figure, _table
+from spikepool.viz.report_psth import psth_headline, psth_maths, psth_sections
 
 __all__ = ["report"]
 
@@ -36,29 +36,6 @@ nav a{margin-right:1em}
 """
 
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _figure(draw, caption: str, size=(8, 5)) -> str:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=size, layout="constrained")
-    draw(ax)
-    text = html.escape(caption)
-    image = f'<img alt="{text}" src="data:image/png;base64,{_png(fig)}">'
-    return f"<figure>{image}<figcaption>{text}</figcaption></figure>"
-
-
-def _table(df, digits: int = 3) -> str:
-    return df.to_html(float_format=lambda x: f"{x:.{digits}g}", border=0, na_rep="-")
-
-
 def _section(anchor: str, title: str, body: str) -> str:
     return f'<h2 id="{anchor}">{html.escape(title)}</h2>\n{body}'
 
@@ -68,7 +45,9 @@ def report(result: Any, path: str | os.PathLike, *, others: list | None = None, 
 
     Sections: data, pre-fit checks, model and priors, sampling diagnostics, shrinkage (table and plot), LOO
     (compared with ``others``, fits of the same data, e.g. a Poisson model); for count models
-    (``FitResult``) also Fano factors and posterior predictive checks.
+    (``FitResult``) also Fano factors and posterior predictive checks; for time-resolved fits
+    (``PSTHResult``) the courses, their shrinkage and the Fano factor over time
+    (``spikepool.viz.report_psth``).
 
     Returns
     -------
@@ -80,28 +59,28 @@ def report(result: Any, path: str | os.PathLike, *, others: list | None = None, 
         raise ArgumentTypeError(
             f"result must be a spikepool result (a model's fit, or sp.load_result(path)); got {type(result).__name__}."
         )
-    if isinstance(result, PSTHResult):
-        raise ArgumentTypeError(
-            "result must be a window-count or estimates fit; got a PSTHResult: sp.report does not cover "
-            "time-resolved fits yet. Hint: result.rates(), result.population_rates(), result.fano() and "
-            "result.shrinkage() give its tables."
-        )
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     counts_fit = isinstance(result, FitResult)
+    time_fit = isinstance(result, PSTHResult)
     shrink = result.shrinkage(ci_prob=ci_prob)
     sections = [
         ("data", "Data", _data(result)),
         ("checks", "Checks before fitting", result.pre_checks._repr_html_()),
         ("model", "Model and priors", _model(result)),
         ("diagnostics", "Sampling diagnostics", _diagnostics(result, ci_prob)),
-        (
-            "shrinkage",
-            "Shrinkage",
-            _counts_shrinkage(shrink, ci_prob) if counts_fit else _pooled(result, shrink, ci_prob),
-        ),
     ]
+    if time_fit:
+        sections += psth_sections(result, shrink, ci_prob)
+    else:
+        sections.append(
+            (
+                "shrinkage",
+                "Shrinkage",
+                _counts_shrinkage(shrink, ci_prob) if counts_fit else _pooled(result, shrink, ci_prob),
+            )
+        )
     if counts_fit:
         sections += [
             ("fano", "Fano factors", _fano(result, ci_prob)),
@@ -110,7 +89,7 @@ def report(result: Any, path: str | os.PathLike, *, others: list | None = None, 
     sections.append(("loo", "Leave-one-out comparison (PSIS-LOO)", _loo(result, others)))
     nav = "".join(f'<a href="#{anchor}">{title.split(" (")[0]}</a>' for anchor, title, _ in sections)
     body = "".join(_section(anchor, title, html_) for anchor, title, html_ in sections)
-    source = str(result.counts.attrs.get("source", "")) if counts_fit else result.spec["model"]
+    source = str(result.counts.attrs.get("source", "")) if counts_fit or time_fit else result.spec["model"]
     doc = (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>spikepool report: {html.escape(source)}"
         f"</title><style>{_CSS}</style></head><body><h1>spikepool report</h1><p class='note'>{html.escape(source)} "
@@ -129,6 +108,8 @@ def _status(result: Result) -> str:
 
 
 def _headline(result: Result, shrink) -> str:
+    if isinstance(result, PSTHResult):
+        return psth_headline(result, shrink, _status(result))
     if not isinstance(result, FitResult):
         dim = result.spec.get("dim", "group")
         hypers = "; ".join(f"{k} = {v:.3g}" for k, v in shrink.attrs.items() if isinstance(v, float) and k != "ci_prob")
@@ -150,7 +131,7 @@ def _headline(result: Result, shrink) -> str:
 
 
 def _data(result: Result) -> str:
-    if isinstance(result, FitResult):
+    if isinstance(result, FitResult | PSTHResult):
         return f"<pre>{html.escape(format_summary(result.counts))}</pre>"
     observed = result.idata["observed_data"].to_dataset()
     return f"<p>{observed['y'].size} observations of y.</p>" + _table(observed.to_dataframe().head(40))
@@ -168,7 +149,10 @@ def _model(result: Result) -> str:
     )
     centered = result.centered
     param = (
-        f"<p class='note'>Parameterisation: {int(centered.sum())} unit(s) centered, {int((~centered).sum())} "
+        "<p class='note'>Parameterisation: the neuron levels centered, the condition levels and shape "
+        f"deviations non-centered; NUTS target_accept {spec.get('target_accept') or 'at the sampler default'}.</p>"
+        if isinstance(result, PSTHResult)
+        else f"<p class='note'>Parameterisation: {int(centered.sum())} unit(s) centered, {int((~centered).sum())} "
         "non-centered (chosen per unit from how informative its data are); NUTS target_accept "
         f"{spec.get('target_accept') or 'at the sampler default'}.</p>"
         if centered.size
@@ -178,6 +162,8 @@ def _model(result: Result) -> str:
         "<p>log r ~ Normal(mu, tau) across neurons; y ~ NegativeBinomial(mu = r &times; duration, alpha), "
         "Var = mu + mu<sup>2</sup>/alpha (Gamma-Poisson; Poisson as alpha &rarr; &infin;).</p>"
         if isinstance(result, FitResult)
+        else psth_maths()
+        if isinstance(result, PSTHResult)
         else f"<p>{html.escape(spec['model'])}: see its docstring for the model.</p>"
     )
     return (

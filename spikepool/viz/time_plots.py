@@ -16,41 +16,67 @@ from spikepool.viz._common import _axes
 __all__ = ["plot_fano_time", "plot_psth_fit", "plot_rate_map"]
 
 
-def plot_fano_time(fano: xr.Dataset, *, show_all: bool = True, ax=None):
-    """The Fano factor over time with its interval band: ``mean_matched_fano``'s Dataset.
+def plot_fano_time(fano: xr.Dataset, *, show_all: bool = True, condition: str | None = None, ax=None):
+    """The Fano factor over time with its interval band.
 
-    The mean-matched Fano factor as a line in its band, the unmatched slope (``fano_all``) dashed when
-    ``show_all``, Poisson (1) dotted. A drop that the matched line shows is a change of variability; one that
-    only the unmatched line shows follows the rates.
+    Takes ``mean_matched_fano``'s Dataset (the mean-matched Fano factor as a line in its band, the unmatched
+    slope ``fano_all`` dashed when ``show_all``) or a time-resolved fit's ``result.fano()`` (the neurons'
+    average model Fano factor, ``population_mean`` in its band, per condition or the one ``condition``).
+    Poisson (1) dotted. Drawn on one ``ax``, the two put the model's Fano factor beside the classical one.
+    A drop that the matched line shows is a change of variability; one that only the unmatched line shows
+    follows the rates.
     """
     ax = _axes(ax)
     if not isinstance(fano, xr.Dataset):
         raise ArgumentTypeError(
-            f"fano must be the Dataset of sp.mean_matched_fano (over time); got {type(fano).__name__}."
+            "fano must be the Dataset of sp.mean_matched_fano or of a time-resolved fit's result.fano() (over "
+            f"time); got {type(fano).__name__}."
         )
-    missing = [v for v in ("fano", "lower", "upper") if v not in fano] + ([] if "time" in fano.dims else ["time"])
-    if missing:
-        raise ArgumentError(
-            f"fano must hold fano, lower and upper over time; got a Dataset without {missing}. "
-            "Hint: pass the output of sp.mean_matched_fano."
-        )
-    t = fano["time"].values
-    prob = fano.attrs.get("ci_prob")
-    band = f"{prob:.0%} interval" if prob else "interval"
-    ax.fill_between(t, fano["lower"].values, fano["upper"].values, color="C0", alpha=0.25, lw=0, label=band)
-    ax.plot(t, fano["fano"].values, color="C0", label="mean-matched")
-    if show_all and "fano_all" in fano:
-        ax.plot(t, fano["fano_all"].values, color="0.35", ls="--", lw=1, label="all points (unmatched)")
-    ax.axhline(1.0, color="0.5", ls=":", lw=1, label="Poisson (Fano = 1)")
-    ax.set_xlabel("time, window centre (s)")
+    if "population_mean" in fano:
+        _model_fano(fano, condition, ax)
+    else:
+        missing = [v for v in ("fano", "lower", "upper") if v not in fano] + ([] if "time" in fano.dims else ["time"])
+        if missing:
+            raise ArgumentError(
+                f"fano must hold fano, lower and upper over time; got a Dataset without {missing}. "
+                "Hint: pass the output of sp.mean_matched_fano or of result.fano()."
+            )
+        t = fano["time"].values
+        prob = fano.attrs.get("ci_prob")
+        band = f"{prob:.0%} interval" if prob else "interval"
+        ax.fill_between(t, fano["lower"].values, fano["upper"].values, color="0.2", alpha=0.2, lw=0, label=band)
+        ax.plot(t, fano["fano"].values, color="k", label="mean-matched")
+        if show_all and "fano_all" in fano:
+            ax.plot(t, fano["fano_all"].values, color="0.35", ls="--", lw=1, label="all points (unmatched)")
+        title = "Fano factor over time"
+        if "window" in fano.attrs:
+            title += f" ({fano.attrs['window'] * 1000:g} ms windows"
+            title += f", {int(fano['n_points'][0])} points kept)" if "n_points" in fano else ")"
+        ax.set_title(title)
+    if not any(line.get_label().startswith("Poisson") for line in ax.get_lines()):
+        ax.axhline(1.0, color="0.5", ls=":", lw=1, label="Poisson (Fano = 1)")
+    ax.set_xlabel("time (s)")
     ax.set_ylabel("Fano factor")
-    title = "Fano factor over time"
-    if "window" in fano.attrs:
-        title += f" ({fano.attrs['window'] * 1000:g} ms windows"
-        title += f", {int(fano['n_points'][0])} points kept)" if "n_points" in fano else ")"
-    ax.set_title(title)
     ax.legend(fontsize=8, loc="best")
     return ax
+
+
+def _model_fano(fano: xr.Dataset, condition: str | None, ax) -> None:
+    """A fit's average Fano factor per condition, each a coloured line in its band."""
+    table = fano[["population_mean", "population_lower", "population_upper"]]
+    if "condition" in table.dims and condition is not None:
+        table = _pick(table, "condition", condition).expand_dims(condition=[condition])
+    elif "condition" not in table.dims:
+        table = table.expand_dims(condition=[""])
+    t = table["time"].values
+    prob = fano.attrs.get("ci_prob")
+    for k, label in enumerate(table["condition"].values):
+        row = table.isel(condition=k)
+        name = f"model{', ' + str(label) if str(label) else ''}"
+        band = f" ({prob:.0%})" if prob else ""
+        ax.fill_between(t, row["population_lower"], row["population_upper"], color=f"C{k}", alpha=0.2, lw=0)
+        ax.plot(t, row["population_mean"], color=f"C{k}", label=name + band)
+    ax.set_title("Fano factor over time (model: the neurons' average)")
 
 
 def _time_fit(result: Any, what: str):

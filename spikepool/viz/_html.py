@@ -1,0 +1,50 @@
+"""What the HTML reports share: figures embedded as PNG, tables."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+__all__ = ["_figure", "_figures", "_png", "_table"]
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure(draw, caption: str, size=(8, 5)) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    draw(ax)
+    text = html.escape(caption)
+    image = f'<img alt="{text}" src="data:image/png;base64,{_png(fig)}">'
+    return f"<figure>{image}<figcaption>{text}</figcaption></figure>"
+
+
+def _table(df, digits: int = 3) -> str:
+    return df.to_html(float_format=lambda x: f"{x:.{digits}g}", border=0, na_rep="-")
+
+
+def _figures(draw, n: int, caption: str, panel=(5.5, 3.4), ncols: int = 2) -> str:
+    """One figure of ``n`` panels, ``draw(ax, k)`` for panel ``k`` (unused axes hidden)."""
+    import matplotlib.pyplot as plt
+
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained", squeeze=False
+    )
+    for k, ax in enumerate(axes.flat):
+        if k < n:
+            draw(ax, k)
+        else:
+            ax.set_visible(False)
+    text = html.escape(caption)
+    return f'<figure><img alt="{text}" src="data:image/png;base64,{_png(fig)}"><figcaption>{text}</figcaption></figure>'
