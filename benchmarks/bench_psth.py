@@ -37,7 +37,7 @@ kramer-eden-stn neuron over -1 to 1 s around the GO cue in 25 ms bins (left vs r
 
 Run from the repository root::
 
-    SPIKEPOOL_DATA=../shared/data python benchmarks/bench_psth.py [--splits 5] [--no-model]
+    SPIKEPOOL_DATA=../shared/data python benchmarks/bench_psth.py [--splits 5] [--no-model] [--dataset locust|stn|both]
 """
 
 from __future__ import annotations
@@ -202,8 +202,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--splits", type=int, default=5, help="random train/test splits (seeds 0, 1, ...)")
     parser.add_argument("--no-model", action="store_true", help="the baselines only")
+    parser.add_argument("--dataset", choices=("locust", "stn", "both"), default="both")
     args = parser.parse_args()
     for label, load in DATASETS.items():
+        if args.dataset != "both" and load.__name__ != args.dataset:
+            continue
         counts = load()
         per_trial, per_neuron, widths, fits = run(counts, args.splits, model=not args.no_model)
         print(
@@ -222,6 +225,14 @@ def main() -> None:
             "kernel widths chosen by CV (ms, median over splits): "
             + ", ".join(f"{w * 1000:g}" for w in np.median(widths, axis=0))
         )
+        if "HierarchicalPSTH" in per_trial:
+            diff = np.array(per_trial["HierarchicalPSTH"]) - np.array(per_trial["kernel CV"])
+            lppd = np.array(per_trial["HierarchicalPSTH lppd"]) - np.array(per_trial["kernel CV"])
+            print(
+                f"HierarchicalPSTH - kernel CV, paired over splits (nats / held-out trial): plug-in {diff.mean():+.3f} "
+                f"(splits {diff.min():+.3f} to {diff.max():+.3f}), lppd {lppd.mean():+.3f} "
+                f"({lppd.min():+.3f} to {lppd.max():+.3f})"
+            )
         if fits:
             seconds, diverging, rhat = (np.array(v) for v in zip(*fits, strict=True))
             print(
