@@ -53,6 +53,7 @@ from scipy.special import logsumexp
 
 import spikepool as sp
 from spikepool.counts.schema import valid_mask
+from spikepool.stats.binned import bin_width
 from spikepool.stats.families import nb_logpmf
 
 #: Kernel standard deviations (s) the cross-validated baseline chooses from (0: the raw PSTH).
@@ -145,7 +146,7 @@ def fit_model(counts, train, seed: int):
 
 def model_scores(result, y, codes, test) -> tuple[np.ndarray, np.ndarray]:
     """The model's posterior mean count (neuron, trial, bin) and its lppd per neuron summed over test trials."""
-    width = result.counts.attrs.get("bin_size") or float(np.diff(result.counts["time"].values[:2])[0])
+    width = bin_width(result.counts)
     lppd = np.zeros(y.shape[0])
     mean = np.zeros(y.shape)
     for i in range(y.shape[0]):
@@ -160,7 +161,7 @@ def model_scores(result, y, codes, test) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(counts, n_splits: int, model: bool = True) -> dict[str, list[np.ndarray]]:
-    bin_size = float(counts.attrs.get("bin_size", np.diff(counts["time"].values[:2])[0]))
+    bin_size = bin_width(counts)
     y = counts.values.astype(np.float64)
     names, codes = np.unique(counts["condition"].values.astype(str), return_inverse=True)
     per_trial: dict[str, list] = {"raw PSTH": [], "kernel 50 ms": [], "kernel CV": []}

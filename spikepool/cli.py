@@ -201,7 +201,13 @@ def _time_resolved(args) -> bool:
         )
     if args.pooling != "partial":
         raise ArgumentError(
-            f"--pooling must be 'partial' with --bin-size (the time-resolved model pools); got {args.pooling!r}."
+            f"--pooling must be 'partial' with --bin-size (the time-resolved model pools); got {args.pooling!r}. "
+            "Hint: leave out --pooling, or leave out --bin-size for the window-count model."
+        )
+    if args.neuron_effect != "auto":
+        raise ArgumentError(
+            f"--neuron-effect must be 'auto' with --bin-size (the time-resolved model always has neuron levels and, "
+            f"with conditions, each neuron's level per condition); got {args.neuron_effect!r}. Hint: leave it out."
         )
     return True
 

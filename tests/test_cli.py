@@ -186,6 +186,11 @@ BAD = [
         lambda t: ["check", "locust20010214", "--window", "8", "14", "--bin-size", "0.05", "--pooling", "none"],
         "--pooling must be 'partial' with --bin-size",
     ),
+    (
+        "bin size with a neuron-effect choice",
+        lambda t: ["check", "locust20010214", "--window", "8", "14", "--bin-size", "0.05", "--neuron-effect", "off"],
+        "--neuron-effect must be 'auto' with --bin-size",
+    ),
 ]
 
 

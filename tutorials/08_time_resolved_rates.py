@@ -145,7 +145,7 @@ def window_mean(table, var, span):
     return float(table[var].sel(time=slice(*span)).mean())
 
 
-pre, resp = (8.0, ONSET), RESPONSE
+pre, resp = (9.0, ONSET), RESPONSE  # the fitted span: 9 s to onset
 print(
     f"mean-matched Fano factor (all {odour_trials.sizes['trial']} odour trials, 100 ms windows): "
     f"{window_mean(matched, 'fano', pre):.2f} [{window_mean(matched, 'lower', pre):.2f}, "
@@ -170,14 +170,15 @@ print(
 )
 
 # %% [markdown]
-# Read the numbers above together (they are this run's; the bounds are the per-window interval bounds
-# averaged over the span). The unmatched slope mixes two things: the rates change at onset, and the
-# variance of these units' counts grows faster than their mean. The mean-matched estimate takes the rate
-# change out; its intervals (over resamplings of the matching) say whether what is left is a change of
-# variability. The model's Fano factor per 50 ms bin stays near 1: given each unit's course, the counts of
-# one bin are nearly Poisson. The extra variance the 100 ms windows show is slow, trial-to-trial variation
-# shared by neighbouring bins, which a model of independent bins leaves out; the window-count model
-# (`HierarchicalNegBinom`) is where that variability is measured.
+# Read the numbers above together (they are this run's; the bounds are each window's interval bounds
+# averaged over the span). The unmatched slope mixes two things: the rates change at onset, and so does the
+# mix of units and odours behind the points. The mean-matched estimate takes the rate change out; its
+# interval (the regression slope's, averaged over the resamplings of the matching) says whether what is
+# left is a change of variability. The model's Fano factor is per 50 ms bin, given each unit's course; the
+# mean-matched one is per 100 ms window, and a Fano factor grows with the counting window when neighbouring
+# bins vary together from trial to trial, which a model of independent bins leaves out. So compare the two
+# for their courses over time, not their levels; the window-count model (`HierarchicalNegBinom`) is where
+# the variability of whole windows is measured.
 #
 # ## One subthalamic neuron around GO, left against right
 # With one neuron there is no population to pool across: each condition's course is learnt on its own, with

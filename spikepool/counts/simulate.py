@@ -189,11 +189,11 @@ def simulate_binned(
     """Draw binned counts from a time-resolved model with known courses (``HierarchicalPSTH``'s truth).
 
     ``log r_icb = m_cb + u_i + v_ic + s_icb``: the population course ``m_cb = log(rate) + peak *
-    exp(-(t_b - t_c)**2 / (2 w**2))`` is a bump per condition (peaks ``t_c`` spread over the window's middle,
-    ``w`` a tenth of the window), ``u_i ~ Normal(0, tau)`` centred over the neurons, ``v_ic ~ Normal(0,
-    level_sd)``, and ``s_icb = shape_sd * sin(2 pi (f_ic t_b / T + phase_ic))`` a smooth deviation of about
-    one cycle over the window (``T``); ``y_itb ~ NegativeBinomial(mu = r_ic(t)b * bin_size, alpha)`` drawn
-    as Gamma-Poisson (``alpha=None``: Poisson).
+    exp(-(t_b - t_c)**2 / (2 w**2))`` is a bump per condition (peaks ``t_c`` spread evenly from 0.3 to 0.7
+    of the window; one condition peaks at 0.3; ``w`` a tenth of the window), ``u_i ~ Normal(0, tau)``
+    centred over the neurons, ``v_ic ~ Normal(0, level_sd)``, and ``s_icb = shape_sd * sin(2 pi (f_ic t_b
+    / T + phase_ic))`` a smooth deviation of about one cycle over the window (``T``); ``y_itb ~
+    NegativeBinomial(mu = r_i,c(t),b * bin_size, alpha)`` drawn as Gamma-Poisson (``alpha=None``: Poisson).
 
     Parameters
     ----------

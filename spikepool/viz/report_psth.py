@@ -104,8 +104,10 @@ def _shrinkage(result: PSTHResult, shrink, ci_prob: float) -> str:
     table["mean_rate"] = shrink["rate"].mean("time").to_series().reindex(table.index)
     table = table[["n_trials", "spikes", "mean_raw_rate", "mean_rate", "course_shrinkage"]]
     conditions = _conditions(result)
-    spikes = table["spikes"].groupby(level="neuron").sum()
-    order = spikes.sort_values(kind="stable")
+    # the sparsest and richest by spikes per trial in the plotted condition, among neurons with trials there
+    shown = table.xs(conditions[0], level="condition") if conditions[0] is not None else table
+    shown = shown[shown["n_trials"] > 0]
+    order = (shown["spikes"] / shown["n_trials"]).sort_values(kind="stable")
     picks = list(dict.fromkeys([order.index[0], order.index[-1]]))[:SHOWN]
     return (
         "<p><i>course_shrinkage</i>: the share of the raw PSTH's own deviations from the population's shape (at "
@@ -125,7 +127,7 @@ def _shrinkage(result: PSTHResult, shrink, ci_prob: float) -> str:
 def _variability(result: PSTHResult, ci_prob: float) -> str:
     fano = result.fano(ci_prob=ci_prob)
     by_time = fano[["mean", "lower", "upper"]]
-    table = by_time.mean("time").to_dataframe().rename(columns=lambda c: f"{c} (average over time)")
+    table = by_time.mean("time").to_dataframe().rename(columns=lambda c: f"per-bin {c}, averaged over time")
     return (
         "<p>The model's Fano factor of each bin's count (1 + mu/alpha for the Negative Binomial; 1 for "
         "Poisson), averaged over the neurons, with its interval; and each neuron's average over time. "

@@ -22,7 +22,9 @@ def plot_fano_time(fano: xr.Dataset, *, show_all: bool = True, condition: str | 
     Takes ``mean_matched_fano``'s Dataset (the mean-matched Fano factor as a line in its band, the unmatched
     slope ``fano_all`` dashed when ``show_all``) or a time-resolved fit's ``result.fano()`` (the neurons'
     average model Fano factor, ``population_mean`` in its band, per condition or the one ``condition``).
-    Poisson (1) dotted. Drawn on one ``ax``, the two put the model's Fano factor beside the classical one.
+    Poisson (1) dotted. Drawn on one ``ax``, the two put the model's Fano factor beside the classical one;
+    a Fano factor depends on the counting window, so the two compare only where the mean-matched ``window``
+    equals the fit's bin width.
     A drop that the matched line shows is a change of variability; one that only the unmatched line shows
     follows the rates.
     """
