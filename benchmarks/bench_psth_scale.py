@@ -92,7 +92,11 @@ def main() -> None:
     names = list(CASES) if args.case == "both" else [args.case]
     for name in names:
         row = run(name, args.draws, args.sampler, args.target_accept)
-        print(", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+        text = (
+            f"{k} {v:.4f}" if k == "max R-hat" else f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in row.items()
+        )
+        print(", ".join(text), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -237,6 +238,31 @@ def test_numpyro_sampler_agrees_with_pymc_and_keeps_pymc_chains_safe():
     # forking a process running JAX can deadlock: PyMC's chains then run in this process unless asked
     assert process_options(4, {}) == {"cores": 1}
     assert process_options(4, {"cores": 2, "mp_ctx": "forkserver"}) == {"cores": 2, "mp_ctx": "forkserver"}
+
+
+def test_sampling_runs_with_one_blas_thread_and_restores_the_settings(monkeypatch):
+    """Chains share the cores: one BLAS thread each while sampling (this process and its chain processes);
+    the settings the caller had come back afterwards and a variable the caller set is left alone."""
+    from threadpoolctl import threadpool_info
+
+    from spikepool.models.sampling import one_blas_thread
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before  # numpy's OpenBLAS is there to limit
+    with one_blas_thread():
+        assert blas_threads() == [1] * len(before)
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["MKL_NUM_THREADS"] == "1"
+        assert os.environ["OMP_NUM_THREADS"] == "3"
+    assert blas_threads() == before
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
+    assert os.environ["OMP_NUM_THREADS"] == "3"
 
 
 def test_result_round_trips_through_netcdf(recovery, tmp_path):

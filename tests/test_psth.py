@@ -81,27 +81,41 @@ def test_spline_basis_is_a_smooth_partition_of_unity():
     assert n_basis_of(40, 0.025, "auto") == 13 and n_basis_of(40, 0.025, 1.0) == 4 and n_basis_of(8, 0.025, 0.001) == 8
 
 
-@pytest.mark.parametrize("dispersion", ["neuron", "pooled", "shared", "fano"])
+@pytest.mark.parametrize("dispersion", ["neuron", "pooled", "shared", "fano", "poisson"])
 def test_the_likelihood_graph_equals_the_per_trial_bin_sum(dispersion, rng):
+    """The model's likelihood (sums per (neuron, condition, bin) group; per cell for ``fano``) equals scipy's
+    log pmf summed over every valid trial and bin; invalid (neuron, trial) pairs count for nothing."""
     binned, _, _ = simulate(3, n=3, n_trial=6, n_bins=10)
-    model_spec = sp.HierarchicalPSTH(condition="condition", dispersion=dispersion)
+    valid = np.ones((3, 6), dtype=bool)
+    valid[0, 1] = valid[2, 4] = False
+    binned = binned.copy(data=binned.values * valid[:, :, None]).assign_coords(valid=(("neuron", "trial"), valid))
+    likelihood = "poisson" if dispersion == "poisson" else "negbin"
+    dispersion = "neuron" if dispersion == "poisson" else dispersion
+    model_spec = sp.HierarchicalPSTH(condition="condition", dispersion=dispersion, likelihood=likelihood)
     model = model_spec.build(binned)
     basis = model_spec.prepare(binned).basis
     names = ["loglik", "population_coef", "neuron_effect", "level_effect", "shape_coef"]
-    names.append("eta" if dispersion == "fano" else "alpha")
+    names += [] if likelihood == "poisson" else ["eta" if dispersion == "fano" else "alpha"]
     fn = model.compile_fn([model[n] for n in names], inputs=model.value_vars, on_unused_input="ignore")
     y = binned.values
     codes = np.unique(binned["condition"].values, return_inverse=True)[1]
     for _ in range(2):
         point = {v.name: rng.normal(0, 0.5, size=model.initial_point()[v.name].shape) for v in model.value_vars}
-        loglik, coef, u, v, gamma, disp = fn(point)
+        loglik, coef, u, v, gamma, *disp = fn(point)
         log_rate = (coef @ basis.T)[None] + u[:, None, None] + v[:, :, None] + gamma @ basis.T
+        # identified parts: levels and own deviations sum to zero over neurons (and conditions / basis)
+        np.testing.assert_allclose([u.sum(), *v.sum(axis=0), *v.sum(axis=1)], 0.0, atol=1e-12)
+        np.testing.assert_allclose([*gamma.sum(axis=0).ravel(), *gamma.sum(axis=2).ravel()], 0.0, atol=1e-12)
         mu = np.exp(log_rate[:, codes]) * WIDTH  # (neuron, trial, bin)
+        if likelihood == "poisson":
+            assert loglik == pytest.approx(stats.poisson.logpmf(y, mu)[valid].sum(), rel=1e-10)
+            continue
+        disp = disp[0]
         if dispersion == "fano":
             alpha = disp * mu
         else:
             alpha = np.broadcast_to(np.reshape(disp, (-1, 1, 1)) if np.ndim(disp) else disp, mu.shape)
-        expected = stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu)).sum()
+        expected = stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu))[valid].sum()
         assert loglik == pytest.approx(expected, rel=1e-10)
 
 
@@ -114,6 +128,13 @@ def test_recovers_known_time_courses_with_calibrated_intervals(fit):
     assert np.median(np.abs(rates["mean"].values / truth - 1)) < 0.2
     population = result.population_rates()
     assert population["mean"].dims == ("condition", "time")
+    course = np.exp(np.log(truth).mean(axis=0))  # the population course is the neurons' geometric mean
+    rate_draws = np.exp(result._log_rates(draws=slice(0, 50)))
+    np.testing.assert_allclose(
+        np.exp(np.log(rate_draws).mean(axis=1)).mean(axis=0),
+        np.exp(result._flat("population_coef")[:50] @ result.basis.T).mean(axis=0),
+        rtol=1e-10,
+    )
     assert ((population["lower"].values <= course) & (course <= population["upper"].values)).mean() > 0.7
     # the bump of condition a peaks near 0.4 s and that of b near 0.65 s
     peaks = binned["time"].values[population["mean"].values.argmax(axis=1)]

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from spikepool.stats.binned import GroupSums
 from spikepool.stats.families import Family
 
-__all__ = ["GRAPHS", "family_logp"]
+#: Families whose log-likelihood of a group of counts depends on the group's mean only through the sum
+#: and number of its counts (``grouped_loglik``).
+GROUPED = ("negbin", "poisson")
+
+__all__ = ["GRAPHS", "GROUPED", "family_logp", "grouped_loglik"]
 
 
 def _negbin(y, mu, alpha):
@@ -46,3 +51,37 @@ def family_logp(family: Family, y, mu, alpha=None):
         The Negative Binomial's dispersion (``Var = mu + mu**2 / alpha``); ignored by the Poisson family.
     """
     return GRAPHS[family.name](y, mu, alpha)
+
+
+def grouped_loglik(family: Family, sums: GroupSums, log_mu, alpha=None):
+    """The summed log-likelihood of binned counts from their ``GroupSums`` (a scalar PyTensor graph).
+
+    Equal to ``sum(weight * family_logp(family, y, mu, alpha))`` over the cells, with the work per
+    (neuron, condition, bin) group instead of per cell and no indexing: the log-likelihood's gradient
+    costs a few elementwise operations on the dense grid (``tests/test_psth.py`` checks the model's
+    likelihood against scipy's log pmf summed over every valid trial and bin).
+
+    Parameters
+    ----------
+    family : Family
+        A family in ``GROUPED`` (``NEGBIN``, ``POISSON``).
+    sums : GroupSums
+        ``spikepool.stats.binned.group_sums`` of the cells.
+    log_mu : tensor
+        Log mean count (neuron, condition, bin) of every group (finite where ``sums.n`` is 0 too).
+    alpha : tensor, optional
+        The Negative Binomial's dispersion per neuron (neuron,) or shared (scalar).
+    """
+    import pytensor.tensor as pt
+
+    if family.name not in GROUPED:
+        raise ValueError(f"family must be one of {GROUPED} for grouped_loglik; got {family.name!r}.")
+    mu = pt.exp(log_mu)
+    if family.name == "poisson":
+        return pt.sum(sums.total * log_mu - sums.n * mu) - sums.log_factorial
+    alpha = pt.as_tensor_variable(alpha)
+    a = alpha[:, None, None] if alpha.ndim == 1 else alpha
+    groups = pt.sum(sums.total * (log_mu - pt.log(mu + a)) - sums.n * a * pt.log1p(mu / a))
+    pair_alpha = alpha[sums.pair_neuron] if alpha.ndim == 1 else alpha
+    pairs = pt.sum(sums.pair_weight * (pt.gammaln(sums.pair_y + pair_alpha) - pt.gammaln(pair_alpha)))
+    return groups + pairs - sums.log_factorial

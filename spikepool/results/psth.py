@@ -170,7 +170,10 @@ class PSTHResult(Result):
         return out
 
     def population_rates(self, ci_prob: float = 0.94) -> xr.Dataset:
-        """The population course exp(m_cb) (Hz, the typical neuron's rate): Dataset ([condition,] time)."""
+        """The population course exp(m_cb) (Hz): Dataset ([condition,] time).
+
+        The geometric mean of the neurons' rates in each bin (the neurons' parts sum to zero), the typical
+        neuron's rate."""
         ci_prob = check_ci_prob(ci_prob)
         draws = np.exp(self._flat("population_coef") @ self.basis.T)
         out = self._table(*_summary(draws, ci_prob), ("condition", "time"), self._coords(neuron=False), "Hz")

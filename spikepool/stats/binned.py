@@ -20,11 +20,13 @@ from spikepool.exceptions import ArgumentError
 
 __all__ = [
     "BinnedCells",
+    "GroupSums",
     "basis_of",
     "bin_width",
     "bspline_basis",
     "compress_binned",
     "condition_names",
+    "group_sums",
     "n_basis_of",
 ]
 
@@ -62,6 +64,60 @@ class BinnedCells:
     @property
     def n_cells(self) -> int:
         return int(self.y.size)
+
+
+@dataclass(frozen=True)
+class GroupSums:
+    """The cells summed per (neuron, condition, bin) group: what a mean-only family needs of them.
+
+    For the Poisson and, with its dispersion per neuron, the Negative Binomial, the log-likelihood of a
+    group's counts depends on its mean only through ``Y`` (the sum of the counts) and ``N`` (how many):
+    ``sum_t log NB(y_t | mu, alpha) = Y log(mu / (mu + alpha)) - N alpha log1p(mu / alpha)
+    + sum_t [lgamma(y_t + alpha) - lgamma(alpha)] - sum_t lgamma(y_t + 1)``, and the one term left depends
+    on the counts through the neuron's (count, multiplicity) pairs only. Exact: no approximation.
+
+    Attributes
+    ----------
+    total, n : numpy.ndarray
+        float64 (neuron, condition, bin): ``Y`` and ``N`` of each group (0 for a group without valid trials).
+    pair_neuron, pair_y, pair_weight : numpy.ndarray
+        The distinct (neuron, count > 0) pairs and their multiplicities over the neuron's cells.
+    log_factorial : float
+        ``sum(weight * lgamma(y + 1))`` over the cells (a constant of the likelihood).
+    """
+
+    total: np.ndarray
+    n: np.ndarray
+    pair_neuron: np.ndarray
+    pair_y: np.ndarray
+    pair_weight: np.ndarray
+    log_factorial: float
+
+
+def group_sums(cells: BinnedCells, n_neuron: int, n_bins: int) -> GroupSums:
+    """The ``GroupSums`` of ``cells`` (on the dense (neuron, condition, bin) grid)."""
+    from scipy.special import gammaln
+
+    n_cond = cells.condition_names.size
+    shape = (n_neuron, n_cond, n_bins)
+    flat = (cells.neuron * n_cond + cells.condition) * n_bins + cells.bin
+    size = n_neuron * n_cond * n_bins
+    total = np.bincount(flat, cells.weight * cells.y, size).reshape(shape)
+    n = np.bincount(flat, cells.weight, size).reshape(shape)
+    positive = cells.y > 0
+    pairs, inverse = np.unique(
+        np.stack([cells.neuron[positive], cells.y[positive]], axis=1), axis=0, return_inverse=True
+    )
+    pairs = pairs.reshape(-1, 2)
+    weight = np.bincount(inverse.ravel(), cells.weight[positive], pairs.shape[0])
+    return GroupSums(
+        total=total,
+        n=n,
+        pair_neuron=pairs[:, 0],
+        pair_y=pairs[:, 1],
+        pair_weight=weight,
+        log_factorial=float((cells.weight * gammaln(cells.y + 1.0)).sum()),
+    )
 
 
 def condition_names(counts: xr.DataArray, condition: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -149,8 +149,9 @@ def _model(result: Result) -> str:
     )
     centered = result.centered
     param = (
-        "<p class='note'>Parameterisation: the neuron levels centered, the condition levels and shape "
-        f"deviations non-centered; NUTS target_accept {spec.get('target_accept') or 'at the sampler default'}.</p>"
+        "<p class='note'>Parameterisation: the population course, the neuron levels and the condition "
+        "levels centered, the shape deviations non-centered (summing to zero over neurons); NUTS "
+        f"target_accept {spec.get('target_accept') or 'at the sampler default'}.</p>"
         if isinstance(result, PSTHResult)
         else f"<p class='note'>Parameterisation: {int(centered.sum())} unit(s) centered, {int((~centered).sum())} "
         "non-centered (chosen per unit from how informative its data are); NUTS target_accept "
