@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from spikepool.exceptions import ArgumentError
 from spikepool.stats.binned import GroupSums
 from spikepool.stats.families import Family
 
@@ -75,7 +76,9 @@ def grouped_loglik(family: Family, sums: GroupSums, log_mu, alpha=None):
     import pytensor.tensor as pt
 
     if family.name not in GROUPED:
-        raise ValueError(f"family must be one of {GROUPED} for grouped_loglik; got {family.name!r}.")
+        raise ArgumentError(
+            f"family must be one of {GROUPED} for grouped_loglik; got {family.name!r}. Hint: family_logp per cell."
+        )
     mu = pt.exp(log_mu)
     if family.name == "poisson":
         return pt.sum(sums.total * log_mu - sums.n * mu) - sums.log_factorial
