@@ -277,7 +277,7 @@ class HierarchicalPSTH(Model):
                 alpha = nb_dispersion(self.dispersion, p, np.arange(n), None) if family.dispersion_names else None
                 pm.Potential("loglik", grouped_loglik(family, data.sums, log_mu, alpha))
             else:  # alpha varies with each cell's mean (or a family without group sums): per cell
-                mu_cell = pt.exp(log_mu.reshape((-1,))[(cells.neuron * c + cells.condition) * n_bins + cells.bin])
+                mu_cell = pt.exp(log_mu.reshape((-1,))[cells.group])
                 alpha = nb_dispersion(self.dispersion, p, cells.neuron, mu_cell) if family.dispersion_names else None
                 pm.Potential("loglik", (cells.weight * family_logp(family, cells.y, mu_cell, alpha)).sum())
         model.spikepool_centered = np.zeros(n, dtype=bool)

@@ -36,7 +36,7 @@ from spikepool.stats.families import NEGBIN, family_of
 __all__ = ["PSTHResult", "psth_groups"]
 
 #: The sampler's own coordinates of the non-centered parts (their scaled values are in the posterior).
-INTERNAL = ("time_offset", "shape_offset", "level_offset")
+INTERNAL = ("shape_offset",)
 #: Draws per block when the log rates of every (neuron, condition, bin) are computed.
 DRAW_BLOCK = 100
 
@@ -273,11 +273,9 @@ class PSTHResult(Result):
             )
         family = family_of(self.spec["likelihood"])
         width = bin_width(self.counts)
-        n_cond, n_bins = cells.condition_names.size, self.counts.sizes["time"]
-        flat_index = (cells.neuron * n_cond + cells.condition) * n_bins + cells.bin
         loglik = np.empty((n_chain * n_draw, cells.obs_neuron.size))
         for block in self._blocks():
-            mu = np.exp(self._log_rates(draws=block).reshape(block.stop - block.start, -1)[:, flat_index]) * width
+            mu = np.exp(self._log_rates(draws=block).reshape(block.stop - block.start, -1)[:, cells.group]) * width
             alpha = family.alpha(self._dispersion(block), cells.neuron, mu)
             cell_ll = family.logpmf(cells.y, mu, alpha)
             loglik[block] = cell_ll[:, cells.obs_cell].sum(axis=-1)

@@ -65,6 +65,12 @@ class BinnedCells:
     def n_cells(self) -> int:
         return int(self.y.size)
 
+    @property
+    def group(self) -> np.ndarray:
+        """Each cell's flat index into the (neuron, condition, bin) grid (C order)."""
+        n_cond, n_bins = self.condition_names.size, self.obs_cell.shape[1]
+        return (self.neuron * n_cond + self.condition) * n_bins + self.bin
+
 
 @dataclass(frozen=True)
 class GroupSums:
@@ -100,10 +106,9 @@ def group_sums(cells: BinnedCells, n_neuron: int, n_bins: int) -> GroupSums:
 
     n_cond = cells.condition_names.size
     shape = (n_neuron, n_cond, n_bins)
-    flat = (cells.neuron * n_cond + cells.condition) * n_bins + cells.bin
     size = n_neuron * n_cond * n_bins
-    total = np.bincount(flat, cells.weight * cells.y, size).reshape(shape)
-    n = np.bincount(flat, cells.weight, size).reshape(shape)
+    total = np.bincount(cells.group, cells.weight * cells.y, size).reshape(shape)
+    n = np.bincount(cells.group, cells.weight, size).reshape(shape)
     positive = cells.y > 0
     pairs, inverse = np.unique(
         np.stack([cells.neuron[positive], cells.y[positive]], axis=1), axis=0, return_inverse=True
