@@ -20,7 +20,10 @@ parameters, and (simulated) the coverage of the true rates by the 90% intervals.
 Run from the repository root::
 
     SPIKEPOOL_DATA=../shared/data python benchmarks/bench_psth_scale.py [--case locust|simulated|both]
-        [--draws 1000] [--sampler auto] [--target-accept 0.99]
+        [--draws 1000] [--sampler auto] [--target-accept 0.99] [--seeds 0 1 2] [--chains 2]
+
+``worst`` names the diagnosed variable with the largest R-hat; ``--seeds`` refits with other sampler seeds
+(the data stay the same), to tell a chance excursion of 2-chain R-hat from a parameter that mixes badly.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def simulated():
 CASES = {"locust": locust, "simulated": simulated}
 
 
-def run(name: str, draws: int, sampler: str, target_accept: float | None) -> dict:
+def run(name: str, draws: int, sampler: str, target_accept: float | None, seed: int = 0, chains: int = 2) -> dict:
     binned, truth = CASES[name]()
     model = sp.HierarchicalPSTH(condition="condition", sampler=sampler)
     start = time.perf_counter()
@@ -57,12 +60,16 @@ def run(name: str, draws: int, sampler: str, target_accept: float | None) -> dic
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sp.SpikepoolWarning)
-        result = model.fit(data, draws=draws, tune=draws, chains=2, random_seed=0, progressbar=False, **kwargs)
+        result = model.fit(data, draws=draws, tune=draws, chains=chains, random_seed=seed, progressbar=False, **kwargs)
     total = time.perf_counter() - start
     stats = result.idata["sample_stats"].to_dataset()
     post = result.posterior[[v for v in result.DIAGNOSED if v in result.posterior]]
+    rhat = {v: float(azs.rhat(post)[v].max()) for v in post.data_vars}
+    worst = max(rhat, key=rhat.get)
     row = {
         "case": name,
+        "seed": seed,
+        "chains": chains,
         "size": " x ".join(str(binned.sizes[d]) for d in binned.dims),
         "cells": int(data.cells.y.size),
         "prepare+check s": prepared,
@@ -71,7 +78,8 @@ def run(name: str, draws: int, sampler: str, target_accept: float | None) -> dic
         "depth": float(stats["tree_depth"].mean()) if "tree_depth" in stats else np.nan,
         "steps/draw": float(stats["n_steps"].mean()) if "n_steps" in stats else np.nan,
         "divergences": int(stats["diverging"].sum()),
-        "max R-hat": max(float(azs.rhat(post)[v].max()) for v in post.data_vars),
+        "max R-hat": rhat[worst],
+        "worst": worst,
         "min ESS": min(float(azs.ess(post)[v].min()) for v in post.data_vars),
         "target_accept": result.spec.get("target_accept"),
     }
@@ -87,11 +95,13 @@ def main() -> None:
     parser.add_argument("--case", choices=(*CASES, "both"), default="both")
     parser.add_argument("--draws", type=int, default=1000, help="draws and tuning steps per chain")
     parser.add_argument("--sampler", default="auto")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampler seeds, one fit each")
+    parser.add_argument("--chains", type=int, default=2, help="chains (each --draws draws after --draws tuning)")
     parser.add_argument("--target-accept", type=float, default=None, help="default: the model's")
     args = parser.parse_args()
     names = list(CASES) if args.case == "both" else [args.case]
-    for name in names:
-        row = run(name, args.draws, args.sampler, args.target_accept)
+    for name, seed in ((n, s) for n in names for s in args.seeds):
+        row = run(name, args.draws, args.sampler, args.target_accept, seed, args.chains)
         text = (
             f"{k} {v:.4f}" if k == "max R-hat" else f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
             for k, v in row.items()

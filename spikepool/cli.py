@@ -122,7 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--tune", type=int, default=1000)
     f.add_argument("--chains", type=int, default=4)
     f.add_argument("--seed", type=int, default=0, help="random seed (default 0: reproducible)")
-    f.add_argument("--no-compare", action="store_true", help="skip the Poisson fit the report compares with")
+    f.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="skip the fits the report compares with by LOO (Poisson; with com_poisson also the NB)",
+    )
     f.add_argument("--out", type=Path, required=True, help="output folder (created)")
     r = sub.add_parser("report", help="write the HTML report of a saved result")
     r.add_argument("result", type=Path, help="a result written by 'spikepool fit' (result.nc)")
@@ -218,10 +222,12 @@ def _check(args) -> int:
     dispersion = "poisson" if args.likelihood == "poisson" else args.dispersion
     condition = _condition(args, counts)
     if binned:
-        report = check_binned(counts, dispersion=dispersion, condition=condition)
+        report = check_binned(counts, dispersion=dispersion, condition=condition, likelihood=args.likelihood)
         print(report)
         return 0 if report.ok else 1
-    report = check_counts(counts, dispersion=dispersion, condition=condition, session=_session(args))
+    report = check_counts(
+        counts, dispersion=dispersion, condition=condition, session=_session(args), likelihood=args.likelihood
+    )
     if condition is not None and report.ok:
         model = HierarchicalNegBinom(
             pooling=args.pooling, condition=condition, neuron_effect=NEURON_EFFECT[args.neuron_effect]
@@ -253,9 +259,11 @@ def _fit(args) -> int:
         warnings.simplefilter("always", SpikepoolWarning)
         result = model.fit(counts, **settings)
         others = []
-        if not args.no_compare and args.likelihood != "poisson":
-            _say("fitting the Poisson model for the LOO comparison ...")
-            others.append(_model(args, condition, "poisson", binned).fit(counts, **settings))
+        # the LOO comparison: against the Poisson, and a COM-Poisson fit also against the Negative Binomial
+        baselines = {"negbin": ["poisson"], "com_poisson": ["negbin", "poisson"]}.get(args.likelihood, [])
+        for other in [] if args.no_compare else baselines:
+            _say(f"fitting the {other} model for the LOO comparison ...")
+            others.append(_model(args, condition, other, binned).fit(counts, **settings))
     for w in caught:
         if issubclass(w.category, SpikepoolWarning):
             _say(f"warning: {w.message}")

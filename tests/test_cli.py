@@ -95,6 +95,24 @@ def test_fit_then_report_on_the_locust_data(data_dir, tmp_path):
     assert (tmp_path / "again" / "report.html").stat().st_size > 100_000
 
 
+def test_fit_with_com_poisson_compares_it_with_the_nb_and_the_poisson(data_dir, tmp_path):
+    # the STN neuron before GO fires more regularly than Poisson (Fano 0.64-0.78)
+    check = run("check", "kramer-eden-stn", "--window", "-1", "0", "--likelihood", "com_poisson")
+    assert check.returncode == 0, check.stderr
+    assert "likelihood='com_poisson'" in check.stdout
+    folder = tmp_path / "com"
+    argv = ["--window", "-1", "0", "--likelihood", "com_poisson", "--pooling", "none", "--draws", "300"]
+    out = run("fit", "kramer-eden-stn", *argv, "--tune", "300", "--chains", "2", "--out", str(folder))
+    assert out.returncode == 0, out.stderr
+    result = sp.load_result(folder / "result.nc")
+    assert result.spec["likelihood"] == "com_poisson" and "nu" in result.posterior
+    page = (folder / "report.html").read_text()
+    assert "COM-Poisson, variance/mean summed from the pmf" in page
+    # the LOO table holds the three fits: COM-Poisson, NB and Poisson
+    loo = page[page.index("LOO)</h2>") :]
+    assert all(f"<th>none/{name}" in loo for name in ("com_poisson/neuron", "neuron", "poisson"))
+
+
 def test_fit_with_bin_size_fits_the_time_resolved_model(data_dir, tmp_path):
     folder = tmp_path / "psth"
     argv = ["kramer-eden-stn", "--window", "-0.5", "0.5", "--bin-size", "0.025"]

@@ -73,7 +73,10 @@ CASES.append(
         "at least 2 time bins",
     )
 )
-IDS = [case[0].__name__ for case in CASES]
+# the COM-Poisson family (issue 17) through the whole contract of both count models
+CASES.append((sp.HierarchicalNegBinom, {"likelihood": "com_poisson"}, *CASES[0][2:]))
+CASES.append((sp.HierarchicalPSTH, {"condition": "condition", "likelihood": "com_poisson"}, *CASES[-2][2:]))
+IDS = [case[0].__name__ + (f"-{case[1]['likelihood']}" if "likelihood" in case[1] else "") for case in CASES]
 
 
 @pytest.fixture(scope="module", params=CASES, ids=IDS)

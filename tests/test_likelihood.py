@@ -97,17 +97,17 @@ def test_families_match_the_closed_forms_and_simulation():
     np.testing.assert_allclose(draws.var(axis=0), nb_variance(mu, alpha), rtol=0.04)
     y = np.arange(60)
     assert np.exp(NEGBIN.logpmf(y, 3.0, 4.0)).sum() == pytest.approx(1.0, abs=1e-9)
-    assert family_of("poisson") is POISSON and POISSON.alpha({"alpha": alpha}, np.arange(3), mu) is None
+    assert family_of("poisson") is POISSON and POISSON.dispersion_at({"alpha": alpha}, np.arange(3), mu) is None
 
 
 def test_dispersion_is_read_from_the_posterior_in_each_form():
     mu = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]])  # (sample, obs)
     neuron = np.array([0, 1, 1])
-    per_neuron = NEGBIN.alpha({"alpha": np.array([[5.0, 7.0], [6.0, 8.0]])}, neuron, mu)
+    per_neuron = NEGBIN.dispersion_at({"alpha": np.array([[5.0, 7.0], [6.0, 8.0]])}, neuron, mu)
     np.testing.assert_array_equal(per_neuron, [[5.0, 7.0, 7.0], [6.0, 8.0, 8.0]])
-    shared = NEGBIN.alpha({"alpha": np.array([3.0, 4.0])}, neuron, mu)
+    shared = NEGBIN.dispersion_at({"alpha": np.array([3.0, 4.0])}, neuron, mu)
     np.testing.assert_array_equal(shared, [[3.0, 3.0, 3.0], [4.0, 4.0, 4.0]])
-    fano_form = NEGBIN.alpha({"eta": np.array([2.0, 0.5])}, neuron, mu)
+    fano_form = NEGBIN.dispersion_at({"eta": np.array([2.0, 0.5])}, neuron, mu)
     np.testing.assert_array_equal(fano_form, [[2.0, 4.0, 6.0], [1.0, 2.0, 3.0]])
     # eta gives a rate-independent Fano factor 1 + 1/eta
     np.testing.assert_allclose(NEGBIN.fano(mu, fano_form), [[1.5] * 3, [3.0] * 3])

@@ -67,7 +67,12 @@ def test_posterior_predictive_plots(fit, tmp_path):
     assert heights.sum() == pytest.approx(obs.size)  # every observed trial is in one bar
     _png(ax, tmp_path)
     ax = plots.plot_ppc_fano(fit)
-    assert len(ax.get_yticklabels()) == 6
+    assert len(ax.get_yticklabels()) == 12  # one row per (neuron, condition) cell
+    table = fit.ppc_fano(ci_prob=0.9)
+    y = fit.counts.sel(neuron="n0").values[fit.counts["condition"].values == "a"]
+    assert float(table["observed"].sel(neuron="n0", condition="a")) == pytest.approx(y.var(ddof=1) / y.mean())
+    assert ((table["lower"] <= table["mean"]) & (table["mean"] <= table["upper"])).all()
+    assert ((table["p_value"] >= 0) & (table["p_value"] <= 1)).all()
     with pytest.raises(ValueError, match="fitted neurons"):
         plots.plot_ppc_counts(fit, neuron="nope")
 

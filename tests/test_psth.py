@@ -14,6 +14,7 @@ from scipy import stats
 
 import spikepool as sp
 from spikepool.stats.binned import bspline_basis, compress_binned, n_basis_of
+from spikepool.stats.families import COM_POISSON
 
 WIDTH = 0.025
 
@@ -81,7 +82,7 @@ def test_spline_basis_is_a_smooth_partition_of_unity():
     assert n_basis_of(40, 0.025, "auto") == 13 and n_basis_of(40, 0.025, 1.0) == 4 and n_basis_of(8, 0.025, 0.001) == 8
 
 
-@pytest.mark.parametrize("dispersion", ["neuron", "pooled", "shared", "fano", "poisson"])
+@pytest.mark.parametrize("dispersion", ["neuron", "pooled", "shared", "fano", "poisson", "com_poisson"])
 def test_the_likelihood_graph_equals_the_per_trial_bin_sum(dispersion, rng):
     """The model's likelihood (sums per (neuron, condition, bin) group; per cell for ``fano``) equals scipy's
     log pmf summed over every valid trial and bin; invalid (neuron, trial) pairs count for nothing."""
@@ -89,13 +90,13 @@ def test_the_likelihood_graph_equals_the_per_trial_bin_sum(dispersion, rng):
     valid = np.ones((3, 6), dtype=bool)
     valid[0, 1] = valid[2, 4] = False
     binned = binned.copy(data=binned.values * valid[:, :, None]).assign_coords(valid=(("neuron", "trial"), valid))
-    likelihood = "poisson" if dispersion == "poisson" else "negbin"
-    dispersion = "neuron" if dispersion == "poisson" else dispersion
+    likelihood = dispersion if dispersion in ("poisson", "com_poisson") else "negbin"
+    dispersion = "neuron" if dispersion in ("poisson", "com_poisson") else dispersion
     model_spec = sp.HierarchicalPSTH(condition="condition", dispersion=dispersion, likelihood=likelihood)
     model = model_spec.build(binned)
     basis = model_spec.prepare(binned).basis
     names = ["loglik", "population_coef", "neuron_effect", "level_effect", "shape_coef"]
-    names += [] if likelihood == "poisson" else ["eta" if dispersion == "fano" else "alpha"]
+    names += {"poisson": [], "com_poisson": ["nu"]}.get(likelihood, ["eta" if dispersion == "fano" else "alpha"])
     fn = model.compile_fn([model[n] for n in names], inputs=model.value_vars, on_unused_input="ignore")
     y = binned.values
     codes = np.unique(binned["condition"].values, return_inverse=True)[1]
@@ -111,6 +112,10 @@ def test_the_likelihood_graph_equals_the_per_trial_bin_sum(dispersion, rng):
             assert loglik == pytest.approx(stats.poisson.logpmf(y, mu)[valid].sum(), rel=1e-10)
             continue
         disp = disp[0]
+        if likelihood == "com_poisson":  # per count (one series each) against the model's per-group sums
+            nu = np.broadcast_to(disp[:, None, None], mu.shape)
+            assert loglik == pytest.approx(COM_POISSON.logpmf(y, mu, nu)[valid].sum(), rel=1e-10)
+            continue
         if dispersion == "fano":
             alpha = disp * mu
         else:

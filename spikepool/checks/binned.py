@@ -29,7 +29,9 @@ __all__ = ["SPARSE_SPIKES_PER_BIN", "check_binned", "check_valid_binned"]
 SPARSE_SPIKES_PER_BIN = 1.0
 
 
-def check_binned(binned: xr.DataArray, *, dispersion: str = "neuron", condition: str | None = None) -> CheckReport:
+def check_binned(
+    binned: xr.DataArray, *, dispersion: str = "neuron", condition: str | None = None, likelihood: str = "negbin"
+) -> CheckReport:
     """Check that binned counts can identify a time-resolved model (``HierarchicalPSTH``).
 
     Parameters
@@ -40,6 +42,8 @@ def check_binned(binned: xr.DataArray, *, dispersion: str = "neuron", condition:
         The dispersion the model will fit (as in ``check_counts``).
     condition : str, optional
         Trial coordinate of the conditions.
+    likelihood : {"negbin", "poisson", "com_poisson"}
+        The model's count family (as in ``check_counts``).
 
     Returns
     -------
@@ -53,17 +57,18 @@ def check_binned(binned: xr.DataArray, *, dispersion: str = "neuron", condition:
             f"binned must be counts with a time dim (neuron, trial, time); got {dims}. "
             "Hint: count with from_neo(..., bin_size=0.05) or load_counts(..., bin_size=0.05)."
         )
-    report = check_counts(binned, dispersion=dispersion, condition=condition)
+    report = check_counts(binned, dispersion=dispersion, condition=condition, likelihood=likelihood)
     if not any(p.code == "schema" for p in report.errors):
         report = _with_bins(report, binned)
     return report
 
 
 def check_valid_binned(
-    binned: xr.DataArray, *, dispersion: str = "neuron", condition: str | None = None
+    binned: xr.DataArray, *, dispersion: str = "neuron", condition: str | None = None, likelihood: str = "negbin"
 ) -> CheckReport:
     """``check_binned`` of binned counts that ``validate_counts`` has already returned (a model's prepared data)."""
-    return _with_bins(check_valid_counts(binned, dispersion=dispersion, condition=condition), binned)
+    report = check_valid_counts(binned, dispersion=dispersion, condition=condition, likelihood=likelihood)
+    return _with_bins(report, binned)
 
 
 def _with_bins(report: CheckReport, binned: xr.DataArray) -> CheckReport:

@@ -24,6 +24,7 @@ code                        severity  finding
 ``exposure``                error     zero, negative or missing (NaN) ``duration`` on valid trials
 ``exposure_varies``         info      durations differ across trials (they enter as exposure)
 ``underdispersed``          warning   Fano factor clearly below 1, which a Negative Binomial cannot fit
+                            info      the same, when the model is ``likelihood="com_poisson"`` (nu > 1 fits it)
 ``dispersion_summary``      info      how many neurons are over-, under- or Poisson-dispersed
 ``session_levels``          error     ``session=`` with fewer than two recorded sessions, or none with two
                                       recorded neurons: the between-session sd is not identified
@@ -47,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from spikepool._validate import did_you_mean
+from spikepool._validate import check_choice, did_you_mean
 from spikepool.checks.problems import CheckReport, Problem, labels_of
 from spikepool.checks.sessions import session_checks
 from spikepool.counts.schema import valid_mask, validate_counts
@@ -57,6 +58,7 @@ from spikepool.stats.fano import FANO_CI_PROB, cell_codes, cell_sums, fano_scree
 __all__ = ["DISPERSIONS", "MIN_DISPERSION_REPLICATES", "check_counts", "check_valid_counts", "fano_screen"]
 
 DISPERSIONS = ("neuron", "pooled", "shared", "fano", "poisson")
+LIKELIHOODS = ("negbin", "poisson", "com_poisson")
 
 #: Repeated trials a neuron needs before its own dispersion alpha_i is learnt from its data rather
 #: than from the prior. ``benchmarks/dispersion_threshold.py`` computes the exact (grid) posterior
@@ -271,21 +273,32 @@ def _exposure_checks(duration, valid, trials, problems) -> None:
         )
 
 
-def _dispersion_checks(neurons, fano, low, high, problems) -> None:
+def _dispersion_checks(neurons, fano, low, high, problems, likelihood: str = "negbin") -> None:
     under = high < 1.0
     over = low > 1.0
     has = np.isfinite(fano)
     pct = int(round(100 * FANO_CI_PROB))
-    if under.any():
+    if under.any() and likelihood == "com_poisson":
+        problems.append(
+            Problem(
+                "underdispersed",
+                "info",
+                f"{int(under.sum())} neuron(s) have a Fano factor clearly below 1 (the {pct}% interval lies "
+                f"below 1; lowest {np.nanmin(fano[under]):.2f}): the COM-Poisson represents them (nu > 1).",
+                neurons=labels_of(neurons, under),
+            )
+        )
+    elif under.any():
         problems.append(
             Problem(
                 "underdispersed",
                 "warning",
                 f"{int(under.sum())} neuron(s) have a Fano factor clearly below 1 (the {pct}% interval lies "
                 f"below 1; lowest {np.nanmin(fano[under]):.2f}): a Negative Binomial (Fano = 1 + mu/alpha "
-                ">= 1) cannot represent them.",
-                "fit them with likelihood='poisson' (the alpha -> infinity limit), or check the sorting: "
-                "very regular firing, or a count capped by the refractory period, looks like this.",
+                ">= 1) cannot represent them, and a Poisson overstates their variance.",
+                "fit them with likelihood='com_poisson' (Conway-Maxwell-Poisson: nu > 1 is narrower than "
+                "Poisson), or check the sorting: very regular firing, or a count capped by the refractory "
+                "period, looks like this.",
                 neurons=labels_of(neurons, under),
             )
         )
@@ -302,7 +315,12 @@ def _dispersion_checks(neurons, fano, low, high, problems) -> None:
 
 
 def check_counts(
-    counts: xr.DataArray, *, dispersion: str = "neuron", condition: str | None = None, session: str | None = None
+    counts: xr.DataArray,
+    *,
+    dispersion: str = "neuron",
+    condition: str | None = None,
+    session: str | None = None,
+    likelihood: str = "negbin",
 ) -> CheckReport:
     """Check that ``counts`` can identify the model that will be fitted to it.
 
@@ -320,6 +338,9 @@ def check_counts(
         Neuron coordinate naming each neuron's session (``"neuron_session"`` from ``concat_sessions``),
         when the model has a session level: adds the ``session_levels``, ``single_neuron_session``,
         ``single_session_condition``, ``confounded_session`` and ``outside_session`` checks.
+    likelihood : {"negbin", "poisson", "com_poisson"}
+        The model's count family: with ``"com_poisson"`` underdispersed neurons are a finding (info), not
+        a warning (``likelihood="poisson"`` is the same as ``dispersion="poisson"``).
 
     Returns
     -------
@@ -348,11 +369,13 @@ def check_counts(
         counts = validate_counts(counts)
     except CountsError as err:
         return CheckReport(
-            _title(dispersion, condition, session),
+            _title(dispersion, condition, session, likelihood),
             [Problem("schema", "error", str(err), "rebuild the counts with from_neo() or from_array().")],
             checked=("schema",),
         )
-    return check_valid_counts(counts, dispersion=dispersion, condition=condition, session=session)
+    return check_valid_counts(
+        counts, dispersion=dispersion, condition=condition, session=session, likelihood=likelihood
+    )
 
 
 def _check_dispersion(dispersion: str) -> None:
@@ -362,19 +385,29 @@ def _check_dispersion(dispersion: str) -> None:
         )
 
 
-def _title(dispersion: str, condition: str | None, session: str | None) -> str:
-    return f"check_counts(dispersion={dispersion!r}, condition={condition!r}" + (
-        f", session={session!r})" if session else ")"
+def _title(dispersion: str, condition: str | None, session: str | None, likelihood: str = "negbin") -> str:
+    return (
+        f"check_counts(dispersion={dispersion!r}, condition={condition!r}"
+        + (f", session={session!r}" if session else "")
+        + (f", likelihood={likelihood!r})" if likelihood == "com_poisson" else ")")
     )
 
 
 def check_valid_counts(
-    counts: xr.DataArray, *, dispersion: str = "neuron", condition: str | None = None, session: str | None = None
+    counts: xr.DataArray,
+    *,
+    dispersion: str = "neuron",
+    condition: str | None = None,
+    session: str | None = None,
+    likelihood: str = "negbin",
 ) -> CheckReport:
     """``check_counts`` of counts that ``validate_counts`` has already returned (a model's prepared data):
     the same checks and report, without validating the counts again."""
     _check_dispersion(dispersion)
-    title = _title(dispersion, condition, session)
+    likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
+    if likelihood == "poisson":
+        dispersion = "poisson"
+    title = _title(dispersion, condition, session, likelihood)
     checked = (
         "schema",
         "variance_components",
@@ -422,7 +455,7 @@ def check_valid_counts(
 
     screen_names, screen_codes = cell_codes(counts[condition or "condition"].values)
     screen = fano_screen(y, valid, screen_codes, screen_names.size)
-    _dispersion_checks(neurons, screen["fano"], screen["fano_low"], screen["fano_high"], problems)
+    _dispersion_checks(neurons, screen["fano"], screen["fano_low"], screen["fano_high"], problems, likelihood)
 
     summary = xr.Dataset(
         {

@@ -250,7 +250,7 @@ def psis_loo(idata: Any, name: str = "fit", var_name: str = "y") -> tuple[Any, C
 
 
 def psis_compare(idatas: Mapping[str, Any], var_name: str = "y") -> tuple[Any, CheckReport]:
-    """LOO comparison table (``arviz_stats.compare``) and the reliability of every model's PSIS-LOO."""
+    """LOO comparison table (``arviz_stats.compare``, unrounded) and the reliability of every model's PSIS-LOO."""
     import arviz_stats as azs
 
     elpds, problems = {}, []
@@ -259,7 +259,8 @@ def psis_compare(idatas: Mapping[str, Any], var_name: str = "y") -> tuple[Any, C
         problems.extend(report.problems)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*shape parameter of Pareto.*")
-        table = azs.compare(elpds)
+        # full precision: ArviZ rounds to 2 significant digits by default, which can hide the ranking
+        table = azs.compare(elpds, round_to="none")
     return table, CheckReport("PSIS-LOO reliability of the comparison", problems, checked=("loo_pareto_k",))
 
 

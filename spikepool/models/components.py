@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["half_prior", "nb_dispersion", "pooled_normal", "split_coords"]
+from spikepool.exceptions import ArgumentError
+
+__all__ = ["check_family_options", "com_dispersion", "half_prior", "nb_dispersion", "pooled_normal", "split_coords"]
 
 
 def split_coords(dim: str, coords: np.ndarray, centered: np.ndarray) -> dict[str, np.ndarray]:
@@ -76,3 +78,45 @@ def nb_dispersion(dispersion: str, priors: dict, neuron: np.ndarray, mu):
         return pm.Deterministic("alpha", pt.exp(log_alpha))
     log_eta = pm.Normal("log_eta", priors["log_eta_loc"], priors["log_eta_scale"])
     return pm.Deterministic("eta", pt.exp(log_eta)) * mu
+
+
+def com_dispersion(dispersion: str, priors: dict):
+    """COM-Poisson's ``nu`` (inside a model): a vector over the model's ``neuron`` coords, or a scalar.
+
+    ``"neuron"``: ``log_nu`` per neuron ~ Normal(log_nu_loc, log_nu_scale); ``"pooled"``:
+    ``log nu_i = mu_nu + tau_nu z_i`` (``mu_nu`` with that prior, ``tau_nu ~ HalfNormal(tau_nu_scale)``);
+    ``"shared"``: one ``log_nu``. Adds the Deterministic ``nu``. ``nu = 1`` is the Poisson, ``nu > 1``
+    counts more regular than Poisson.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    loc, scale = priors["log_nu_loc"], priors["log_nu_scale"]
+    if dispersion == "neuron":
+        return pm.Deterministic("nu", pt.exp(pm.Normal("log_nu", loc, scale, dims="neuron")), dims="neuron")
+    if dispersion == "pooled":
+        mu_nu = pm.Normal("mu_nu", loc, scale)
+        tau_nu = pm.HalfNormal("tau_nu", priors["tau_nu_scale"])
+        z = pm.Normal("log_nu_offset", 0.0, 1.0, dims="neuron")
+        return pm.Deterministic("nu", pt.exp(mu_nu + tau_nu * z), dims="neuron")
+    return pm.Deterministic("nu", pt.exp(pm.Normal("log_nu", loc, scale)))
+
+
+def check_family_options(likelihood: str, dispersion: str, sampler: str) -> None:
+    """Refuse model options the family cannot take (before anything is built).
+
+    COM-Poisson has no rate-independent Fano form (``dispersion="fano"`` is the NB's ``alpha = eta mu``)
+    and no JAX graph (its normalising series runs in a numba kernel), so ``sampler="numpyro"`` is refused.
+    """
+    if likelihood != "com_poisson":
+        return
+    if dispersion == "fano":
+        raise ArgumentError(
+            "dispersion must be 'neuron', 'pooled' or 'shared' with likelihood='com_poisson'; got 'fano' (the "
+            "Negative Binomial's alpha = eta * mu). Hint: dispersion='shared' gives one nu for all neurons."
+        )
+    if sampler == "numpyro":
+        raise ArgumentError(
+            "sampler must be 'auto', 'pymc' or 'nutpie' with likelihood='com_poisson'; got 'numpyro' (its "
+            "normalising series has no JAX version). Hint: sampler='auto'."
+        )

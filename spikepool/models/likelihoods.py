@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from spikepool.exceptions import ArgumentError
+from spikepool.models.com_poisson import com_groups_loglik
 from spikepool.stats.binned import GroupSums
 from spikepool.stats.families import Family
 
@@ -17,7 +20,7 @@ from spikepool.stats.families import Family
 #: and number of its counts (``grouped_loglik``).
 GROUPED = ("negbin", "poisson")
 
-__all__ = ["GRAPHS", "GROUPED", "family_logp", "grouped_loglik"]
+__all__ = ["GRAPHS", "GROUPED", "com_loglik", "family_logp", "grouped_loglik"]
 
 
 def _negbin(y, mu, alpha):
@@ -32,9 +35,23 @@ def _poisson(y, mu, alpha):
     return pm.logp(pm.Poisson.dist(mu=mu), y)
 
 
-#: Each family's log density of counts ``y`` with means ``mu`` and dispersion ``alpha`` (None for Poisson),
-#: elementwise, as a PyTensor graph.
-GRAPHS: dict[str, Callable] = {"negbin": _negbin, "poisson": _poisson}
+def _com_poisson(y, mu, nu):
+    # each count its own group of one: (total, n, lf_sum) = (y, 1, log y!)
+    import pytensor.tensor as pt
+    from scipy.special import gammaln
+
+    y = np.asarray(y, dtype=np.float64)
+    shape = np.broadcast_shapes(y.shape, tuple(pt.as_tensor_variable(mu).type.shape))
+    yb = np.broadcast_to(y, shape).ravel()
+    mu_b = pt.broadcast_to(mu, shape).reshape((-1,))
+    nu_b = pt.broadcast_to(nu, shape).reshape((-1,))
+    ll = com_groups_loglik(pt.log(mu_b), nu_b, yb, np.ones_like(yb), gammaln(yb + 1.0))
+    return ll.reshape(shape)
+
+
+#: Each family's log density of counts ``y`` with means ``mu`` and dispersion ``alpha`` (None for Poisson;
+#: ``nu`` for COM-Poisson), elementwise, as a PyTensor graph.
+GRAPHS: dict[str, Callable] = {"negbin": _negbin, "poisson": _poisson, "com_poisson": _com_poisson}
 
 
 def family_logp(family: Family, y, mu, alpha=None):
@@ -43,13 +60,15 @@ def family_logp(family: Family, y, mu, alpha=None):
     Parameters
     ----------
     family : Family
-        ``spikepool.stats.families.NEGBIN`` or ``POISSON`` (``family_of(likelihood)``).
+        ``spikepool.stats.families.NEGBIN``, ``POISSON`` or ``COM_POISSON`` (``family_of(likelihood)``).
     y : array_like of int
         Counts (e.g. the cells' distinct counts).
     mu : tensor
         Mean counts (rate x exposure), the shape of ``y``.
     alpha : tensor, optional
-        The Negative Binomial's dispersion (``Var = mu + mu**2 / alpha``); ignored by the Poisson family.
+        The Negative Binomial's dispersion (``Var = mu + mu**2 / alpha``), COM-Poisson's ``nu``; ignored by
+        the Poisson family. (COM-Poisson solves one series per element here: models use ``com_loglik`` on
+        groups instead.)
     """
     return GRAPHS[family.name](y, mu, alpha)
 
@@ -88,3 +107,21 @@ def grouped_loglik(family: Family, sums: GroupSums, log_mu, alpha=None):
     pair_alpha = alpha[sums.pair_neuron] if alpha.ndim == 1 else alpha
     pairs = pt.sum(sums.pair_weight * (pt.gammaln(sums.pair_y + pair_alpha) - pt.gammaln(pair_alpha)))
     return groups + pairs - sums.log_factorial
+
+
+def com_loglik(log_mu, nu, total, n, lf_sum):
+    """The summed COM-Poisson log-likelihood of groups of counts from their sufficient statistics (scalar graph).
+
+    Each group (one mean, one ``nu``) enters through the sum of its counts ``total``, their number ``n``
+    and the sum of their ``log y!`` ``lf_sum``: ``total log lambda - nu lf_sum - n log Z``, with ``lambda``
+    solved from the mean once per group (``spikepool.stats.com_poisson``). Exact up to the series' stated
+    truncation error; the gradient is exact too (implicit differentiation, no iteration is differentiated).
+
+    Parameters
+    ----------
+    log_mu, nu : tensor
+        Vectors (group,) of log mean counts and dispersions (``nu`` per group: index a per-neuron ``nu``).
+    total, n, lf_sum : numpy.ndarray
+        float64 (group,) sufficient statistics of each group's counts.
+    """
+    return com_groups_loglik(log_mu, nu, total, n, lf_sum).sum()

@@ -38,12 +38,13 @@ from spikepool.checks.neuron_effect import neuron_effect_choice, with_neuron_eff
 from spikepool.checks.problems import CheckReport
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.models.base import SAMPLERS, Model
-from spikepool.models.components import half_prior, nb_dispersion
+from spikepool.models.components import check_family_options, com_dispersion, half_prior, nb_dispersion
 from spikepool.models.data import CountsData, prepare_counts
-from spikepool.models.likelihoods import family_logp
+from spikepool.models.likelihoods import com_loglik, family_logp
 from spikepool.models.priors import negbin_priors
 from spikepool.models.start import negbin_initial_values, sparse_target_accept
 from spikepool.results.fit import FitResult, add_fit_groups
+from spikepool.stats.cells import cell_groups
 from spikepool.stats.families import FAMILIES, family_of
 from spikepool.stats.parameterization import choose_centered, choose_centered_sessions
 
@@ -65,8 +66,11 @@ class HierarchicalNegBinom(Model):
         one rate for all neurons.
     dispersion : {"neuron", "pooled", "shared", "fano"}
         alpha_i per neuron; log alpha_i ~ Normal(mu_a, tau_a); one alpha; alpha = eta * mu.
-    likelihood : {"negbin", "poisson"}
-        Negative Binomial (Var = mu + mu**2 / alpha) or its Poisson limit (Var = mu).
+    likelihood : {"negbin", "poisson", "com_poisson"}
+        Negative Binomial (Var = mu + mu**2 / alpha), its Poisson limit (Var = mu), or the mean-parameterised
+        Conway-Maxwell-Poisson (``spikepool.stats.com_poisson``: dispersion ``nu`` per neuron, pooled or
+        shared as alpha is; ``nu > 1`` gives Fano factors below 1, which the NB cannot). Its likelihood sums
+        over (neuron, condition, duration) groups, one normalising series each.
     condition : str, optional
         Trial coordinate of conditions: rates become (neuron, condition) with a population mean per
         condition. Cells with no valid trial are kept (their rate comes from the population level).
@@ -148,6 +152,7 @@ class HierarchicalNegBinom(Model):
         self.session = session
         self.dispersion = check_choice("dispersion", dispersion, DISPERSIONS)
         self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
+        check_family_options(self.likelihood, self.dispersion, sampler)
         self.parameterization = check_choice("parameterization", parameterization, PARAMETERIZATIONS)
         self.sampler = check_choice("sampler", sampler, SAMPLERS)
         if condition is not None and not isinstance(condition, str):
@@ -210,7 +215,11 @@ class HierarchicalNegBinom(Model):
         """``check_counts`` of the design (identifiability errors, warnings), as ``fit`` runs it first (on the
         counts ``prepare`` validated)."""
         return check_valid_counts(
-            data.counts, dispersion=self.check_dispersion, condition=self.condition, session=self.session
+            data.counts,
+            dispersion=self.check_dispersion,
+            condition=self.condition,
+            session=self.session,
+            likelihood=self.likelihood,
         )
 
     # ------------------------------------------------------------------ build
@@ -310,12 +319,22 @@ class HierarchicalNegBinom(Model):
                 log_rate = pm.Deterministic("log_rate", pt.ones(shape) * mu_b, dims=rate_dims)
             rate = pm.Deterministic("rate", pt.exp(log_rate), dims=rate_dims)
 
-            flat_rate = rate.reshape((-1,)) if with_cond else rate
-            index = cells.neuron * n_cond + cells.condition if with_cond else cells.neuron
-            mu_cell = flat_rate[index] * cells.duration
             family = family_of(self.likelihood)
-            alpha_cell = nb_dispersion(self.dispersion, p, cells.neuron, mu_cell) if family.dispersion_names else None
-            pm.Potential("loglik", (cells.weight * family_logp(family, cells.y, mu_cell, alpha_cell)).sum())
+            if family.name == "com_poisson":
+                # lambda is solved once per (neuron, condition, duration) group, from the group's mean
+                groups = cell_groups(cells)
+                flat_log = log_rate.reshape((-1,)) if with_cond else log_rate
+                index = groups.neuron * n_cond + groups.condition if with_cond else groups.neuron
+                nu = com_dispersion(self.dispersion, p)
+                nu_g = nu[groups.neuron] if nu.ndim == 1 else pt.broadcast_to(nu, groups.n.shape)
+                log_mu = flat_log[index] + np.log(groups.duration)
+                pm.Potential("loglik", com_loglik(log_mu, nu_g, groups.total, groups.n, groups.lf_sum))
+            else:
+                flat_rate = rate.reshape((-1,)) if with_cond else rate
+                index = cells.neuron * n_cond + cells.condition if with_cond else cells.neuron
+                mu_cell = flat_rate[index] * cells.duration
+                alpha = nb_dispersion(self.dispersion, p, cells.neuron, mu_cell) if family.dispersion_names else None
+                pm.Potential("loglik", (cells.weight * family_logp(family, cells.y, mu_cell, alpha)).sum())
         model.spikepool_cells = cells
         model.spikepool_centered = centered
         model.spikepool_neuron_effect = neuron_effect

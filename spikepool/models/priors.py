@@ -21,6 +21,11 @@ key                    default      meaning
 ``tau_alpha_scale``    1.0          ``dispersion="pooled"``: HalfNormal scale of tau_a
 ``log_eta_loc``        0.0          ``dispersion="fano"``: Normal prior on log eta
 ``log_eta_scale``      1.5          its sd
+``log_nu_loc``         0.0          ``likelihood="com_poisson"``: Normal prior on log nu, centred on
+                                    the Poisson (nu = 1)
+``log_nu_scale``       0.75         its sd (nu from 0.23 to 4.3 at 95%: Fano factors from about 4
+                                    down to about 0.25 at moderate means)
+``tau_nu_scale``       0.5          ``dispersion="pooled"``: HalfNormal scale of tau_nu
 =====================  ===========  ===========================================================
 
 Why a half-normal on tau by default: tau is the sd of log firing rates across neurons. Half-normal(1)
@@ -52,13 +57,17 @@ DEFAULT_PRIORS: dict[str, Any] = {
     "tau_alpha_scale": 1.0,
     "log_eta_loc": 0.0,
     "log_eta_scale": 1.5,
+    "log_nu_loc": 0.0,
+    "log_nu_scale": 0.75,
+    "tau_nu_scale": 0.5,
 }
 
 
 def negbin_priors(priors: dict | None) -> dict[str, Any]:
     """``DEFAULT_PRIORS`` updated with ``priors``: known keys, a known ``tau`` family, positive scales and
     finite locations (``mu_loc`` may stay ``None``: the data's pooled rate)."""
-    locations = ("log_alpha_loc", "log_eta_loc") + (("mu_loc",) if (priors or {}).get("mu_loc") is not None else ())
+    locations = ("log_alpha_loc", "log_eta_loc", "log_nu_loc")
+    locations += ("mu_loc",) if (priors or {}).get("mu_loc") is not None else ()
     return resolve_priors(
         DEFAULT_PRIORS,
         priors,

@@ -44,7 +44,10 @@ dense (neuron, condition, bin) grid; with ``dispersion="fano"`` (alpha varies wi
 distinct (neuron, condition, bin, count) cells with multiplicities (``compress_binned``). With
 one neuron, ``u``, ``v`` and ``s`` are left out (its course is the population's); with one condition, ``v``.
 Dispersion and likelihood as in ``HierarchicalNegBinom`` (``"neuron"``, ``"pooled"``, ``"shared"``,
-``"fano"``; ``likelihood="poisson"``).
+``"fano"``; ``likelihood="poisson"`` or ``"com_poisson"``). The COM-Poisson's log-likelihood of a group
+depends on its counts only through their sum, their number and the sum of their ``log y!``
+(``GroupSums.lf_sum``), with its normalising series solved once per group that has valid trials
+(``spikepool.models.likelihoods.com_loglik``).
 """
 
 from __future__ import annotations
@@ -61,8 +64,8 @@ from spikepool.checks.problems import CheckReport
 from spikepool.counts.schema import validate_counts
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.models.base import SAMPLERS, Model
-from spikepool.models.components import nb_dispersion
-from spikepool.models.likelihoods import GROUPED, family_logp, grouped_loglik
+from spikepool.models.components import check_family_options, com_dispersion, nb_dispersion
+from spikepool.models.likelihoods import GROUPED, com_loglik, family_logp, grouped_loglik
 from spikepool.models.options import resolve_priors
 from spikepool.models.start import sparse_target_accept
 from spikepool.results.psth import PSTHResult, psth_groups
@@ -86,6 +89,9 @@ PSTH_PRIORS: dict[str, Any] = {
     "tau_alpha_scale": 1.0,
     "log_eta_loc": 0.0,
     "log_eta_scale": 1.5,
+    "log_nu_loc": 0.0,
+    "log_nu_scale": 0.75,
+    "tau_nu_scale": 0.5,
 }
 
 
@@ -117,7 +123,7 @@ class HierarchicalPSTH(Model):
         Trial coordinate of the conditions: a population course per condition.
     dispersion : {"neuron", "pooled", "shared", "fano"}
         The Negative Binomial's alpha per neuron, pooled, shared, or ``alpha = eta * mu``.
-    likelihood : {"negbin", "poisson"}
+    likelihood : {"negbin", "poisson", "com_poisson"}
         The count family (``spikepool.stats.families``).
     smoothing : "auto" or float
         Spacing (s) of the spline knots: the finest time scale a course can follow (within it, how smooth
@@ -157,12 +163,14 @@ class HierarchicalPSTH(Model):
             raise ArgumentError(f"smoothing must be 'auto' or a positive time in s; got {smoothing!r}. Hint: 0.1.")
         self.smoothing = smoothing
         self.sampler = check_choice("sampler", sampler, SAMPLERS)
+        check_family_options(self.likelihood, self.dispersion, self.sampler)
         self.priors = resolve_priors(
             PSTH_PRIORS,
             priors,
             families={},
             positive=tuple(k for k in PSTH_PRIORS if k.endswith("_scale")),
-            finite=("log_alpha_loc", "log_eta_loc") + (("mu_loc",) if (priors or {}).get("mu_loc") is not None else ()),
+            finite=("log_alpha_loc", "log_eta_loc", "log_nu_loc")
+            + (("mu_loc",) if (priors or {}).get("mu_loc") is not None else ()),
         )
 
     def __repr__(self) -> str:
@@ -223,7 +231,9 @@ class HierarchicalPSTH(Model):
     def _check(self, data: PSTHData) -> CheckReport:
         """``check_binned`` of the design (identifiability errors, warnings), as ``fit`` runs it first."""
         dispersion = "poisson" if self.likelihood == "poisson" else self.dispersion
-        return check_valid_binned(data.counts, dispersion=dispersion, condition=self.condition)
+        return check_valid_binned(
+            data.counts, dispersion=dispersion, condition=self.condition, likelihood=self.likelihood
+        )
 
     def _build(self, data: PSTHData):
         """The ``pm.Model``: coords neuron, condition, time and basis; the likelihood a ``Potential`` ``loglik``."""
@@ -273,7 +283,16 @@ class HierarchicalPSTH(Model):
                     log_rate = log_rate + v[:, :, None]
             log_mu = pt.broadcast_to(log_rate, (n, c, n_bins)) + np.log(data.bin_width)
             family = family_of(self.likelihood)
-            if family.name in GROUPED and not (family.dispersion_names and self.dispersion == "fano"):
+            if family.name == "com_poisson":
+                sums = data.sums
+                keep = np.flatnonzero(sums.n.ravel() > 0)  # groups with valid trials
+                nu = com_dispersion(self.dispersion, p)
+                neuron_of = np.repeat(np.arange(n), c * n_bins)[keep]
+                nu_g = nu[neuron_of] if nu.ndim == 1 else pt.broadcast_to(nu, keep.shape)
+                log_mu_g = log_mu.reshape((-1,))[keep]
+                flat = [a.ravel()[keep] for a in (sums.total, sums.n, sums.lf_sum)]
+                pm.Potential("loglik", com_loglik(log_mu_g, nu_g, *flat))
+            elif family.name in GROUPED and not (family.dispersion_names and self.dispersion == "fano"):
                 alpha = nb_dispersion(self.dispersion, p, np.arange(n), None) if family.dispersion_names else None
                 pm.Potential("loglik", grouped_loglik(family, data.sums, log_mu, alpha))
             else:  # alpha varies with each cell's mean (or a family without group sums): per cell

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from spikepool._validate import check_ci_prob
 from spikepool.checks.counts import check_counts
 from spikepool.checks.neuron_effect import with_neuron_effect
 from spikepool.counts.schema import valid_mask
@@ -24,7 +25,7 @@ from spikepool.results.base import Result
 from spikepool.results.shrinkage import compute_shrinkage
 from spikepool.results.store import write_tree
 from spikepool.stats.cells import Cells, compress
-from spikepool.stats.families import NEGBIN, family_of
+from spikepool.stats.families import COM_POISSON, NEGBIN, family_of
 from spikepool.stats.fano import cell_fano
 from spikepool.stats.intervals import interval
 from spikepool.stats.parameterization import cell_information
@@ -44,7 +45,16 @@ __all__ = [
 MAX_LOGLIK_VALUES = 200_000_000
 
 #: The posterior variables summarised and diagnosed (those present), in the order of the summary table.
-DIAGNOSED = ("mu", "tau", "tau_session", "mu_session", "tau_neuron", "alpha", "eta", "mu_a", "tau_a", "rate")
+DIAGNOSED = (
+    "mu",
+    "tau",
+    "tau_session",
+    "mu_session",
+    "tau_neuron",
+    *NEGBIN.dispersion_names,
+    *COM_POISSON.dispersion_names,
+    "rate",
+)
 
 
 def diagnosed_names(idata) -> list[str]:
@@ -53,12 +63,14 @@ def diagnosed_names(idata) -> list[str]:
 
 
 def _cell_params(post: xr.Dataset, cells: Cells, spec: dict) -> tuple[np.ndarray, np.ndarray | None]:
-    """Posterior draws of mu and alpha at every cell: arrays (chain, draw, cell); alpha None for Poisson."""
+    """Posterior draws of mu and the family's dispersion at every cell: arrays (chain, draw, cell); None for
+    Poisson."""
     rate = post["rate"].values
     rate_cell = rate[:, :, cells.neuron, cells.condition] if rate.ndim == 4 else rate[:, :, cells.neuron]
     mu = rate_cell * cells.duration
-    values = {name: post[name].values for name in ("alpha", "eta") if name in post}
-    return mu, family_of(spec["likelihood"]).alpha(values, cells.neuron, mu)
+    family = family_of(spec["likelihood"])
+    values = {name: post[name].values for name in family.parameters if name in post}
+    return mu, family.dispersion_at(values, cells.neuron, mu)
 
 
 def _obs_coords(counts: xr.DataArray, cells: Cells) -> dict:
@@ -70,7 +82,7 @@ def _obs_coords(counts: xr.DataArray, cells: Cells) -> dict:
 
 
 #: Posterior variables that are the exponential of another: computed from it (numpy), never stored.
-DERIVED = {"rate": "log_rate", "alpha": "log_alpha", "eta": "log_eta"}
+DERIVED = {"rate": "log_rate", "alpha": "log_alpha", "eta": "log_eta", "nu": "log_nu"}
 #: The sampler's own coordinates of the centered / non-centered split (``log_rate`` and ``mu_session`` hold
 #: the values): not kept in results.
 INTERNAL = ("log_rate_centered", "log_rate_offset", "mu_session_centered", "mu_session_offset")
@@ -175,7 +187,7 @@ class FitResult(Result):
 
     MODEL = "HierarchicalNegBinom"
     DIAGNOSED = DIAGNOSED
-    SCALES = ("tau", "tau_session", "tau_neuron", *NEGBIN.dispersion_names)
+    SCALES = ("tau", "tau_session", "tau_neuron", *NEGBIN.dispersion_names, *COM_POISSON.dispersion_names)
     REMEDIES = (
         "(1) raise target_accept (e.g. 0.99), (2) use parameterization='noncentered' for sparse neurons or "
         "'centered' for data-rich ones ('auto' chooses per neuron), (3) run more tuning and draws"
@@ -192,7 +204,8 @@ class FitResult(Result):
     @property
     def name(self) -> str:
         s = self.spec
-        return f"{s['pooling']}/{s['dispersion'] if s['likelihood'] == 'negbin' else 'poisson'}"
+        family = {"negbin": s["dispersion"], "poisson": "poisson"}.get(s["likelihood"])
+        return f"{s['pooling']}/{family or s['likelihood'] + '/' + s['dispersion']}"
 
     def rates(self, ci_prob: float = 0.94) -> xr.Dataset:
         """Posterior firing rates (Hz): Dataset over neuron [x condition] with mean, lower, upper.
@@ -225,8 +238,8 @@ class FitResult(Result):
         mu_obs = mu.transpose("chain", "draw", "neuron", ...)
         flat = mu_obs.values.reshape(*mu_obs.shape[:2], -1)  # (chain, draw, neuron x condition)
         neuron = np.repeat(np.arange(n_neuron), flat.shape[-1] // n_neuron)
-        values = {name: post[name].values for name in ("alpha", "eta") if name in post}
-        fano = mu_obs.copy(data=family.fano(flat, family.alpha(values, neuron, flat)).reshape(mu_obs.shape))
+        values = {name: post[name].values for name in family.parameters if name in post}
+        fano = mu_obs.copy(data=family.fano(flat, family.dispersion_at(values, neuron, flat)).reshape(mu_obs.shape))
         out = interval(fano, ci_prob)
         info = cell_information(cells, n_neuron, n_cond)
         ss = np.bincount(
@@ -235,6 +248,57 @@ class FitResult(Result):
         emp = cell_fano(info["n"], info["spikes"], ss)
         out["empirical"] = (out["mean"].dims, emp if "condition" in out.dims else emp[:, 0])
         return out
+
+    def ppc_fano(self, ci_prob: float = 0.94, random_seed: int | None = 0) -> xr.Dataset:
+        """The observed Fano factor of each neuron [x condition] against its posterior predictive distribution.
+
+        Replicates come from ``posterior_predictive`` (the family's own: Gamma-Poisson, Poisson or COM-Poisson),
+        at most 1,000 draws; the Fano factor is the variance (ddof 1) over the mean across the cell's valid
+        trials, the same statistic for the data and for every replicate.
+
+        Returns
+        -------
+        xarray.Dataset
+            (neuron[, condition]): ``observed``; ``mean``, ``lower``, ``upper`` (equal-tailed ``ci_prob``) of
+            the replicated Fano factor; ``p_value``, the fraction of replicates whose Fano factor is at least the
+            observed one (near 0 or 1: the family misses the cell's variability). NaN where a cell has fewer
+            than 2 valid trials or no spike.
+        """
+        ci_prob = check_ci_prob(ci_prob)
+        rep = self.posterior_predictive(random_seed=random_seed).values
+        rep = rep.reshape(-1, *rep.shape[2:])
+        rep = rep[:: max(1, rep.shape[0] // 1000)].astype(np.float64)
+        counts = self.counts.sum("time") if "time" in self.counts.dims else self.counts
+        y = counts.values.astype(np.float64)
+        valid = valid_mask(self.counts)
+        condition = self.spec["condition"]
+        names, codes = (
+            np.unique(counts[condition].values.astype(str), return_inverse=True)
+            if condition
+            else (np.array([""]), np.zeros(y.shape[1], dtype=np.int64))
+        )
+        shape = (y.shape[0], names.size)
+        out = {k: np.full(shape, np.nan) for k in ("observed", "mean", "lower", "upper", "p_value")}
+        for i in range(y.shape[0]):
+            for k in range(names.size):
+                sel = valid[i] & (codes.ravel() == k)
+                o = y[i, sel]
+                if o.size < 2 or o.mean() == 0:
+                    continue
+                r = rep[:, i, sel]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    f = r.var(axis=1, ddof=1) / r.mean(axis=1)
+                f = f[np.isfinite(f)]
+                observed = o.var(ddof=1) / o.mean()
+                out["observed"][i, k] = observed
+                if f.size:
+                    out["mean"][i, k] = f.mean()
+                    out["lower"][i, k], out["upper"][i, k] = np.quantile(f, [(1 - ci_prob) / 2, (1 + ci_prob) / 2])
+                    out["p_value"][i, k] = float((f >= observed).mean())
+        dims = ("neuron", "condition") if condition else ("neuron",)
+        coords = {"neuron": counts["neuron"].values, **({"condition": names} if condition else {})}
+        data = {k: (dims, v if condition else v[:, 0]) for k, v in out.items()}
+        return xr.Dataset(data, coords=coords, attrs={"ci_prob": ci_prob, "interval": "equal-tailed"})
 
     def posterior_predictive(self, random_seed: int | None = None) -> xr.DataArray:
         """Replicated counts from the posterior: DataArray (chain, draw, neuron, trial) of int64.

@@ -31,7 +31,7 @@ from spikepool.results.fit import (
     write_counts_result,
 )
 from spikepool.stats.binned import basis_of, bin_width, compress_binned, condition_names
-from spikepool.stats.families import NEGBIN, family_of
+from spikepool.stats.families import COM_POISSON, NEGBIN, family_of
 
 __all__ = ["PSTHResult", "psth_groups"]
 
@@ -78,13 +78,18 @@ class PSTHResult(Result):
         "tau_level",
         "tau_shape",
         "neuron_effect",
-        "alpha",
-        "eta",
-        "mu_a",
-        "tau_a",
+        *NEGBIN.dispersion_names,
+        *COM_POISSON.dispersion_names,
         "population_coef",
     )
-    SCALES = ("sigma_time", "tau_neuron", "tau_level", "tau_shape", *NEGBIN.dispersion_names)
+    SCALES = (
+        "sigma_time",
+        "tau_neuron",
+        "tau_level",
+        "tau_shape",
+        *NEGBIN.dispersion_names,
+        *COM_POISSON.dispersion_names,
+    )
     REMEDIES = (
         "(1) raise target_accept (e.g. 0.95), (2) run more tuning and draws, (3) a coarser smoothing= (fewer "
         "spline coefficients per course)"
@@ -135,13 +140,17 @@ class PSTHResult(Result):
             yield slice(start, min(start + DRAW_BLOCK, total))
 
     def _dispersion(self, draws: slice = slice(None)) -> dict[str, np.ndarray]:
-        """The posterior's dispersion draws (``alpha`` (draws[, neuron]) or ``eta`` (draws,)), for ``Family.alpha``."""
-        return {name: self._flat(name)[draws] for name in ("alpha", "eta") if name in self.posterior}
+        """The posterior's dispersion draws (``alpha`` or ``nu`` (draws[, neuron]), ``eta`` (draws,)), for
+        ``Family.dispersion_at``."""
+        names = family_of(self.spec["likelihood"]).parameters
+        return {name: self._flat(name)[draws] for name in names if name in self.posterior}
 
     def _alpha(self, neuron: int, mu: np.ndarray) -> np.ndarray | None:
-        """The NB alpha of one neuron's means ``mu`` (draws, ...), the family's decoding (None for Poisson)."""
+        """The family's dispersion (NB alpha, COM-Poisson nu) of one neuron's means ``mu`` (draws, ...); None for
+        Poisson."""
         flat = mu.reshape(mu.shape[0], -1)
-        alpha = family_of(self.spec["likelihood"]).alpha(self._dispersion(), np.full(flat.shape[1], neuron), flat)
+        family = family_of(self.spec["likelihood"])
+        alpha = family.dispersion_at(self._dispersion(), np.full(flat.shape[1], neuron), flat)
         return None if alpha is None else alpha.reshape(mu.shape)
 
     def _table(self, mean, low, high, dims, coords, units=None) -> xr.Dataset:
@@ -276,7 +285,7 @@ class PSTHResult(Result):
         loglik = np.empty((n_chain * n_draw, cells.obs_neuron.size))
         for block in self._blocks():
             mu = np.exp(self._log_rates(draws=block).reshape(block.stop - block.start, -1)[:, cells.group]) * width
-            alpha = family.alpha(self._dispersion(block), cells.neuron, mu)
+            alpha = family.dispersion_at(self._dispersion(block), cells.neuron, mu)
             cell_ll = family.logpmf(cells.y, mu, alpha)
             loglik[block] = cell_ll[:, cells.obs_cell].sum(axis=-1)
         self._add_group(

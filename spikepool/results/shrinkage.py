@@ -64,13 +64,15 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
         target = mu_s[codes]
     if "neuron_effect" in post:
         target = target + post["neuron_effect"].mean(("chain", "draw")).values[:, None]
-    # the posterior-mean dispersion at each cell's mean count (infinite for Poisson)
-    means = {name: post[name].mean(("chain", "draw")).values for name in ("alpha", "eta") if name in post}
+    # the family's Fano factor at each cell's mean count with the posterior-mean dispersion: the sampling
+    # variance of a cell's log mean count is Fano / spikes (NB: 1 / spikes + 1 / (n alpha); Poisson: 1 / spikes)
+    family = family_of(result.spec["likelihood"])
+    means = {name: post[name].mean(("chain", "draw")).values for name in family.parameters if name in post}
     cell_mean = (info["spikes"] / np.maximum(info["n"], 1)).ravel()
-    alpha = family_of(result.spec["likelihood"]).alpha(means, np.repeat(np.arange(n_neuron), n_cond), cell_mean)
-    alpha = np.full((n_neuron, n_cond), np.inf) if alpha is None else alpha.reshape(n_neuron, n_cond)
+    disp = family.dispersion_at(means, np.repeat(np.arange(n_neuron), n_cond), cell_mean)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sigma = np.sqrt(np.where(info["spikes"] > 0, 1.0 / info["spikes"] + 1.0 / (info["n"] * alpha), np.inf))
+        fano = family.fano(np.where(cell_mean > 0, cell_mean, 1.0), disp).reshape(n_neuron, n_cond)
+        sigma = np.sqrt(np.where(info["spikes"] > 0, fano / info["spikes"], np.inf))
     tau = float(post["tau"].mean()) if "tau" in post else np.nan
     kappa, b = model_shrinkage(tau, sigma)
     with np.errstate(divide="ignore"):

@@ -90,6 +90,8 @@ class GroupSums:
         The distinct (neuron, count > 0) pairs and their multiplicities over the neuron's cells.
     log_factorial : float
         ``sum(weight * lgamma(y + 1))`` over the cells (a constant of the likelihood).
+    lf_sum : numpy.ndarray
+        float64 (neuron, condition, bin): the same sum per group (the COM-Poisson needs it per group).
     """
 
     total: np.ndarray
@@ -98,6 +100,7 @@ class GroupSums:
     pair_y: np.ndarray
     pair_weight: np.ndarray
     log_factorial: float
+    lf_sum: np.ndarray
 
 
 def group_sums(cells: BinnedCells, n_neuron: int, n_bins: int) -> GroupSums:
@@ -122,6 +125,7 @@ def group_sums(cells: BinnedCells, n_neuron: int, n_bins: int) -> GroupSums:
         pair_y=pairs[:, 1],
         pair_weight=weight,
         log_factorial=float((cells.weight * gammaln(cells.y + 1.0)).sum()),
+        lf_sum=np.bincount(cells.group, cells.weight * gammaln(cells.y + 1.0), size).reshape(shape),
     )
 
 

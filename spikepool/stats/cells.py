@@ -18,7 +18,7 @@ import xarray as xr
 
 from spikepool.counts.schema import valid_mask
 
-__all__ = ["Cells", "compress"]
+__all__ = ["CellGroups", "Cells", "cell_groups", "compress"]
 
 
 @dataclass(frozen=True)
@@ -96,4 +96,48 @@ def compress(counts: xr.DataArray, condition: str | None = None) -> Cells:
         obs_neuron=obs_neuron,
         obs_trial=obs_trial,
         condition_names=names,
+    )
+
+
+@dataclass(frozen=True)
+class CellGroups:
+    """The cells summed per (neuron, condition, duration) group: all that COM-Poisson needs of them.
+
+    Every count of a group has the same mean (rate x duration), and the COM-Poisson log-likelihood of a
+    group's counts is ``total log lambda - nu lf_sum - n log Z``: it depends on them only through
+    ``total``, ``n`` and ``lf_sum`` (``spikepool.stats.com_poisson``). Exact.
+
+    Attributes
+    ----------
+    neuron, condition : numpy.ndarray
+        int index of each group's neuron and condition.
+    duration : numpy.ndarray
+        Exposure (s) of the group's counts.
+    total, n, lf_sum : numpy.ndarray
+        float64: the sum of the group's counts, how many there are, and the sum of their ``log y!``.
+    """
+
+    neuron: np.ndarray
+    condition: np.ndarray
+    duration: np.ndarray
+    total: np.ndarray
+    n: np.ndarray
+    lf_sum: np.ndarray
+
+
+def cell_groups(cells: Cells) -> CellGroups:
+    """The ``CellGroups`` of ``cells`` (groups in (neuron, condition, duration) order)."""
+    from scipy.special import gammaln
+
+    keys = np.stack([cells.neuron, cells.condition, cells.duration], axis=1).astype(np.float64)
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    size = unique.shape[0]
+    return CellGroups(
+        neuron=unique[:, 0].astype(np.int64),
+        condition=unique[:, 1].astype(np.int64),
+        duration=unique[:, 2],
+        total=np.bincount(inverse, cells.weight * cells.y, size),
+        n=np.bincount(inverse, cells.weight, size),
+        lf_sum=np.bincount(inverse, cells.weight * gammaln(cells.y + 1.0), size),
     )

@@ -5,6 +5,10 @@ With ``y | lambda ~ Poisson(lambda d)`` and ``lambda ~ Gamma(shape alpha, rate a
 lambda out gives ``y ~ NegativeBinomial(mu = r d, alpha)``: ``Var = mu + mu**2 / alpha``, Fano
 ``1 + mu / alpha``; ``alpha -> infinity`` is the Poisson limit (Var = mu). A new family (e.g. COM-Poisson) is
 one more ``Family``: the results' tables, Fano factors, replicates and held-out scores read it from here.
+
+The Conway-Maxwell-Poisson (``COM_POISSON``, ``spikepool.stats.com_poisson``) is mean-parameterised with
+dispersion ``nu``: ``nu < 1`` wider than Poisson, ``nu = 1`` Poisson, ``nu > 1`` narrower (Fano < 1, which
+the Negative Binomial cannot reach). Its moments are sums of its pmf.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
 
-__all__ = ["FAMILIES", "NEGBIN", "POISSON", "Family", "family_of", "nb_logpmf"]
+from spikepool.stats.com_poisson import com_logpmf, com_moments, com_sample
+
+__all__ = ["COM_POISSON", "FAMILIES", "NEGBIN", "POISSON", "ComPoissonFamily", "Family", "family_of", "nb_logpmf"]
 
 
 def nb_logpmf(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -44,22 +50,26 @@ def nb_logpmf(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray | None) -> np.nda
 class Family:
     """A count family: its log pmf, moments, replicates and how its dispersion is read from a posterior.
 
-    ``alpha`` is the Negative Binomial's (PyMC's ``alpha``: ``Var = mu + mu**2 / alpha``); ``None`` means no
-    dispersion (the Poisson family). Arrays broadcast; leading dims are the posterior's sample dims.
+    The third argument of the methods is the family's dispersion at each observation: the Negative
+    Binomial's ``alpha`` (PyMC's: ``Var = mu + mu**2 / alpha``); ``None`` for the Poisson family (no
+    dispersion). Arrays broadcast; leading dims are the posterior's sample dims.
 
     Attributes
     ----------
     name : str
-        ``"negbin"`` or ``"poisson"`` (the models' ``likelihood=``).
+        ``"negbin"``, ``"poisson"`` or ``"com_poisson"`` (the models' ``likelihood=``).
     dispersion_names : tuple of str
         Posterior variables of its dispersion (diagnosed, and their contraction checked).
     remedy : str
         What to try, specific to the family, when its fit samples badly (appended to the model's remedies).
+    parameters : tuple of str
+        The posterior variables ``dispersion_at`` reads (a subset is present in any one fit).
     """
 
     name: str
     dispersion_names: tuple[str, ...]
     remedy: str = ""
+    parameters: tuple[str, ...] = ("alpha", "eta")
 
     def logpmf(self, y: np.ndarray, mu: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
         """Log pmf of counts ``y`` with means ``mu`` (and dispersion ``alpha``)."""
@@ -83,7 +93,7 @@ class Family:
             return rng.poisson(mu)
         return rng.poisson(rng.gamma(alpha, mu / alpha))
 
-    def alpha(self, values: Mapping[str, np.ndarray], neuron: np.ndarray, mu: np.ndarray) -> np.ndarray | None:
+    def dispersion_at(self, values: Mapping[str, np.ndarray], neuron: np.ndarray, mu: np.ndarray) -> np.ndarray | None:
         """The NB ``alpha`` of each observation, from posterior ``values`` (name -> array over sample dims [, neuron]).
 
         ``neuron`` (obs,) indexes each observation's neuron and ``mu`` (*sample, obs) is its mean count: a
@@ -100,15 +110,55 @@ class Family:
         return np.broadcast_to(a, mu.shape)
 
 
+@dataclass(frozen=True)
+class ComPoissonFamily(Family):
+    """The mean-parameterised Conway-Maxwell-Poisson: the third argument of the methods is ``nu``.
+
+    ``nu`` per neuron (*sample, neuron) or shared (*sample,) is read from the posterior variable ``nu``.
+    Moments come from the pmf's sums (``spikepool.stats.com_poisson.com_moments``), each distinct
+    (mean, nu) pair solved once.
+    """
+
+    parameters: tuple[str, ...] = ("nu",)
+
+    def logpmf(self, y: np.ndarray, mu: np.ndarray, nu: np.ndarray | None) -> np.ndarray:
+        """Log pmf of counts ``y`` with means ``mu`` and dispersions ``nu``."""
+        return com_logpmf(y, mu, nu)
+
+    def variance(self, mu: np.ndarray, nu: np.ndarray | None) -> np.ndarray:
+        """The variance, summed from the pmf."""
+        return com_moments(mu, nu)["variance"]
+
+    def fano(self, mu: np.ndarray, nu: np.ndarray | None) -> np.ndarray:
+        """Variance over mean (below 1 for ``nu > 1``)."""
+        return com_moments(mu, nu)["fano"]
+
+    def sample(self, rng: np.random.Generator, mu: np.ndarray, nu: np.ndarray | None) -> np.ndarray:
+        """Replicated counts (inverse CDF)."""
+        return com_sample(rng, mu, nu)
+
+    def dispersion_at(self, values: Mapping[str, np.ndarray], neuron: np.ndarray, mu: np.ndarray) -> np.ndarray | None:
+        """``nu`` of each observation: per neuron taken at ``neuron``, shared broadcast (see ``Family``)."""
+        mu = np.asarray(mu, dtype=float)
+        nu = np.asarray(values["nu"], dtype=float)
+        nu = nu[..., neuron] if nu.ndim == mu.ndim else nu[..., None]
+        return np.broadcast_to(nu, mu.shape)
+
+
 NEGBIN = Family(
     "negbin",
     ("alpha", "eta", "mu_a", "tau_a"),
     "pool dispersion (dispersion='pooled' or 'shared') if per-neuron alpha is weakly identified.",
 )
-POISSON = Family("poisson", ())
-FAMILIES = {family.name: family for family in (NEGBIN, POISSON)}
+POISSON = Family("poisson", (), parameters=())
+COM_POISSON = ComPoissonFamily(
+    "com_poisson",
+    ("nu", "mu_nu", "tau_nu"),
+    "pool dispersion (dispersion='pooled' or 'shared') if per-neuron nu is weakly identified.",
+)
+FAMILIES = {family.name: family for family in (NEGBIN, POISSON, COM_POISSON)}
 
 
 def family_of(likelihood: str) -> Family:
-    """The family of a model's ``likelihood`` option ("negbin" or "poisson")."""
+    """The family of a model's ``likelihood`` option ("negbin", "poisson" or "com_poisson")."""
     return FAMILIES[likelihood]

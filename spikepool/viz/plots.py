@@ -222,7 +222,8 @@ def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
 
 
 def plot_fano(result: Any, *, ci_prob: float = 0.94, ax=None):
-    """Posterior Fano factor (1 + mu/alpha) per neuron [x condition] with interval, empirical as crosses."""
+    """Posterior Fano factor per neuron [x condition] with interval (the family's: 1 + mu/alpha for the NB, below
+    1 for a COM-Poisson with nu > 1), empirical as crosses, Poisson's 1 dashed."""
     ax = _axes(ax)
     table = _provided(result, "fano", ("mean", "lower", "upper", "empirical"), COUNT_HINT, ci_prob=ci_prob)
     labels, v = _cells(table)
@@ -291,25 +292,27 @@ def plot_ppc_counts(result: Any, *, neuron: str | None = None, random_seed: int 
     return ax
 
 
-def plot_ppc_fano(result: Any, *, random_seed: int | None = 0, ax=None):
-    """Observed Fano factor per neuron against its posterior predictive distribution (5-95% range)."""
+def plot_ppc_fano(result: Any, *, ci_prob: float = 0.9, random_seed: int | None = 0, ax=None):
+    """Observed Fano factor per neuron [x condition] against its posterior predictive interval (``ppc_fano``;
+    ``result`` a count model's fit or that table).
+
+    One row per (neuron, condition) cell: the replicated Fano factor's ``ci_prob`` interval (bar) and the
+    observed one (dot, red where it falls outside); Poisson's 1 dashed. A family that cannot reach the data's
+    variability (an NB on counts more regular than Poisson) shows as dots left of their bars.
+    """
     ax = _axes(ax)
-    obs, rep = _replicates(result, random_seed)
-    neurons = list(dict.fromkeys(obs["obs_neuron"].values.tolist()))
-    r = rep.values.reshape(-1, obs.size)
-    r = r[:: max(1, r.shape[0] // 400)]
-    y_pos = np.arange(len(neurons))
-    for i, n in enumerate(neurons):
-        sel = obs["obs_neuron"].values == n
-        o = obs.values[sel]
-        if o.size < 2 or o.mean() == 0:
-            continue
-        fr = r[:, sel].var(axis=1, ddof=1) / np.maximum(r[:, sel].mean(axis=1), 1e-12)
-        lo, hi = np.quantile(fr, [0.05, 0.95])
-        ax.plot([lo, hi], [i, i], color="C3", lw=3, alpha=0.5, label="replicated 5-95%" if i == 0 else None)
-        ax.plot(o.var(ddof=1) / o.mean(), i, "ko", ms=4, label="observed" if i == 0 else None)
-    ax.set_yticks(y_pos, [str(n) for n in neurons])
-    ax.set_xlabel("Fano factor over all of the neuron's trials")
+    variables = ("observed", "lower", "upper")
+    table = _provided(result, "ppc_fano", variables, COUNT_HINT, ci_prob=ci_prob, random_seed=random_seed)
+    labels, v = _cells(table)
+    y = np.arange(len(labels))
+    outside = (v["observed"] < v["lower"]) | (v["observed"] > v["upper"])
+    ax.hlines(y, v["lower"], v["upper"], color="C3", lw=3, alpha=0.5, label=f"replicated {ci_prob:.0%}")
+    ax.scatter(v["observed"][~outside], y[~outside], color="k", s=16, zorder=3, label="observed")
+    if outside.any():
+        ax.scatter(v["observed"][outside], y[outside], color="C3", s=22, zorder=3, label="observed, outside")
+    ax.axvline(1.0, ls="--", color="0.5", lw=1, label="Poisson (Fano = 1)")
+    ax.set_yticks(y, labels, fontsize=7 if len(labels) > 30 else 9)
+    ax.set_xlabel("Fano factor across the cell's trials")
     ax.set_title("Posterior predictive check of the Fano factor")
     ax.legend(fontsize=8)
     return ax

@@ -215,23 +215,35 @@ def _pooled(result: Result, shrink, ci_prob: float) -> str:
     )
 
 
+#: How each family's Fano factor is computed, for the report's caption.
+FANO_FORMS = {
+    "negbin": "1 + mu/alpha",
+    "poisson": "1",
+    "com_poisson": "COM-Poisson, variance/mean summed from the pmf: below 1 where nu > 1",
+}
+
+
 def _fano(result: FitResult, ci_prob: float) -> str:
     fano = result.fano(ci_prob=ci_prob)
     n_cells = int(np.prod([fano.sizes[d] for d in fano["mean"].dims]))
     return _figure(
         lambda ax: plots.plot_fano(fano, ci_prob=ci_prob, ax=ax),
-        "Model Fano factor 1 + mu/alpha (per trial) and empirical var/mean",
+        f"Model Fano factor ({FANO_FORMS.get(result.spec['likelihood'], 'from the pmf')}, per trial) with "
+        f"{ci_prob:.0%} intervals, and empirical var/mean",
         size=(8, max(4, 0.16 * n_cells + 1.5)),
     ) + _table(fano.to_dataframe())
 
 
 def _ppc(result: FitResult) -> str:
+    condition = result.spec.get("condition")
+    rows = result.counts.sizes["neuron"] * (np.unique(result.counts[condition].values).size if condition else 1)
     return _figure(
         lambda ax: plots.plot_ppc_counts(result, ax=ax), "Hanging rootogram of the counts, all neurons"
     ) + _figure(
         lambda ax: plots.plot_ppc_fano(result, ax=ax),
-        "Observed Fano factor of each neuron against its replicates",
-        size=(8, max(4, 0.35 * result.counts.sizes["neuron"] + 1.5)),
+        "Observed Fano factor of each neuron [x condition] against its replicates (90% of the replicated Fano "
+        "factors; a dot outside its bar is variability the family does not reproduce)",
+        size=(8, max(4, min(0.2 * rows, 60) + 1.5)),
     )
 
 

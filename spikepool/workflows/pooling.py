@@ -65,8 +65,8 @@ def _holdout_scores(result, counts, test: np.ndarray, condition: str | None) -> 
     y = (counts.sum("time") if "time" in counts.dims else counts).values[n_idx, t_idx]
     mu = r * d
     family = family_of(result.spec["likelihood"])
-    values = {name: post[name].values.reshape(-1, *post[name].shape[2:]) for name in ("alpha", "eta") if name in post}
-    lp = family.logpmf(y, mu, family.alpha(values, n_idx, mu))
+    values = {name: post[name].values.reshape(-1, *post[name].shape[2:]) for name in family.parameters if name in post}
+    lp = family.logpmf(y, mu, family.dispersion_at(values, n_idx, mu))
     lpd = float(np.sum(logsumexp(lp, axis=0) - np.log(lp.shape[0])))
     # squared error of the predicted log rate against each held-out cell's raw log rate
     pred = np.log(r.mean(axis=0))
