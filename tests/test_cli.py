@@ -107,7 +107,7 @@ def test_fit_with_com_poisson_compares_it_with_the_nb_and_the_poisson(data_dir, 
     result = sp.load_result(folder / "result.nc")
     assert result.spec["likelihood"] == "com_poisson" and "nu" in result.posterior
     page = (folder / "report.html").read_text()
-    assert "COM-Poisson, variance/mean summed from the pmf" in page
+    assert "COM-Poisson, variance/mean summed from the pmf" in page and "y ~ COM-Poisson(mean" in page
     # the LOO table holds the three fits: COM-Poisson, NB and Poisson
     loo = page[page.index("LOO)</h2>") :]
     assert all(f"<th>none/{name}" in loo for name in ("com_poisson/neuron", "neuron", "poisson"))

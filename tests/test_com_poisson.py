@@ -15,6 +15,7 @@ from scipy.special import gammaln, logsumexp
 
 import spikepool as sp
 from spikepool.models.com_poisson import com_groups_loglik
+from spikepool.models.likelihoods import family_logp
 from spikepool.stats.com_poisson import com_logpmf, com_moments, com_sample, group_loglik
 from spikepool.stats.families import COM_POISSON, family_of
 
@@ -29,7 +30,17 @@ def brute(mu: float, nu: float) -> dict:
         terms = K * theta - nu * lf
         return terms - logsumexp(terms)
 
-    theta = brentq(lambda th: np.log(np.exp(log_p(th)) @ K) - np.log(mu), -60.0, 120.0, xtol=1e-14, rtol=1e-15)
+    def gap(th):
+        return np.log(np.exp(log_p(th)) @ K) - np.log(mu)
+
+    lo, hi = -60.0, 120.0
+    for _ in range(20):  # widen until the root is inside (the sum over 0..7999 bounds the reachable means)
+        if gap(lo) >= 0:
+            lo -= 100.0
+        elif gap(hi) <= 0:
+            hi += 100.0
+    assert gap(lo) < 0 < gap(hi), f"brute force cannot bracket mu={mu!r}, nu={nu!r}"
+    theta = brentq(gap, lo, hi, xtol=1e-14, rtol=1e-15)
     p = np.exp(log_p(theta))
     mean = p @ K
     return {
@@ -166,6 +177,19 @@ def test_options_it_cannot_take_are_refused_before_anything_is_built():
         sp.HierarchicalNegBinom(likelihood="com_poisson", dispersion="fano")
     with pytest.raises(sp.ArgumentError, match="got 'numpyro'"):
         sp.HierarchicalPSTH(likelihood="com_poisson", sampler="numpyro")
+    counts = sp.simulate_counts(4, 10, seed=1)[0]
+    with pytest.raises(sp.ArgumentError, match="got 'numpyro'"):  # per call too
+        sp.HierarchicalNegBinom(likelihood="com_poisson").fit(counts, sampler="numpyro")
+    with pytest.raises(sp.ArgumentError, match="mu must be positive and finite"):  # never an endless walk
+        com_sample(np.random.default_rng(0), np.array([1.0, 0.0]), 1.0)
+
+
+def test_the_per_count_graph_takes_symbolic_means():
+    mu, nu = pt.dvector("mu"), pt.dscalar("nu")
+    y = np.array([0, 3, 7])
+    graph = family_of("com_poisson")
+    fn = pytensor.function([mu, nu], family_logp(graph, y, mu, nu))
+    np.testing.assert_allclose(fn(np.array([0.5, 3.0, 9.0]), 2.0), com_logpmf(y, np.array([0.5, 3.0, 9.0]), 2.0))
 
 
 def test_check_counts_recommends_it_for_underdispersed_neurons_and_stands_down_when_it_is_the_model():

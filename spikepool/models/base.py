@@ -84,6 +84,9 @@ class Model:
         """``pm.sample`` keywords of this fit (default: the caller's)."""
         return kwargs
 
+    def _check_sampler(self, sampler: str) -> None:
+        """Refuse, before anything is prepared, a sampler this model cannot run (default: any will do)."""
+
     # ------------------------------------------------------------------ the contract
     def check(self, *data: Any) -> CheckReport:
         """The ``CheckReport`` of the design: what the data can identify, before anything is sampled."""
@@ -129,6 +132,7 @@ class Model:
         """
         check_sampler_args(draws, tune, chains, random_seed, sample_kwargs)
         nuts = resolve_sampler(self.sampler if sampler is None else sampler)
+        self._check_sampler(nuts)
         prepared = self.prepare(*data)
         report = self._check(prepared)
         report.raise_if_failed()

@@ -38,15 +38,12 @@ def _poisson(y, mu, alpha):
 def _com_poisson(y, mu, nu):
     # each count its own group of one: (total, n, lf_sum) = (y, 1, log y!)
     import pytensor.tensor as pt
-    from scipy.special import gammaln
 
-    y = np.asarray(y, dtype=np.float64)
-    shape = np.broadcast_shapes(y.shape, tuple(pt.as_tensor_variable(mu).type.shape))
-    yb = np.broadcast_to(y, shape).ravel()
-    mu_b = pt.broadcast_to(mu, shape).reshape((-1,))
-    nu_b = pt.broadcast_to(nu, shape).reshape((-1,))
-    ll = com_groups_loglik(pt.log(mu_b), nu_b, yb, np.ones_like(yb), gammaln(yb + 1.0))
-    return ll.reshape(shape)
+    yb, mu_b, nu_b = pt.broadcast_arrays(pt.as_tensor_variable(np.asarray(y, dtype=np.float64)), mu, nu)
+    flat = yb.reshape((-1,))
+    log_mu, nu_flat = pt.log(mu_b.reshape((-1,))), nu_b.reshape((-1,))
+    ll = com_groups_loglik(log_mu, nu_flat, flat, pt.ones_like(flat), pt.gammaln(flat + 1))
+    return ll.reshape(yb.shape)
 
 
 #: Each family's log density of counts ``y`` with means ``mu`` and dispersion ``alpha`` (None for Poisson;

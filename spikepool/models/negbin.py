@@ -372,6 +372,9 @@ class HierarchicalNegBinom(Model):
         # the scales whose prior-to-posterior contraction check_sampling measures
         return [n for n in FitResult.SCALES if n in model.named_vars]
 
+    def _check_sampler(self, sampler: str) -> None:
+        check_family_options(self.likelihood, self.dispersion, sampler)  # fit(sampler="numpyro") with COM-Poisson
+
     def _sample_options(self, data: CountsData, model, sampler: str, spec: dict, kwargs: dict) -> dict:
         spec["target_accept"] = sparse_target_accept(self.pooling, model.spikepool_centered, kwargs)
         if sampler == "pymc" and "initvals" not in kwargs:

@@ -302,6 +302,9 @@ class HierarchicalPSTH(Model):
         model.spikepool_centered = np.zeros(n, dtype=bool)
         return model
 
+    def _check_sampler(self, sampler: str) -> None:
+        check_family_options(self.likelihood, self.dispersion, sampler)  # fit(sampler="numpyro") with COM-Poisson
+
     def _sample_options(self, data: PSTHData, model, sampler: str, spec: dict, kwargs: dict) -> dict:
         # the deviations are non-centered and their scales span orders of magnitude on the log scale, as
         # HierarchicalNegBinom's non-centered neurons do: the same target_accept

@@ -267,7 +267,7 @@ class FitResult(Result):
         ci_prob = check_ci_prob(ci_prob)
         rep = self.posterior_predictive(random_seed=random_seed).values
         rep = rep.reshape(-1, *rep.shape[2:])
-        rep = rep[:: max(1, rep.shape[0] // 1000)].astype(np.float64)
+        rep = rep[:: max(1, -(-rep.shape[0] // 1000))].astype(np.float64)  # at most 1,000 draws
         counts = self.counts.sum("time") if "time" in self.counts.dims else self.counts
         y = counts.values.astype(np.float64)
         valid = valid_mask(self.counts)

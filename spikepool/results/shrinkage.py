@@ -36,7 +36,7 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
         (exp(mu), or exp(mu_session) of the neuron's session with a session level, Hz), ``rate`` /
         ``lower`` / ``upper`` (partial-pooling posterior, Hz),
         ``shrinkage`` (empirical, log scale), ``kappa`` and ``model_shrinkage`` (= 1 - kappa, the
-        Normal-Normal B with sigma^2 = 1/S + 1/(n alpha)), ``sigma`` (sd of the log raw rate),
+        Normal-Normal B with sigma^2 = Fano / S, i.e. 1/S + 1/(n alpha) for the NB), ``sigma`` (sd of the log raw rate),
         ``n_trials``, ``spikes``.
     """
     ci_prob = check_ci_prob(ci_prob)

@@ -43,6 +43,8 @@ import math
 import numba
 import numpy as np
 
+from spikepool.exceptions import ArgumentError
+
 __all__ = ["MAX_TERMS", "TOL", "com_logpmf", "com_moments", "com_sample", "group_loglik"]
 
 #: Relative truncation error bound of each side of every series.
@@ -187,7 +189,7 @@ def _solve(mu: float, nu: float) -> tuple[float, float, float, float, float]:
         delta = (mu - mean) / var
         # the analytic finish where its corrections are small (not at a nearly degenerate distribution, whose
         # third cumulant dwarfs its variance): else one more Newton step and sum
-        if abs(gap) < _FINISH and tol == TOL and abs(k3 * delta) < 1e-3 * var:
+        if abs(gap) < _FINISH and tol == TOL and abs(k3 * delta) < 1e-3 * var and abs(delta) < 1e-5:
             # E(theta + delta) = mean + var delta + k3 delta^2 / 2 = mu, to second order in delta
             delta = (mu - mean) / (var + 0.5 * k3 * delta)
             log_z += mean * delta + 0.5 * var * delta * delta + k3 * delta * delta * delta / 6.0
@@ -322,15 +324,13 @@ def com_logpmf(y: np.ndarray, mu: np.ndarray, nu: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _sample_many(theta: np.ndarray, nu: np.ndarray, log_z: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
-    # inverse CDF, walking outward from the mode: mass is added in order of the distance to the mode on
-    # each side until the cumulative reaches u, so the walk is short wherever the mass is
+    # inverse CDF: from the lower edge below which the mass is < TOL (found walking down from the mode),
+    # upward until the cumulative reaches u (about 10 standard deviations of steps at most)
     for i in range(u.size):
         th, v = theta[i], nu[i]
         m = int(math.floor(math.exp(th / v))) if th / v > -700.0 else 0
         lf_m = math.lgamma(m + 1.0)
         base = m * th - v * lf_m - log_z[i]
-        # cumulative below the mode, from 0 upward, would need the whole lower tail: instead walk from the
-        # lower edge where the mass below is < TOL
         t, k = 1.0, m
         while k > 0:
             r = math.exp(v * math.log(k) - th)
@@ -347,6 +347,8 @@ def _sample_many(theta: np.ndarray, nu: np.ndarray, log_z: np.ndarray, u: np.nda
                 break
             k += 1
             lf += math.log(k)
+            if k - m > MAX_TERMS:
+                break
         out[i] = k
 
 
@@ -354,6 +356,13 @@ def com_sample(rng: np.random.Generator, mu: np.ndarray, nu: np.ndarray) -> np.n
     """Counts drawn from COM-Poisson with means ``mu`` and dispersions ``nu`` (inverse CDF; int64, broadcast shape)."""
     mu, nu = np.broadcast_arrays(np.asarray(mu, dtype=np.float64), np.asarray(nu, dtype=np.float64))
     solved = _unique_solve(mu, nu)
+    failed = ~np.isfinite(solved[..., 1])
+    if failed.any():
+        raise ArgumentError(
+            f"mu must be positive and finite means (and nu positive) for COM-Poisson draws; got mu "
+            f"{mu[failed].ravel()[0]!r}, nu {nu[failed].ravel()[0]!r} among {int(failed.sum())} failing pair(s). "
+            "Hint: means beyond about 1e7 spikes need another family."
+        )
     u = rng.random(mu.shape)
     out = np.empty(mu.size, dtype=np.int64)
     _sample_many(

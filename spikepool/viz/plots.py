@@ -306,7 +306,8 @@ def plot_ppc_fano(result: Any, *, ci_prob: float = 0.9, random_seed: int | None 
     labels, v = _cells(table)
     y = np.arange(len(labels))
     outside = (v["observed"] < v["lower"]) | (v["observed"] > v["upper"])
-    ax.hlines(y, v["lower"], v["upper"], color="C3", lw=3, alpha=0.5, label=f"replicated {ci_prob:.0%}")
+    shown = table.attrs.get("ci_prob", ci_prob)
+    ax.hlines(y, v["lower"], v["upper"], color="C3", lw=3, alpha=0.5, label=f"replicated {shown:.0%}")
     ax.scatter(v["observed"][~outside], y[~outside], color="k", s=16, zorder=3, label="observed")
     if outside.any():
         ax.scatter(v["observed"][outside], y[outside], color="C3", s=22, zorder=3, label="observed, outside")

@@ -18,7 +18,7 @@ from spikepool.results.psth import PSTHResult
 from spikepool.stats.describe import format_summary
 from spikepool.viz import plots
 from spikepool.viz._html import _figure, _table
-from spikepool.viz.report_psth import psth_headline, psth_maths, psth_sections
+from spikepool.viz.report_psth import family_maths, psth_headline, psth_maths, psth_sections
 
 __all__ = ["report"]
 
@@ -160,10 +160,9 @@ def _model(result: Result) -> str:
         else ""
     )
     maths = (
-        "<p>log r ~ Normal(mu, tau) across neurons; y ~ NegativeBinomial(mu = r &times; duration, alpha), "
-        "Var = mu + mu<sup>2</sup>/alpha (Gamma-Poisson; Poisson as alpha &rarr; &infin;).</p>"
+        f"<p>log r ~ Normal(mu, tau) across neurons; {family_maths(spec['likelihood'], 'duration')}.</p>"
         if isinstance(result, FitResult)
-        else psth_maths()
+        else psth_maths(spec["likelihood"])
         if isinstance(result, PSTHResult)
         else f"<p>{html.escape(spec['model'])}: see its docstring for the model.</p>"
     )

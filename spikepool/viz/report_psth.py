@@ -16,7 +16,7 @@ from spikepool.stats.binned import bin_width
 from spikepool.viz._html import _figure, _figures, _table
 from spikepool.viz.time_plots import plot_fano_time, plot_psth_fit, plot_rate_map
 
-__all__ = ["psth_headline", "psth_maths", "psth_sections"]
+__all__ = ["FAMILY_MATHS", "family_maths", "psth_headline", "psth_maths", "psth_sections"]
 
 #: Neurons drawn one by one in the shrinkage section: the sparsest and the richest.
 SHOWN = 2
@@ -29,15 +29,29 @@ def _conditions(result: PSTHResult) -> list:
     return [str(c) for c in result.population_rates()["condition"].values]
 
 
-def psth_maths() -> str:
+#: Each family's counts in one phrase (HTML), for the model paragraphs of the reports.
+FAMILY_MATHS = {
+    "negbin": "y ~ NegativeBinomial(mu = r &times; {exposure}, alpha), Var = mu + mu<sup>2</sup>/alpha "
+    "(Gamma-Poisson; Poisson as alpha &rarr; &infin;)",
+    "poisson": "y ~ Poisson(mu = r &times; {exposure})",
+    "com_poisson": "y ~ COM-Poisson(mean = r &times; {exposure}, nu), P(y) &prop; lambda<sup>y</sup>/(y!)<sup>nu"
+    "</sup> with lambda solved from the mean (nu &gt; 1: Fano below 1; nu = 1: Poisson)",
+}
+
+
+def family_maths(likelihood: str, exposure: str) -> str:
+    """The counts' distribution of a fit with ``likelihood`` in one phrase (HTML)."""
+    return FAMILY_MATHS[likelihood].format(exposure=exposure)
+
+
+def psth_maths(likelihood: str = "negbin") -> str:
     """The model in one paragraph (HTML)."""
     return (
         "<p>log r<sub>icb</sub> = m<sub>cb</sub> + u<sub>i</sub> + v<sub>ic</sub> + s<sub>icb</sub>: the "
         "population course m of each condition is a cubic B-spline whose coefficients follow a random walk with "
         "learnt step sd (sigma_time); u the neuron's level, v its level in each condition, s its own smooth "
-        "deviation (a spline with coefficient sd tau_shape), all pooled; y ~ NegativeBinomial(mu = r &times; bin "
-        "width, alpha), Var = mu + mu<sup>2</sup>/alpha, on (neuron, condition, bin, count) cells. The "
-        "docstring of spikepool.models.psth has the priors and why.</p>"
+        f"deviation (a spline with coefficient sd tau_shape), all pooled; {family_maths(likelihood, 'bin width')}, "
+        "on (neuron, condition, bin) groups. The docstring of spikepool.models.psth has the priors and why.</p>"
     )
 
 
@@ -130,7 +144,8 @@ def _variability(result: PSTHResult, ci_prob: float) -> str:
     table = by_time.mean("time").to_dataframe().rename(columns=lambda c: f"per-bin {c}, averaged over time")
     return (
         "<p>The model's Fano factor of each bin's count (1 + mu/alpha for the Negative Binomial; 1 for "
-        "Poisson), averaged over the neurons, with its interval; and each neuron's average over time. "
+        "Poisson; summed from the pmf for COM-Poisson, below 1 where nu &gt; 1), averaged over the neurons, "
+        "with its interval; and each neuron's average over time. "
         "sp.mean_matched_fano gives the classical (Churchland et al. 2010) estimate from the counts alone.</p>"
         + _figure(lambda ax: plot_fano_time(fano, ax=ax), f"The neurons' average Fano factor ({ci_prob:.0%})")
         + _table(table)
