@@ -24,6 +24,7 @@ K = np.arange(8000, dtype=float)  # brute force: every term up to 8,000 spikes, 
 
 def brute(mu: float, nu: float) -> dict:
     """The distribution with mean ``mu``, summed over 0..7999 in float64 (scipy's logsumexp, brentq root)."""
+    K = np.arange(max(8000, int(2 * mu + 60 * np.sqrt(mu / nu) + 100)), dtype=float)  # all the mass, any mean
     lf = gammaln(K + 1.0)
 
     def log_p(theta):
