@@ -24,6 +24,7 @@ from spikepool.exceptions import ArgumentError, SourceError
 from spikepool.results.base import Result
 from spikepool.results.shrinkage import compute_shrinkage
 from spikepool.results.store import write_tree
+from spikepool.stats.binned import condition_names
 from spikepool.stats.cells import Cells, compress
 from spikepool.stats.families import COM_POISSON, NEGBIN, family_of
 from spikepool.stats.fano import cell_fano
@@ -272,11 +273,7 @@ class FitResult(Result):
         y = counts.values.astype(np.float64)
         valid = valid_mask(self.counts)
         condition = self.spec["condition"]
-        names, codes = (
-            np.unique(counts[condition].values.astype(str), return_inverse=True)
-            if condition
-            else (np.array([""]), np.zeros(y.shape[1], dtype=np.int64))
-        )
+        names, codes = condition_names(counts, condition)
         shape = (y.shape[0], names.size)
         out = {k: np.full(shape, np.nan) for k in ("observed", "mean", "lower", "upper", "p_value")}
         for i in range(y.shape[0]):
