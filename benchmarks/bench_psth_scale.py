@@ -20,7 +20,7 @@ parameters, and (simulated) the coverage of the true rates by the 90% intervals.
 Run from the repository root::
 
     SPIKEPOOL_DATA=../shared/data python benchmarks/bench_psth_scale.py [--case locust|simulated|both]
-        [--draws 1000] [--sampler auto] [--target-accept 0.99] [--seeds 0 1 2] [--chains 2]
+        [--draws 1000] [--tune 1000] [--sampler auto] [--target-accept 0.99] [--seeds 0 1 2] [--chains 2]
 
 ``worst`` names the diagnosed variable with the largest R-hat; ``--seeds`` refits with other sampler seeds
 (the data stay the same), to tell a chance excursion of 2-chain R-hat from a parameter that mixes badly.
@@ -49,7 +49,15 @@ def simulated():
 CASES = {"locust": locust, "simulated": simulated}
 
 
-def run(name: str, draws: int, sampler: str, target_accept: float | None, seed: int = 0, chains: int = 2) -> dict:
+def run(
+    name: str,
+    draws: int,
+    sampler: str,
+    target_accept: float | None,
+    seed: int = 0,
+    chains: int = 2,
+    tune: int | None = None,
+) -> dict:
     binned, truth = CASES[name]()
     model = sp.HierarchicalPSTH(condition="condition", sampler=sampler)
     start = time.perf_counter()
@@ -60,7 +68,8 @@ def run(name: str, draws: int, sampler: str, target_accept: float | None, seed: 
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sp.SpikepoolWarning)
-        result = model.fit(data, draws=draws, tune=draws, chains=chains, random_seed=seed, progressbar=False, **kwargs)
+        tune = draws if tune is None else tune
+        result = model.fit(data, draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=False, **kwargs)
     total = time.perf_counter() - start
     stats = result.idata["sample_stats"].to_dataset()
     post = result.posterior[[v for v in result.DIAGNOSED if v in result.posterior]]
@@ -70,6 +79,7 @@ def run(name: str, draws: int, sampler: str, target_accept: float | None, seed: 
         "case": name,
         "seed": seed,
         "chains": chains,
+        "tune+draws": f"{tune}+{draws}",
         "size": " x ".join(str(binned.sizes[d]) for d in binned.dims),
         "cells": int(data.cells.y.size),
         "prepare+check s": prepared,
@@ -94,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--case", choices=(*CASES, "both"), default="both")
     parser.add_argument("--draws", type=int, default=1000, help="draws and tuning steps per chain")
+    parser.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: --draws)")
     parser.add_argument("--sampler", default="auto")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampler seeds, one fit each")
     parser.add_argument("--chains", type=int, default=2, help="chains (each --draws draws after --draws tuning)")
@@ -101,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     names = list(CASES) if args.case == "both" else [args.case]
     for name, seed in ((n, s) for n in names for s in args.seeds):
-        row = run(name, args.draws, args.sampler, args.target_accept, seed, args.chains)
+        row = run(name, args.draws, args.sampler, args.target_accept, seed, args.chains, args.tune)
         text = (
             f"{k} {v:.4f}" if k == "max R-hat" else f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
             for k, v in row.items()

@@ -4,10 +4,10 @@
 (Conway & Maxwell 1962; Shmueli et al. 2005). ``nu < 1`` is overdispersed, ``nu = 1`` the Poisson exactly,
 ``nu > 1`` underdispersed. spikepool parameterises it by its **mean** ``mu`` (Huang 2017, "Mean-parametrized
 Conway-Maxwell-Poisson regression models for dispersed counts", Stat Modelling 17:359): ``lambda`` is the
-root of ``E[Y | lambda, nu] = mu``, found by Newton's method on ``theta = log lambda`` to
+root of ``E[Y | lambda, nu] = mu``, found by Halley's method on ``theta = log lambda`` to
 ``|log E - log mu| < 1e-12``, so rates stay in Hz and the hierarchy on log rates is the Negative Binomial's.
 No asymptotic formula is used for the moments: they are sums of the pmf (the asymptotic
-``lambda ~ (mu + (nu - 1) / (2 nu))**nu`` only starts Newton's method).
+``lambda ~ (mu + (nu - 1) / (2 nu))**nu`` only starts the iteration).
 
 The series
 ----------
@@ -34,6 +34,17 @@ per group. With the mean constraint ``E[Y] = mu``, ``d theta / d mu = 1 / Var`` 
     d log p / d nu     = -L + N E[log Y!] + (Y - N mu) Cov(Y, log Y!) / Var
 
 which ``group_loglik`` returns beside the value (``spikepool.models.com_poisson`` makes it a PyTensor Op).
+
+Cost
+----
+A gradient solves every group's ``theta`` (usually two series: the root is found by Halley's method, whose
+step uses the third cumulant the series already gives) and sums its series. Two things keep that cheap
+where groups are many and means small (the time bins of ``HierarchicalPSTH``): the ratio of successive terms
+``lambda / k**nu`` divides by a table of ``k**nu`` shared by the consecutive groups of one ``nu`` (one
+neuron) instead of calling ``exp`` per term, and each group starts from its predecessor's root moved to
+first order, ``theta_g ~ theta_(g-1) + (log mu_g - log mu_(g-1)) mu / Var`` (neighbouring time bins have
+nearly the same mean). Neither changes the result beyond rounding: the same root tolerance ends every solve,
+and a start that leads nowhere falls back to the cold start.
 """
 
 from __future__ import annotations
@@ -51,17 +62,24 @@ __all__ = ["MAX_TERMS", "TOL", "com_logpmf", "com_moments", "com_sample", "group
 TOL = 1e-16
 #: The most terms one series may take before it is declared failed.
 MAX_TERMS = 1_000_000
-_FINISH = 1e-6
+_FINISH = 1e-7
 _NEWTON_MAX = 100
 
 
 _LOG = np.log(np.arange(1, 1 << 15, dtype=np.float64))  # log k for k = 1 .. 32767 (a lookup is cheaper)
+_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(1 << 15)])  # log k! for k = 0 .. 32767
 _LOOSE_TOL = 1e-9
+_TABLE = 4096  # entries of a table of k**nu
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _log(k: int) -> float:
     return _LOG[k - 1] if k < 32768 else math.log(k)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _log_factorial(k: int) -> float:
+    return _LOG_FACTORIAL[k] if k < 32768 else math.lgamma(k + 1.0)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -72,11 +90,36 @@ def _add(t, d, lf, s0, s1, s2, s3, sl, sdl, sddl):
 
 
 @numba.njit(cache=True, nogil=True)
-def _series(theta: float, nu: float, tol: float) -> tuple[float, float, float, float, float, float, float]:
+def _fill(pw: np.ndarray, nu: float, start: int, stop: int) -> int:
+    """``pw[k] = k**nu`` for ``k`` in ``[start, stop)``; returns the first ``k`` left unfilled (the table's end,
+    or where ``k**nu`` would pass ``e**690``: beyond it the series takes its ratios from ``exp``)."""
+    stop = min(stop, pw.size)
+    for k in range(max(start, 1), stop):
+        e = nu * _log(k)
+        if e > 690.0:
+            return k
+        pw[k] = math.exp(e)
+    return max(stop, start)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ratio(theta: float, lam: float, nu: float, k: int, pw: np.ndarray, npw: int) -> float:
+    """``lambda / k**nu``: from the table ``pw`` (``k < npw``) or from ``exp``."""
+    if k < npw:
+        return lam / pw[k]
+    return math.exp(theta - nu * _log(k))
+
+
+@numba.njit(cache=True, nogil=True)
+def _series(
+    theta: float, nu: float, tol: float, pw: np.ndarray, npw: int
+) -> tuple[float, float, float, float, float, float, float]:
     """``(log Z, mean, var, E[log y!], Cov(y, log y!), k3, c2)`` at ``theta = log lambda`` (nan: failed).
 
     ``k3 = E[(y - mean)**3]`` and ``c2 = E[(y - mean)**2 (log y! - E[log y!])]`` are the derivatives of
-    ``var`` and of ``Cov(y, log y!)`` with respect to ``theta``.
+    ``var`` and of ``Cov(y, log y!)`` with respect to ``theta``. The ratios of successive terms,
+    ``lambda / k**nu``, divide by ``pw[k] = k**nu`` for ``k < npw`` (a table of the group's ``nu``, shared by
+    the groups of one neuron: one division instead of an ``exp`` per term) and use ``exp`` beyond it.
     """
     nan = math.nan
     if not (nu > 0.0) or not math.isfinite(theta):
@@ -85,29 +128,30 @@ def _series(theta: float, nu: float, tol: float) -> tuple[float, float, float, f
     if log_mode > math.log(MAX_TERMS * 10.0):
         return nan, nan, nan, nan, nan, nan, nan
     m = int(math.floor(math.exp(log_mode))) if log_mode > -700.0 else 0
-    lf_m = math.lgamma(m + 1.0)
+    lf_m = _log_factorial(m)
+    if abs(theta) > 690.0:
+        npw = 0  # lambda itself would overflow (or vanish): every ratio from exp
+    lam = math.exp(theta) if npw > 0 else 0.0
     # sums of t d^j (lf - lf_m)^l over the terms, t relative to the mode's term, d = k - m
     s0, s1, s2, s3, sl, sdl, sddl = 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
-    # upward: t_{k+1} / t_k = exp(theta - nu log(k + 1))
+    # upward: t_{k+1} / t_k = lambda / (k + 1)**nu
     t, lf, k = 1.0, 0.0, m
-    log_next = _log(m + 1)
-    r = math.exp(theta - nu * log_next)
+    r = _ratio(theta, lam, nu, m + 1, pw, npw)
     while True:
         k += 1
-        lf += log_next
+        lf += _log(k)
         t *= r
         s0, s1, s2, s3, sl, sdl, sddl = _add(t, k - m, lf, s0, s1, s2, s3, sl, sdl, sddl)
-        log_next = _log(k + 1)
-        r = math.exp(theta - nu * log_next)
+        r = _ratio(theta, lam, nu, k + 1, pw, npw)
         if r < 1.0 and t * r <= tol * s0 * (1.0 - r):
             break
         if k - m > MAX_TERMS:
             return nan, nan, nan, nan, nan, nan, nan
-    # downward: t_{k-1} / t_k = exp(nu log k - theta)
+    # downward: t_{k-1} / t_k = k**nu / lambda
     t, lf, k = 1.0, 0.0, m
     if m > 0:
         log_k = _log(m)
-        q = math.exp(nu * log_k - theta)
+        q = 1.0 / _ratio(theta, lam, nu, m, pw, npw)
         while True:
             t *= q
             lf -= log_k
@@ -116,7 +160,7 @@ def _series(theta: float, nu: float, tol: float) -> tuple[float, float, float, f
             if k == 0:
                 break
             log_k = _log(k)
-            q = math.exp(nu * log_k - theta)
+            q = 1.0 / _ratio(theta, lam, nu, k, pw, npw)
             if q < 1.0 and t * q <= tol * s0 * (1.0 - q):
                 break
             if m - k > MAX_TERMS:
@@ -135,7 +179,7 @@ def _series(theta: float, nu: float, tol: float) -> tuple[float, float, float, f
 
 @numba.njit(cache=True, nogil=True)
 def _start(mu: float, nu: float) -> float:
-    """A starting ``theta`` for Newton's method: small means from ``E ~ lambda + (2**(1 - nu) - 1) lambda**2``,
+    """A starting ``theta`` for the root finder: small means from ``E ~ lambda + (2**(1 - nu) - 1) lambda**2``,
     larger ones from the asymptotic ``lambda ~ (mu + (nu - 1) / (2 nu))**nu``."""
     if mu <= 1.0:
         a = 2.0 ** (1.0 - nu) - 1.0
@@ -151,37 +195,46 @@ def _start(mu: float, nu: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve(mu: float, nu: float) -> tuple[float, float, float, float, float]:
+def _solve(mu: float, nu: float, theta0: float, pw: np.ndarray, npw: int) -> tuple[float, float, float, float, float]:
     """``(theta, log Z, var, E[log y!], Cov(y, log y!))`` of the distribution with mean ``mu`` (nan: failed).
 
-    Newton's method on ``theta`` (series summed to ``_LOOSE_TOL`` while far from the root); once the full
+    Halley's method on ``theta`` (the third cumulant comes with each series), from ``theta0`` where it is
+    finite (a neighbouring group's root moved to first order: the series is summed fully from the start)
+    or from ``_start`` (the series summed to ``_LOOSE_TOL`` while far from the root); once the full
     series puts the mean within ``_FINISH`` (relative) of ``mu``, the last Newton step ``delta`` is taken
     analytically: ``log Z``, ``var``, ``E[log y!]`` and the covariance move by their Taylor series in
-    ``delta`` (``log Z`` to third order; the others to first, error ``O(delta**2)`` below ``1e-12``), and the
+    ``delta`` (``log Z`` to third order; the others to first, error ``O(delta**2)``, ``|delta| < 1e-7``), and the
     root itself is then exact to ``O(gap**2)`` (below ``1e-13`` relative in the mean).
     """
     nan = math.nan
     if not (mu > 0.0) or not (nu > 0.0) or not math.isfinite(mu):
         return nan, nan, nan, nan, nan
     log_mu = math.log(mu)
-    theta = _start(mu, nu)
+    warm = math.isfinite(theta0)
+    theta = theta0 if warm else _start(mu, nu)
     # the mean rises with theta: every evaluation narrows a bracket (lo, hi) of the root, and a Newton step
     # that leaves it (a nearly degenerate distribution at large nu, where E(theta) is almost a staircase) is
     # replaced by bisection, so the iteration always converges
     lo, hi = -math.inf, math.inf
-    tol = _LOOSE_TOL
+    # loose sums only for means above a spike: below, the series is short anyway, and the loose truncation
+    # error of the mean (relative: about _LOOSE_TOL / mean) could pass the gap's sign threshold
+    tol = TOL if warm or mu < 1.0 else _LOOSE_TOL
     limit = 2.0 * max(nu, 0.25)  # theta moves about nu per unit of log mean: larger steps overshoot
     for _ in range(_NEWTON_MAX):
-        log_z, mean, var, elf, cov, k3, c2 = _series(theta, nu, tol)
+        log_z, mean, var, elf, cov, k3, c2 = _series(theta, nu, tol, pw, npw)
         if not math.isfinite(log_z) or not (var > 0.0):
             if not (math.isfinite(lo) or math.isfinite(hi)):
+                if warm:  # the neighbour's root was no guide: start afresh
+                    warm = False
+                    theta = _start(mu, nu)
+                    continue
                 return nan, nan, nan, nan, nan
             # the step went where the series fails (far above the root): back towards the bracket
             hi = min(hi, theta)
             theta = 0.5 * (lo + hi) if math.isfinite(lo) else hi - limit
             continue
         gap = log_mu - math.log(mean)
-        if tol == TOL or abs(gap) > _FINISH:  # a loosely summed mean has the gap's sign only when it is large
+        if tol == TOL or abs(gap) > 100.0 * _FINISH:  # a loosely summed mean has the gap's sign when it is large
             if gap > 0.0:
                 lo = max(lo, theta)
             else:
@@ -189,7 +242,7 @@ def _solve(mu: float, nu: float) -> tuple[float, float, float, float, float]:
         delta = (mu - mean) / var
         # the analytic finish where its corrections are small (not at a nearly degenerate distribution, whose
         # third cumulant dwarfs its variance): else one more Newton step and sum
-        if abs(gap) < _FINISH and tol == TOL and abs(k3 * delta) < 1e-3 * var and abs(delta) < 1e-5:
+        if abs(gap) < _FINISH and tol == TOL and abs(k3 * delta) < 1e-3 * var and abs(delta) < 1e-7:
             # E(theta + delta) = mean + var delta + k3 delta^2 / 2 = mu, to second order in delta
             delta = (mu - mean) / (var + 0.5 * k3 * delta)
             log_z += mean * delta + 0.5 * var * delta * delta + k3 * delta * delta * delta / 6.0
@@ -203,7 +256,12 @@ def _solve(mu: float, nu: float) -> tuple[float, float, float, float, float]:
                 continue  # re-sum at full precision at the same theta
         if gap == 0.0:
             return theta, log_z, var, elf, cov
-        step = gap * mean / var
+        # Halley's step on g(theta) = log E(theta) - log mu: g' = var / mean, g'' = k3 / mean - g'**2
+        slope = var / mean
+        step = gap / slope
+        halley = 1.0 + 0.5 * gap * (k3 / mean - slope * slope) / (slope * slope)
+        if 0.5 < halley < 2.0:
+            step /= halley
         if step > limit:
             step = limit
         elif step < -limit:
@@ -214,27 +272,58 @@ def _solve(mu: float, nu: float) -> tuple[float, float, float, float, float]:
     return nan, nan, nan, nan, nan
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _grow(pw: np.ndarray, nu: float, mu: float, npw: int, capped: bool) -> tuple[int, bool]:
+    """Extend the table ``pw`` of ``k**nu`` (valid below ``npw``) as far as a series of mean ``mu`` is likely to
+    reach (a guess: terms beyond the table come from ``exp``, slower but the same)."""
+    if capped or not (mu > 0.0) or not (mu < 1e7) or not (nu > 0.0):
+        return npw, capped
+    need = int(mu + 12.0 * math.sqrt(mu / min(nu, 1.0) + 1.0) + 40.0)
+    if need <= npw:
+        return npw, capped
+    got = _fill(pw, nu, npw, need)
+    return got, got < need
+
+
 @numba.njit(cache=True, nogil=True)
 def _solve_many(mu: np.ndarray, nu: np.ndarray, out: np.ndarray) -> None:
+    pw = np.empty(_TABLE)
+    current, npw, capped = math.nan, 1, False
     for i in range(mu.size):
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3], out[i, 4] = _solve(mu[i], nu[i])
+        if nu[i] != current:
+            current, npw, capped = nu[i], 1, False
+        npw, capped = _grow(pw, current, mu[i], npw, capped)
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3], out[i, 4] = _solve(mu[i], nu[i], math.nan, pw, npw)
 
 
 @numba.njit(cache=True, nogil=True)
 def _group_loglik(log_mu, nu, total, n, lf_sum, ll, d_log_mu, d_nu) -> None:
+    # consecutive groups of one nu (one neuron's bins, in order) share a table of k**nu, and each starts
+    # Halley's method from its predecessor's root moved by d theta / d log mu = mu / var
+    pw = np.empty(_TABLE)
+    current, npw, capped = math.nan, 1, False
+    prev_log_mu, prev_theta, prev_slope = math.nan, math.nan, math.nan
     for g in range(log_mu.size):
         if n[g] == 0.0:
             ll[g] = 0.0
             d_log_mu[g] = 0.0
             d_nu[g] = 0.0
             continue
+        if nu[g] != current:
+            current, npw, capped = nu[g], 1, False
+            prev_theta = math.nan
         mu = math.exp(log_mu[g])
-        theta, log_z, var, elf, cov = _solve(mu, nu[g])
+        npw, capped = _grow(pw, current, mu, npw, capped)
+        shift = log_mu[g] - prev_log_mu
+        theta0 = prev_theta + shift * prev_slope if abs(shift) < 0.5 else math.nan
+        theta, log_z, var, elf, cov = _solve(mu, nu[g], theta0, pw, npw)
         if not math.isfinite(theta):
             ll[g] = -math.inf
             d_log_mu[g] = 0.0
             d_nu[g] = 0.0
+            prev_theta = math.nan
             continue
+        prev_log_mu, prev_theta, prev_slope = log_mu[g], theta, mu / var
         resid = total[g] - n[g] * mu
         ll[g] = total[g] * theta - nu[g] * lf_sum[g] - n[g] * log_z
         d_log_mu[g] = mu * resid / var
@@ -276,8 +365,12 @@ def _unique_solve(mu: np.ndarray, nu: np.ndarray) -> np.ndarray:
         unique = pairs[first]
     else:
         unique, inverse = pairs, np.arange(pairs.shape[0])
-    out = np.empty((unique.shape[0], 5))
-    _solve_many(np.ascontiguousarray(unique[:, 0]), np.ascontiguousarray(unique[:, 1]), out)
+    # solved in order of nu (then mu): pairs with one nu share a table of k**nu
+    order = np.lexsort((unique[:, 0], unique[:, 1]))
+    solved = np.empty((unique.shape[0], 5))
+    _solve_many(np.ascontiguousarray(unique[order, 0]), np.ascontiguousarray(unique[order, 1]), solved)
+    out = np.empty_like(solved)
+    out[order] = solved
     return out[inverse.ravel()].reshape(*mu.shape, 5)
 
 
