@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from spikepool.exceptions import ArgumentTypeError, NeuronKeyError, SourceError
-from spikepool.io._core import Neurons, Trials, assemble, binned_trials, sorted_times
+from spikepool.io._core import TIME_TOL, Neurons, Trials, _merged_intervals, assemble, binned_trials, sorted_times
 from spikepool.io._units import to_seconds, window_to_seconds
 
 __all__ = ["from_nwb"]
@@ -36,7 +37,66 @@ def _scalar_columns(df, skip: set[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label) -> xr.DataArray:
+def _brain_areas(table, rows: np.ndarray) -> np.ndarray | None:
+    """Each unit's brain area: the ``location`` of its ``electrodes`` rows ("/"-joined where they differ)."""
+    if "electrodes" not in table.colnames:
+        return None
+    out = []
+    for i in rows:
+        electrodes = table["electrodes"][int(i)]
+        places = electrodes["location"] if "location" in getattr(electrodes, "columns", ()) else []
+        out.append("/".join(sorted({str(v) for v in places})))
+    return np.asarray(out, dtype=str)
+
+
+def _covered(start: np.ndarray, stop: np.ndarray, intervals: np.ndarray) -> np.ndarray:
+    """Boolean (trial,): ``[start, stop)`` lies inside the union of the half-open ``intervals`` (k, 2)."""
+    if intervals.size == 0:
+        return np.zeros(start.size, dtype=bool)
+    lo, hi = _merged_intervals(intervals[:, 0], intervals[:, 1])
+    k = np.searchsorted(lo, start, side="right") - 1  # the merged interval starting at or before each trial
+    ok = k >= 0
+    ok[ok] = stop[ok] <= hi[k[ok]] + TIME_TOL
+    return ok
+
+
+def _overlaps(start: np.ndarray, stop: np.ndarray, intervals: np.ndarray) -> np.ndarray:
+    """Boolean (trial,): ``[start, stop)`` shares time with one of the half-open ``intervals`` (k, 2)."""
+    if intervals.size == 0:
+        return np.zeros(start.size, dtype=bool)
+    return np.any((start[:, None] < intervals[None, :, 1]) & (intervals[None, :, 0] < stop[:, None]), axis=1)
+
+
+def _select_units(units, selection, ids: list[str], label: str) -> np.ndarray:
+    """Row positions of the units table that ``selection`` keeps (a pandas query or a list of neuron ids)."""
+    if selection is None:
+        return np.arange(len(ids))
+    if isinstance(selection, str):
+        try:
+            kept = units.reset_index(drop=True).query(selection)
+        except Exception as err:
+            columns = [c for c in units.columns if c not in ("spike_times", "obs_intervals", "electrodes")]
+            raise SourceError(
+                f"units must be a query on the units table's columns {columns}; got {selection!r}: "
+                f"{type(err).__name__}: {err}. Hint: units=\"quality == 'good'\"."
+            ) from err
+        rows = kept.index.to_numpy()
+    else:
+        wanted = [str(v) for v in np.atleast_1d(np.asarray(selection, dtype=object))]
+        position = {nid: i for i, nid in enumerate(ids)}
+        missing = [w for w in wanted if w not in position]
+        if missing:
+            raise NeuronKeyError(
+                f"units must name neurons of the units table; got {missing[:5]} not among {ids[:10]}"
+                f"{'...' if len(ids) > 10 else ''} in {label}."
+            )
+        rows = np.array([position[w] for w in wanted], dtype=np.int64)
+    if rows.size == 0:
+        raise SourceError(f"units must select at least one unit; got {selection!r}, which selects none in {label}.")
+    return rows
+
+
+def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label, selection=None) -> xr.DataArray:
     if nwb.units is None or len(nwb.units) == 0:
         raise SourceError(f"the NWB file must have a units table with spike times; got none in {label}.")
     if nwb.trials is None or len(nwb.trials) == 0:
@@ -59,6 +119,12 @@ def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label
             f"neuron ids must be unique; got duplicates in {neuron_key or 'units.id'}. "
             "Hint: choose a neuron_key column that tells the units apart."
         )
+    areas = _brain_areas(nwb.units, np.arange(len(units)))
+    if areas is not None and "brain_area" not in units.columns:
+        units = units.assign(brain_area=areas)
+    rows = _select_units(units, selection, ids, label)
+    units = units.iloc[rows]
+    ids = [ids[i] for i in rows]
     spikes = [
         {0: sorted_times(to_seconds(np.asarray(t, dtype=float), f"spike_times of unit {nid}", "s"))}
         for nid, t in zip(ids, units["spike_times"], strict=True)
@@ -78,6 +144,11 @@ def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label
     n = t_align.size
     if condition_key and condition_key in trials_df.columns:
         cond = trials_df[condition_key].to_numpy().astype(str)
+    elif condition_key and condition_key != "condition":  # the default may be absent: no conditions then
+        raise SourceError(
+            f"condition_key must be a column of the trials table; got {condition_key!r}, columns "
+            f"{list(trials_df.columns)} in {label}. Hint: condition_key=None counts without conditions."
+        )
     else:
         cond = np.full(n, "")
     extra = _scalar_columns(trials_df, {condition_key, "start_time", "stop_time", "timeseries"})
@@ -91,7 +162,41 @@ def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label
     if rel_edges is not None:
         attrs["bin_size"] = float(rel_edges[1] - rel_edges[0])
         attrs["window"] = rel_edges[[0, -1]].copy()
-    return assemble(Neurons(ids, spikes, neuron_coords), trials, rel_edges=rel_edges, attrs=attrs)
+    counts = assemble(Neurons(ids, spikes, neuron_coords), trials, rel_edges=rel_edges, attrs=attrs)
+    return _mark_unobserved(nwb, units, counts, start, stop)
+
+
+def _mark_unobserved(nwb, units, counts: xr.DataArray, start: np.ndarray, stop: np.ndarray) -> xr.DataArray:
+    """``valid = False`` where a unit was not observed over the whole trial (its ``obs_intervals``) or the
+    trial shares time with the file's ``invalid_times``; their spikes leave the counts and are reported in
+    ``spikes_unobserved`` (neuron) and the attrs, never counted as silence."""
+    observed = np.ones(counts["valid"].shape, dtype=bool)
+    if "obs_intervals" in units.columns:
+        for n, intervals in enumerate(units["obs_intervals"]):
+            box = np.asarray(intervals, dtype=float).reshape(-1, 2)
+            observed[n] = _covered(start, stop, box)
+    invalid_trials = np.zeros(start.size, dtype=bool)
+    if nwb.invalid_times is not None and len(nwb.invalid_times) > 0:
+        table = nwb.invalid_times.to_dataframe()
+        box = np.column_stack([table["start_time"].to_numpy(float), table["stop_time"].to_numpy(float)])
+        invalid_trials = _overlaps(start, stop, box)
+        observed &= ~invalid_trials[None, :]
+    valid = counts["valid"].values & observed
+    dropped = counts.values * ~valid.reshape(valid.shape + (1,) * (counts.ndim - 2))
+    spikes = dropped.reshape(dropped.shape[0], -1).sum(axis=1)
+    out = counts.copy(data=counts.values - dropped)
+    out = out.assign_coords(
+        valid=(("neuron", "trial"), valid),
+        spikes_unobserved=(
+            "neuron",
+            spikes.astype(np.int64),
+            {"long_name": "spikes in trials marked valid=False by obs_intervals or invalid_times"},
+        ),
+    )
+    out.attrs["invalid_times_trials"] = np.int64(invalid_trials.sum())
+    out.attrs["unobserved_pairs"] = np.int64((counts["valid"].values & ~observed).sum())
+    out.attrs["spikes_unobserved"] = np.int64(spikes.sum())
+    return out
 
 
 def from_nwb(
@@ -102,8 +207,16 @@ def from_nwb(
     bin_size: Any = None,
     condition_key: str | None = "condition",
     neuron_key: str | None = None,
+    units: str | Sequence[str] | None = None,
 ) -> xr.DataArray:
     """Count the spikes of an NWB file's units table in the trials of its trials table.
+
+    A unit counts in a trial only where it was observed: a units table with ``obs_intervals`` marks the
+    (unit, trial) pairs whose window is not wholly inside the unit's intervals ``valid=False`` (so a unit
+    observed over [0, 7.9) s is unrecorded, not silent, in a trial at 8 s), and a trial that shares time
+    with the file's ``invalid_times`` is ``valid=False`` for every unit. The spikes of such pairs are left
+    out of the counts (which are 0 wherever ``valid`` is False) and reported: ``spikes_unobserved`` per
+    neuron, and ``attrs`` ``unobserved_pairs``, ``invalid_times_trials``, ``spikes_unobserved``.
 
     Parameters
     ----------
@@ -120,16 +233,26 @@ def from_nwb(
         Trials-table column giving each trial's condition.
     neuron_key : str, optional
         Units-table column giving neuron ids; default the table's ``id``.
+    units : str or sequence of str, optional
+        Which units to count: a query on the units table's columns (``pandas.DataFrame.query``, e.g.
+        ``"quality == 'good'"`` or ``"brain_area == 'CA1' and snr > 4"``), or a list of neuron ids.
+        Default: all.
 
     Returns
     -------
     xarray.DataArray
         int64 counts (neuron, trial[, time]) in the schema of ``from_neo``; scalar units-table
-        columns become neuron coords and scalar trials-table columns trial coords.
+        columns (quality labels, ``location``, metrics) become neuron coords, ``brain_area`` the
+        ``location`` of each unit's ``electrodes``, and scalar trials-table columns trial coords.
+
+    Examples
+    --------
+    >>> counts = sp.from_nwb("session.nwb", align="stim_on", window=(-0.5, 1.0),
+    ...                      condition_key="odour", units="quality == 'good'")  # doctest: +SKIP
     """
     pynwb = _pynwb()
     if isinstance(source, pynwb.NWBFile):
-        return _from_nwbfile(source, window, align, bin_size, condition_key, neuron_key, "NWBFile")
+        return _from_nwbfile(source, window, align, bin_size, condition_key, neuron_key, "NWBFile", units)
     if not isinstance(source, str | os.PathLike):
         raise ArgumentTypeError(f"source must be an NWB file path or a pynwb.NWBFile; got {type(source).__name__}.")
     path = os.fspath(source)
@@ -141,6 +264,6 @@ def from_nwb(
     except Exception as err:
         raise SourceError(f"source must be a readable NWB file; got {path!r}: {type(err).__name__}: {err}.") from err
     try:
-        return _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, path)
+        return _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, path, units)
     finally:
         io.close()
