@@ -316,3 +316,22 @@ def test_one_neuron_has_no_course_shrinkage():
     table = result.shrinkage()
     assert np.isnan(table["course_shrinkage"].values).all() and np.isnan(table["shrinkage"].values).all()
     np.testing.assert_allclose(table["rate"].values, table["pooled_rate"].values, rtol=1e-12)
+
+
+def test_contrast_and_responsive_over_time(fit):
+    binned, truth, course, result = fit
+    table = result.contrast("b", "a", ci_prob=0.9)
+    assert table["ratio"].dims == ("neuron", "time")
+    # the difference is linear in the draws: the difference of the rates' means, bin by bin
+    rates = result.rates()["mean"]
+    np.testing.assert_allclose(table["difference"], rates.sel(condition="b") - rates.sel(condition="a"), rtol=1e-10)
+    # the true ratio (bumps at 0.4 s in a, 0.65 s in b) is inside most 90% intervals, and where the true
+    # ratio is large (b's bump) b is surely faster
+    true_ratio = truth[:, 1] / truth[:, 0]
+    inside = (table["ratio_lower"].values <= true_ratio) & (true_ratio <= table["ratio_upper"].values)
+    assert inside.mean() >= 0.75  # 0.86 and 0.96 on two simulated data sets
+    assert (table["prob_greater"].values[true_ratio > 2.5] > 0.9).mean() >= 0.9
+    resp = result.responsive("a", min_ratio=1.25)
+    assert resp["responsive"].dims == ("neuron", "condition", "time") and resp.attrs["n_up"] > 0
+    up = resp["responsive"].values[:, 0] == "up"
+    assert (true_ratio[up] > 1.0).mean() >= 0.9  # calls mostly where b is truly faster

@@ -22,6 +22,7 @@ from spikepool.checks.neuron_effect import with_neuron_effect
 from spikepool.counts.schema import valid_mask
 from spikepool.exceptions import ArgumentError, SourceError
 from spikepool.results.base import Result
+from spikepool.results.contrasts import ConditionContrasts
 from spikepool.results.shrinkage import compute_shrinkage
 from spikepool.results.store import write_tree
 from spikepool.stats.binned import condition_names
@@ -165,7 +166,7 @@ def require_counts(tree: xr.DataTree, model: str) -> None:
 
 
 @dataclass(kw_only=True, repr=False)
-class FitResult(Result):
+class FitResult(ConditionContrasts, Result):
     """A fitted ``HierarchicalNegBinom`` (the ``Result`` contract, plus rates, Fano factors, shrinkage and
     posterior predictive counts).
 
@@ -214,6 +215,17 @@ class FitResult(Result):
         The interval is equal-tailed with probability ``ci_prob``.
         """
         return interval(self.posterior["rate"], ci_prob, "Hz")
+
+    def _fitted_conditions(self) -> list[str]:
+        rate = self.posterior["rate"]
+        return [str(c) for c in rate["condition"].values] if "condition" in rate.dims else []
+
+    def _condition_draws(self, idx: list[int]) -> tuple[np.ndarray, tuple, dict]:
+        """Rate draws (draw, neuron, len(idx)) of the conditions at ``idx``, with a table's dims and coords."""
+        rate = self.posterior["rate"]
+        flat = rate.transpose("chain", "draw", "neuron", "condition").values
+        flat = flat.reshape(-1, *flat.shape[2:])
+        return flat[:, :, idx], ("neuron",), {"neuron": rate["neuron"].values}
 
     def shrinkage(self, ci_prob: float = 0.94) -> xr.Dataset:
         """Raw, pooled and partial-pooling rates with both shrinkage factors (``compute_shrinkage``)."""

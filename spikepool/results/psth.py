@@ -22,6 +22,7 @@ from spikepool.checks.binned import check_binned
 from spikepool.counts.schema import valid_mask
 from spikepool.exceptions import ArgumentError
 from spikepool.results.base import Result
+from spikepool.results.contrasts import ConditionContrasts
 from spikepool.results.fit import (
     MAX_LOGLIK_VALUES,
     RECOMPUTED,
@@ -61,7 +62,7 @@ def _summary(draws: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray,
 
 
 @dataclass(kw_only=True, repr=False)
-class PSTHResult(Result):
+class PSTHResult(ConditionContrasts, Result):
     """A fitted ``HierarchicalPSTH`` (the ``Result`` contract, plus rates and Fano factors over time).
 
     Attributes
@@ -167,6 +168,16 @@ class PSTHResult(Result):
             "time": self.counts["time"].values,
         }
         return {"neuron": self.counts["neuron"].values, **coords} if neuron else coords
+
+    def _fitted_conditions(self) -> list[str]:
+        if self.spec["condition"] is None:
+            return []
+        return [str(c) for c in condition_names(self.counts, self.spec["condition"])[0]]
+
+    def _condition_draws(self, idx: list[int]) -> tuple[np.ndarray, tuple, dict]:
+        """Rate draws (draw, neuron, len(idx), time) of the conditions at ``idx``, with a table's dims and coords."""
+        draws = np.stack([np.exp(self._log_rates(i)[:, idx]) for i in range(self.counts.sizes["neuron"])], axis=1)
+        return draws, ("neuron", "time"), {"neuron": self.counts["neuron"].values, "time": self.counts["time"].values}
 
     # ------------------------------------------------------------------ tables
     def rates(self, ci_prob: float = 0.94) -> xr.Dataset:
