@@ -29,7 +29,7 @@ from spikepool.exceptions import (
     UnitsError,
     WindowError,
 )
-from spikepool.io import from_neo, from_nwb, from_spike_times, load
+from spikepool.io import from_neo, from_nwb, from_sorting, from_spike_times, load
 from spikepool.models import HierarchicalNegBinom, HierarchicalPSTH, NormalNormal
 from spikepool.models.beta_binomial import BetaBinomial
 from spikepool.models.random_effects import RandomEffectsNormal, check_responses
@@ -88,6 +88,7 @@ __all__ = [
     "from_array",
     "from_neo",
     "from_nwb",
+    "from_sorting",
     "from_spike_times",
     "load",
     "open_counts",
