@@ -10,6 +10,7 @@ from spikepool.checks.binned import check_binned
 from spikepool.checks.counts import check_counts
 from spikepool.checks.problems import CheckReport, Problem
 from spikepool.checks.sampling import check_sampling
+from spikepool.counts.export import counts_to_pynapple
 from spikepool.counts.lazy import open_sessions
 from spikepool.counts.responses import responsive_trials
 from spikepool.counts.schema import from_array, open_counts, validate_counts
@@ -29,7 +30,7 @@ from spikepool.exceptions import (
     UnitsError,
     WindowError,
 )
-from spikepool.io import from_neo, from_nwb, from_sorting, from_spike_times, load
+from spikepool.io import from_neo, from_nwb, from_pynapple, from_sorting, from_spike_times, load
 from spikepool.models import HierarchicalNegBinom, HierarchicalPSTH, NormalNormal
 from spikepool.models.beta_binomial import BetaBinomial
 from spikepool.models.random_effects import RandomEffectsNormal, check_responses
@@ -85,9 +86,11 @@ __all__ = [
     "report",
     "responsive_trials",
     "fit_empirical_bayes",
+    "counts_to_pynapple",
     "from_array",
     "from_neo",
     "from_nwb",
+    "from_pynapple",
     "from_sorting",
     "from_spike_times",
     "load",

@@ -97,6 +97,17 @@ def _merged_intervals(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, 
     return np.asarray(out_s, dtype=np.float64), np.asarray(out_e, dtype=np.float64)
 
 
+def covered(start: np.ndarray, stop: np.ndarray, intervals: np.ndarray) -> np.ndarray:
+    """Boolean (trial,): ``[start, stop)`` lies inside the union of the half-open ``intervals`` (k, 2)."""
+    if intervals.size == 0:
+        return np.zeros(start.size, dtype=bool)
+    lo, hi = _merged_intervals(intervals[:, 0], intervals[:, 1])
+    k = np.searchsorted(lo, start, side="right") - 1  # the merged interval starting at or before each trial
+    ok = k >= 0
+    ok[ok] = stop[ok] <= hi[k[ok]] + TIME_TOL
+    return ok
+
+
 def count_spikes(
     neurons: Neurons, trials: Trials, rel_edges: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

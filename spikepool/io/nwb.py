@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from spikepool.exceptions import ArgumentTypeError, NeuronKeyError, SourceError
-from spikepool.io._core import TIME_TOL, Neurons, Trials, _merged_intervals, assemble, binned_trials, sorted_times
+from spikepool.io._core import Neurons, Trials, assemble, binned_trials, covered, sorted_times
 from spikepool.io._units import to_seconds, window_to_seconds
 
 __all__ = ["from_nwb"]
@@ -47,17 +47,6 @@ def _brain_areas(table, rows: np.ndarray) -> np.ndarray | None:
         places = electrodes["location"] if "location" in getattr(electrodes, "columns", ()) else []
         out.append("/".join(sorted({str(v) for v in places})))
     return np.asarray(out, dtype=str)
-
-
-def _covered(start: np.ndarray, stop: np.ndarray, intervals: np.ndarray) -> np.ndarray:
-    """Boolean (trial,): ``[start, stop)`` lies inside the union of the half-open ``intervals`` (k, 2)."""
-    if intervals.size == 0:
-        return np.zeros(start.size, dtype=bool)
-    lo, hi = _merged_intervals(intervals[:, 0], intervals[:, 1])
-    k = np.searchsorted(lo, start, side="right") - 1  # the merged interval starting at or before each trial
-    ok = k >= 0
-    ok[ok] = stop[ok] <= hi[k[ok]] + TIME_TOL
-    return ok
 
 
 def _overlaps(start: np.ndarray, stop: np.ndarray, intervals: np.ndarray) -> np.ndarray:
@@ -174,7 +163,7 @@ def _mark_unobserved(nwb, units, counts: xr.DataArray, start: np.ndarray, stop: 
     if "obs_intervals" in units.columns:
         for n, intervals in enumerate(units["obs_intervals"]):
             box = np.asarray(intervals, dtype=float).reshape(-1, 2)
-            observed[n] = _covered(start, stop, box)
+            observed[n] = covered(start, stop, box)
     invalid_trials = np.zeros(start.size, dtype=bool)
     if nwb.invalid_times is not None and len(nwb.invalid_times) > 0:
         table = nwb.invalid_times.to_dataframe()

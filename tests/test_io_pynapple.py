@@ -1,0 +1,95 @@
+"""from_pynapple / counts_to_pynapple: pynapple TsGroup and IntervalSet to counts and back."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import brute_counts
+
+import spikepool as sp
+
+nap = pytest.importorskip("pynapple", reason="pynapple tests need the 'pynapple' extra")
+
+
+@pytest.fixture(scope="module")
+def units():
+    rng = np.random.default_rng(11)
+    spikes = {3: np.sort(rng.uniform(0, 100, 800)), 7: np.sort(rng.uniform(0, 100, 300)), 9: np.zeros(0)}
+    group = nap.TsGroup(
+        {k: nap.Ts(t) for k, t in spikes.items()},
+        time_support=nap.IntervalSet(0.0, 100.0),
+        metadata={"area": np.array(["CA1", "CA3", "CA1"]), "depth": np.array([100.0, 200.0, 300.0])},
+    )
+    return group, spikes
+
+
+def test_binned_counts_equal_pynapples_own_count(units):
+    group, spikes = units
+    starts = np.arange(2.0, 90.0, 7.0)
+    trials = nap.IntervalSet(
+        start=starts, end=starts + 3.0, metadata={"label": np.array(["odour", "air"] * 6 + ["odour"])}
+    )
+    counts = sp.from_pynapple(group, trials, bin_size=0.25)
+    assert counts.sizes == {"neuron": 3, "trial": starts.size, "time": 12}
+    theirs = group.count(0.25, trials)  # TsdFrame (bin, unit)
+    ours = counts.transpose("trial", "time", "neuron").values.reshape(-1, 3)
+    np.testing.assert_array_equal(ours, theirs.values)
+    assert list(counts["condition"].values[:2]) == ["odour", "air"]
+    assert list(counts["area"].values) == ["CA1", "CA3", "CA1"] and "rate" not in counts.coords
+    np.testing.assert_array_equal(counts["neuron"].values, ["3", "7", "9"])
+    assert counts.values[2].sum() == 0 and counts["valid"].values.all()  # a silent unit: recorded zeros
+
+
+def test_event_times_with_a_window(units):
+    group, spikes = units
+    events = nap.Ts(np.array([5.0, 20.0, 41.5, 60.0]))
+    counts = sp.from_pynapple(group, events, window=(-0.5, 1.0), conditions=["a", "b", "a", "b"])
+    for n, key in enumerate((3, 7, 9)):
+        expected = [brute_counts(spikes[key], t - 0.5, t + 1.0) for t in events.t]
+        np.testing.assert_array_equal(counts.values[n], expected)
+    np.testing.assert_allclose(counts["duration"].values, 1.5)
+    # an IntervalSet with a window aligns on each interval's start
+    ep = nap.IntervalSet(start=events.t, end=events.t + 2.0)
+    aligned = sp.from_pynapple(group, ep, window=(-0.5, 1.0))
+    np.testing.assert_array_equal(aligned.values, counts.values)
+
+
+def test_windows_outside_the_time_support_are_refused_and_bad_inputs_named(units):
+    group, _ = units
+    with pytest.raises(sp.WindowError, match="time_support"):
+        sp.from_pynapple(group, np.array([99.5]), window=(0.0, 1.0))
+    with pytest.raises(sp.ArgumentTypeError, match="pynapple.TsGroup"):
+        sp.from_pynapple({"a": [1.0]}, np.array([1.0]), window=(0.0, 1.0))
+    with pytest.raises(sp.ArgumentTypeError, match="window must be"):
+        sp.from_pynapple(group, np.array([1.0]))
+    with pytest.raises(sp.SourceError, match="condition_key must be"):
+        sp.from_pynapple(group, nap.IntervalSet(1.0, 2.0), condition_key="odour")
+
+
+def test_counts_go_back_to_pynapple_with_unrecorded_pairs_as_nan(units):
+    group, _ = units
+    starts = np.arange(2.0, 50.0, 8.0)
+    ep = nap.IntervalSet(start=starts, end=starts + 2.0)
+    counts = sp.from_pynapple(group, ep)
+    valid = counts["valid"].values.copy()
+    valid[1, 2] = False
+    marked = counts.where(xr_valid(valid), 0).assign_coords(valid=(("neuron", "trial"), valid))
+    frame = sp.counts_to_pynapple(marked)
+    np.testing.assert_allclose(frame.t, starts)
+    assert list(frame.columns) == ["3", "7", "9"]
+    expected = np.where(valid, counts.values, np.nan).T
+    np.testing.assert_array_equal(frame.values, expected)
+    binned = sp.from_pynapple(group, ep, bin_size=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = sp.counts_to_pynapple(binned)
+    np.testing.assert_array_equal(frame.values, group.count(0.5, ep).values)  # the layout of TsGroup.count
+    np.testing.assert_allclose(frame.t, group.count(0.5, ep).t)
+
+
+def xr_valid(valid):
+    import xarray as xr
+
+    return xr.DataArray(valid, dims=("neuron", "trial"))
