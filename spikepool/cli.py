@@ -127,6 +127,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the fits the report compares with by LOO (Poisson; with com_poisson also the NB)",
     )
+    f.add_argument(
+        "--baseline",
+        help="a condition (e.g. Spontaneous_1): add the responsive units against it (Bayesian FDR) to the report",
+    )
+    f.add_argument("--fdr", type=float, default=0.05, help="target expected FDR of --baseline's calls (0.05)")
     f.add_argument("--out", type=Path, required=True, help="output folder (created)")
     r = sub.add_parser("report", help="write the HTML report of a saved result")
     r.add_argument("result", type=Path, help="a result written by 'spikepool fit' (result.nc)")
@@ -246,6 +251,7 @@ def _fit(args) -> int:
     counts = _counts(args)
     print(format_summary(counts))
     condition = _condition(args, counts)
+    _check_baseline(args, counts, condition, binned)
     model = _model(args, condition, args.likelihood, binned)
     _say(f"fitting {model} ...")
     settings = {
@@ -272,7 +278,12 @@ def _fit(args) -> int:
     result.to_netcdf(out / "result.nc")
     shrink = result.shrinkage()
     shrink.to_dataframe().to_csv(out / "rates.csv")
-    html_path = report(result, out / "report.html", others=others)
+    html_path = report(result, out / "report.html", others=others, baseline=args.baseline, fdr=args.fdr)
+    written = [html_path, out / "result.nc", out / "rates.csv"]
+    responsive = None if args.baseline is None else result.responsive(args.baseline, fdr=args.fdr)
+    if responsive is not None:
+        responsive.to_dataframe().to_csv(out / "responsive.csv")
+        written.append(out / "responsive.csv")
     print()
     print(result.checks)
     print()
@@ -282,8 +293,33 @@ def _fit(args) -> int:
     else:
         table = shrink.to_dataframe()[["raw_rate", "rate", "lower", "upper", "shrinkage", "n_trials"]]
     print(table.round(3).to_string(max_rows=40))
-    print(f"\nwrote {html_path}, {out / 'result.nc'}, {out / 'rates.csv'} in {time.perf_counter() - start:.0f} s")
+    if responsive is not None:
+        a = responsive.attrs
+        print(
+            f"\nresponsive against {args.baseline}: {a['n_up']} up, {a['n_down']} down (neuron x condition cells) at "
+            f"expected FDR {a['expected_fdr']:.3f} (target {a['fdr']:g})"
+        )
+    print(f"\nwrote {', '.join(str(p) for p in written)} in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _check_baseline(args, counts, condition: str | None, binned: bool) -> None:
+    """Refuse a --baseline the fit cannot answer, before sampling."""
+    if args.baseline is None:
+        return
+    if binned:
+        raise ArgumentError(
+            "--baseline is for window counts; got it with --bin-size. Hint: drop --bin-size, or call "
+            "result.responsive(baseline) on the saved time-resolved fit."
+        )
+    if not (0.0 < args.fdr < 1.0):
+        raise ArgumentError(f"--fdr must be a rate in (0, 1); got {args.fdr!r}.")
+    names = sorted(set(counts[condition].values.tolist())) if condition else []
+    if args.baseline not in names:
+        raise ArgumentError(
+            f"--baseline must be one of the recording's conditions; got {args.baseline!r}, conditions {names}."
+            f"{did_you_mean(args.baseline, names)}"
+        )
 
 
 def _model(args, condition: str | None, likelihood: str, binned: bool):

@@ -78,21 +78,40 @@ def test_fit_then_report_on_the_locust_data(data_dir, tmp_path):
         "--no-compare",
         "--neuron-effect",
         "on",
+        "--baseline",
+        "Spontaneous_1",
         "--out",
         str(folder),
     )
     assert out.returncode == 0, out.stderr
-    assert {p.name for p in folder.iterdir()} == {"report.html", "result.nc", "rates.csv"}
+    assert {p.name for p in folder.iterdir()} == {"report.html", "result.nc", "rates.csv", "responsive.csv"}
+    # --baseline: the responsive-unit table (every unit x the 13 other blocks) and its report section
+    responsive = pd.read_csv(folder / "responsive.csv")
+    assert len(responsive) == 10 * 13 and set(responsive["responsive"]) <= {"up", "down", "none"}
+    assert "responsive against Spontaneous_1" in out.stdout
     rates = pd.read_csv(folder / "rates.csv")
     assert len(rates) == 10 * 14 and {"raw_rate", "rate", "shrinkage", "kappa"} <= set(rates.columns)
     page = (folder / "report.html").read_text()
-    assert page.count("data:image/png;base64,") >= 5 and "Shrinkage" in page
+    assert page.count("data:image/png;base64,") >= 6 and "Shrinkage" in page
+    assert "Responsive units (against Spontaneous_1)" in page
     result = sp.load_result(folder / "result.nc")
     assert result.spec["condition"] == "condition" and result.spec["neuron_effect"] is True
+    table = result.responsive("Spontaneous_1")
+    np.testing.assert_array_equal(
+        responsive.set_index(["neuron", "condition"])["responsive"].values, table["responsive"].values.ravel()
+    )
     assert "tau_neuron" in result.posterior
     again = run("report", str(folder / "result.nc"), "--out", str(tmp_path / "again"))
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "again" / "report.html").stat().st_size > 100_000
+
+
+def test_a_baseline_that_is_not_a_condition_is_refused_before_fitting(data_dir, tmp_path):
+    argv = ["fit", "locust20010214", "--window", "10", "12", "--out", str(tmp_path / "x")]
+    out = run(*argv, "--baseline", "Spontaneus_1")
+    assert out.returncode != 0 and "Did you mean 'Spontaneous_1'" in out.stderr and "fitting" not in out.stderr
+    out = run(*argv, "--baseline", "Spontaneous_1", "--bin-size", "0.05")
+    assert out.returncode != 0 and "--baseline is for window counts" in out.stderr
 
 
 def test_fit_with_com_poisson_compares_it_with_the_nb_and_the_poisson(data_dir, tmp_path):

@@ -114,3 +114,41 @@ def test_a_saved_fit_gives_the_same_tables(fit, tmp_path):
     a, b = result.responsive("base"), loaded.responsive("base")
     np.testing.assert_array_equal(a["responsive"], b["responsive"])
     np.testing.assert_allclose(a["ratio"], b["ratio"])
+
+
+def test_the_heat_map_greys_out_the_cells_not_called(fit):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _, _, result = fit
+    table = result.responsive("base", min_ratio=1.25)
+    ax = sp.plots.plot_responsive(result, "base", min_ratio=1.25)
+    grey, colour = ax.images
+    called = table["responsive"].values != "none"
+    np.testing.assert_array_equal(np.isnan(np.asarray(colour.get_array(), dtype=float)), ~called)
+    np.testing.assert_array_equal(np.isnan(np.asarray(grey.get_array(), dtype=float)), called)
+    np.testing.assert_allclose(np.asarray(colour.get_array(), dtype=float)[called], table["log_ratio"].values[called])
+    assert "calls at expected FDR" in ax.get_title()
+    with pytest.raises(sp.ArgumentError, match="baseline must name"):
+        sp.plots.plot_responsive(result)
+
+
+def test_cells_without_trials_are_never_called():
+    # the unchanged neurons 16-23 were not recorded in any stim trial (valid=False): the model still has their
+    # stim rate (the population's prediction, possibly confident) but no data, so no call and no contrast
+    counts, ratio = _responders(seed=8)
+    valid = np.ones(counts.shape, dtype=bool)
+    valid[16:, counts["condition"].values == "stim"] = False
+    counts = counts.where(valid, 0).assign_coords(valid=(("neuron", "trial"), valid))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SpikepoolWarning)
+        result = sp.HierarchicalNegBinom(condition="condition").fit(
+            counts, draws=300, tune=300, chains=2, random_seed=1, progressbar=False
+        )
+    table = result.responsive("base")
+    assert (table["responsive"].values[16:] == "none").all() and np.isnan(table["prob_up"].values[16:]).all()
+    assert table.attrs["n_unobserved"] == 8 and (table["n_trials"].values[16:] == 0).all()
+    assert (table["responsive"].values[:16, 0] != "none").mean() >= 0.9  # the recorded responders are still found
+    contrast = result.contrast("stim", "base")
+    assert np.isnan(contrast["ratio"].values[16:]).all() and np.isfinite(contrast["ratio"].values[:16]).all()
+    np.testing.assert_array_equal(contrast["n_trials_a"].values, np.where(np.arange(24) < 16, 20, 0))

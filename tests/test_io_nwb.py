@@ -156,3 +156,33 @@ def test_nwb_files_without_the_optional_tables_and_bad_selections(tmp_path):
         sp.load(path, units="snr > 100")
     with pytest.raises(sp.NeuronKeyError, match="units must name neurons"):
         sp.load(path, units=["7"])
+
+
+def test_interval_edges_follow_the_half_open_rule_with_rounding_tolerance():
+    from spikepool.io._core import covered, overlapping
+
+    start = np.array([4.0, 0.0, 10.0])
+    stop = start + 2.0
+    # observed from 1e-12 s after the trial starts: rounding, still observed; a real gap is not
+    np.testing.assert_array_equal(covered(start, stop, np.array([[4.0 + 1e-12, 30.0]])), [True, False, True])
+    np.testing.assert_array_equal(covered(start, stop, np.array([[0.0, 3.0], [3.0, 5.9]])), [False, True, False])
+    # touching intervals do not overlap a trial, an empty one never does, one inside always does
+    touching = np.array([[3.0, 4.0 + 1e-12], [5.0, 5.0], [9.0, 10.0]])
+    np.testing.assert_array_equal(overlapping(start, stop, touching), [False, False, False])
+    np.testing.assert_array_equal(overlapping(start, stop, np.array([[5.5, 5.6], [11.9, 20.0]])), [True, False, True])
+
+
+def test_units_queries_may_use_the_id_and_a_unit_never_observed_is_named(tmp_path):
+    path = tmp_path / "pipeline.nwb"
+    _session(path)
+    assert list(sp.load(path, units="id >= 2")["neuron"].values) == ["2", "3"]
+    with pytest.raises(sp.NeuronKeyError, match="each neuron once"):
+        sp.load(path, units=["0", "0"])
+    nwb = pynwb.NWBFile("late unit", "id-3", datetime(2026, 1, 1, tzinfo=UTC))
+    nwb.add_unit(spike_times=[50.0, 51.0], obs_intervals=[[40.0, 60.0]])
+    nwb.add_unit(spike_times=[1.0, 2.5], obs_intervals=[[0.0, 60.0]])
+    for k in range(3):
+        nwb.add_trial(start_time=2.0 * k, stop_time=2.0 * k + 1.0)
+    with pytest.warns(sp.SpikepoolWarning, match="observed in some trial"):
+        counts = sp.from_nwb(nwb)
+    np.testing.assert_array_equal(counts["valid"].values, [[False] * 3, [True] * 3])

@@ -102,10 +102,24 @@ def covered(start: np.ndarray, stop: np.ndarray, intervals: np.ndarray) -> np.nd
     if intervals.size == 0:
         return np.zeros(start.size, dtype=bool)
     lo, hi = _merged_intervals(intervals[:, 0], intervals[:, 1])
-    k = np.searchsorted(lo, start, side="right") - 1  # the merged interval starting at or before each trial
+    k = np.searchsorted(lo, start + TIME_TOL, side="right") - 1  # the merged interval starting at or before it
     ok = k >= 0
     ok[ok] = stop[ok] <= hi[k[ok]] + TIME_TOL
     return ok
+
+
+def overlapping(start: np.ndarray, stop: np.ndarray, intervals: np.ndarray) -> np.ndarray:
+    """Boolean (trial,): ``[start, stop)`` shares more than ``TIME_TOL`` with the half-open ``intervals`` (k, 2)
+    (empty intervals share nothing)."""
+    intervals = intervals[intervals[:, 1] > intervals[:, 0]] if intervals.size else intervals.reshape(0, 2)
+    if intervals.size == 0:
+        return np.zeros(start.size, dtype=bool)
+    lo, hi = _merged_intervals(intervals[:, 0], intervals[:, 1])
+    # the last merged interval starting before the trial's stop overlaps it iff it ends after the trial's start
+    k = np.searchsorted(lo, stop - TIME_TOL, side="left") - 1
+    out = k >= 0
+    out[out] = hi[k[out]] > start[out] + TIME_TOL
+    return out
 
 
 def count_spikes(

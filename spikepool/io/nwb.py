@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from spikepool.exceptions import ArgumentTypeError, NeuronKeyError, SourceError
-from spikepool.io._core import Neurons, Trials, assemble, binned_trials, covered, sorted_times
+from spikepool.exceptions import ArgumentTypeError, NeuronKeyError, SourceError, SpikepoolWarning
+from spikepool.io._core import Neurons, Trials, assemble, binned_trials, covered, overlapping, sorted_times
 from spikepool.io._units import to_seconds, window_to_seconds
 
 __all__ = ["from_nwb"]
@@ -49,22 +50,16 @@ def _brain_areas(table, rows: np.ndarray) -> np.ndarray | None:
     return np.asarray(out, dtype=str)
 
 
-def _overlaps(start: np.ndarray, stop: np.ndarray, intervals: np.ndarray) -> np.ndarray:
-    """Boolean (trial,): ``[start, stop)`` shares time with one of the half-open ``intervals`` (k, 2)."""
-    if intervals.size == 0:
-        return np.zeros(start.size, dtype=bool)
-    return np.any((start[:, None] < intervals[None, :, 1]) & (intervals[None, :, 0] < stop[:, None]), axis=1)
-
-
 def _select_units(units, selection, ids: list[str], label: str) -> np.ndarray:
     """Row positions of the units table that ``selection`` keeps (a pandas query or a list of neuron ids)."""
     if selection is None:
         return np.arange(len(ids))
     if isinstance(selection, str):
+        table = units.reset_index()  # the table's id becomes a column (queries may use it); rows by position
         try:
-            kept = units.reset_index(drop=True).query(selection)
+            kept = table.query(selection)
         except Exception as err:
-            columns = [c for c in units.columns if c not in ("spike_times", "obs_intervals", "electrodes")]
+            columns = [c for c in table.columns if c not in ("spike_times", "obs_intervals", "electrodes")]
             raise SourceError(
                 f"units must be a query on the units table's columns {columns}; got {selection!r}: "
                 f"{type(err).__name__}: {err}. Hint: units=\"quality == 'good'\"."
@@ -72,6 +67,8 @@ def _select_units(units, selection, ids: list[str], label: str) -> np.ndarray:
         rows = kept.index.to_numpy()
     else:
         wanted = [str(v) for v in np.atleast_1d(np.asarray(selection, dtype=object))]
+        if len(set(wanted)) != len(wanted):
+            raise NeuronKeyError(f"units must name each neuron once; got duplicates in {wanted}.")
         position = {nid: i for i, nid in enumerate(ids)}
         missing = [w for w in wanted if w not in position]
         if missing:
@@ -168,9 +165,19 @@ def _mark_unobserved(nwb, units, counts: xr.DataArray, start: np.ndarray, stop: 
     if nwb.invalid_times is not None and len(nwb.invalid_times) > 0:
         table = nwb.invalid_times.to_dataframe()
         box = np.column_stack([table["start_time"].to_numpy(float), table["stop_time"].to_numpy(float)])
-        invalid_trials = _overlaps(start, stop, box)
+        invalid_trials = overlapping(start, stop, box)
         observed &= ~invalid_trials[None, :]
     valid = counts["valid"].values & observed
+    never = np.flatnonzero(counts["valid"].values.any(axis=1) & ~valid.any(axis=1))
+    if never.size:
+        names = counts["neuron"].values[never].tolist()
+        warnings.warn(
+            f"every unit should be observed in some trial; got {never.size} unit(s) ({names[:5]}) whose "
+            "obs_intervals cover none of the trial windows (or whose trials all overlap invalid_times): they are "
+            "valid=False throughout. Hint: check the units table's obs_intervals, or select units with units=.",
+            SpikepoolWarning,
+            stacklevel=4,
+        )
     dropped = counts.values * ~valid.reshape(valid.shape + (1,) * (counts.ndim - 2))
     spikes = dropped.reshape(dropped.shape[0], -1).sum(axis=1)
     out = counts.copy(data=counts.values - dropped)

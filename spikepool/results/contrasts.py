@@ -27,12 +27,13 @@ estimate, not a guarantee.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import xarray as xr
 
 from spikepool._validate import check_ci_prob, did_you_mean
+from spikepool.counts.schema import valid_mask
 from spikepool.exceptions import ArgumentError
 
 __all__ = ["ConditionContrasts", "bayes_fdr", "contrast_table", "responsive_table"]
@@ -95,32 +96,51 @@ def _summary(x: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np.
     return x.mean(axis=0), low, high
 
 
+def _stack(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
+    return [np.stack([p[k] for p in parts]) for k in range(len(parts[0]))]
+
+
 def contrast_table(
-    rate_a: np.ndarray, rate_b: np.ndarray, dims: tuple[str, ...], coords: dict, a: str, b: str, ci_prob: float
+    draws: Iterable[np.ndarray],
+    trials: np.ndarray,
+    dims: tuple[str, ...],
+    coords: dict,
+    a: str,
+    b: str,
+    ci_prob: float,
 ) -> xr.Dataset:
     """``ratio``, ``difference`` (each with ``_lower`` / ``_upper``) and ``prob_greater`` from rate draws.
 
-    ``rate_a``, ``rate_b``: (draw, *dims) posterior draws of the two conditions' rates (Hz), jointly drawn.
+    ``draws`` yields, neuron by neuron, the joint posterior draws (draw, 2[, time]) of the two conditions'
+    rates (Hz); ``trials`` (neuron, 2) counts each neuron's valid trials in them. A neuron without trials in
+    either condition gets NaN (its rates there are the population's prediction, not its data).
     """
     ci_prob = check_ci_prob(ci_prob)
-    ratio = _summary(rate_a / rate_b, ci_prob)
-    diff = _summary(rate_a - rate_b, ci_prob)
+    parts = []
+    for rates in draws:
+        ra, rb = rates[:, 0], rates[:, 1]
+        parts.append((*_summary(ra / rb, ci_prob), *_summary(ra - rb, ci_prob), (ra > rb).mean(axis=0)))
+    values = _stack(parts)
+    missing = (trials == 0).any(axis=1).reshape((-1,) + (1,) * (values[0].ndim - 1))
+    ratio, ratio_low, ratio_high, diff, diff_low, diff_high, greater = (np.where(missing, np.nan, v) for v in values)
     data = {
-        "ratio": (dims, ratio[0], {"long_name": f"posterior mean of rate[{a}] / rate[{b}]"}),
-        "ratio_lower": (dims, ratio[1]),
-        "ratio_upper": (dims, ratio[2]),
-        "difference": (dims, diff[0], {"units": "Hz", "long_name": f"posterior mean of rate[{a}] - rate[{b}]"}),
-        "difference_lower": (dims, diff[1], {"units": "Hz"}),
-        "difference_upper": (dims, diff[2], {"units": "Hz"}),
-        "prob_greater": (dims, (rate_a > rate_b).mean(axis=0), {"long_name": f"P(rate[{a}] > rate[{b}] | data)"}),
+        "ratio": (dims, ratio, {"long_name": f"posterior mean of rate[{a}] / rate[{b}]"}),
+        "ratio_lower": (dims, ratio_low),
+        "ratio_upper": (dims, ratio_high),
+        "difference": (dims, diff, {"units": "Hz", "long_name": f"posterior mean of rate[{a}] - rate[{b}]"}),
+        "difference_lower": (dims, diff_low, {"units": "Hz"}),
+        "difference_upper": (dims, diff_high, {"units": "Hz"}),
+        "prob_greater": (dims, greater, {"long_name": f"P(rate[{a}] > rate[{b}] | data)"}),
+        "n_trials_a": ("neuron", trials[:, 0], {"long_name": f"valid trials in {a}"}),
+        "n_trials_b": ("neuron", trials[:, 1], {"long_name": f"valid trials in {b}"}),
     }
-    attrs = {"a": a, "b": b, "ci_prob": ci_prob, "interval": "equal-tailed", "draws": int(rate_a.shape[0])}
+    attrs = {"a": a, "b": b, "ci_prob": ci_prob, "interval": "equal-tailed"}
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def responsive_table(
-    base: np.ndarray,
-    rates: np.ndarray,
+    draws: Iterable[np.ndarray],
+    trials: np.ndarray,
     dims: tuple[str, ...],
     coords: dict,
     baseline: str,
@@ -129,8 +149,14 @@ def responsive_table(
     ci_prob: float,
     min_ratio: float,
 ) -> xr.Dataset:
-    """The responsive-unit table from rate draws: ``base`` (draw, neuron[, time]), ``rates`` (draw, neuron,
-    condition[, time]); ``dims`` name the table's (neuron, condition[, time])."""
+    """The responsive-unit table from rate draws.
+
+    ``draws`` yields, neuron by neuron, the joint posterior draws (draw, 1 + K[, time]) of the baseline's and
+    the K tested conditions' rates; ``trials`` (neuron, 1 + K) counts the valid trials behind each. ``dims``
+    name the table's (neuron, condition[, time]). A cell whose neuron has no trial in the baseline or in the
+    condition is left out of the rule (NaN probabilities, "none"): its posterior is the population's
+    prediction, and a confident prediction is not a discovery.
+    """
     ci_prob = check_ci_prob(ci_prob)
     if not (0.0 < fdr < 1.0):
         raise ArgumentError(f"fdr must be a rate in (0, 1); got {fdr!r}. Hint: fdr=0.05.")
@@ -138,21 +164,29 @@ def responsive_table(
         raise ArgumentError(
             f"min_ratio must be a factor >= 1 (1: any change of sign); got {min_ratio!r}. Hint: min_ratio=1.2."
         )
-    ratio = rates / base[:, :, None]
-    up = (ratio > min_ratio).mean(axis=0)
-    down = (ratio < 1.0 / min_ratio).mean(axis=0)
-    selected, expected = bayes_fdr(np.maximum(up, down), fdr)
+    parts = []
+    for rates in draws:
+        ratio = rates[:, 1:] / rates[:, :1]
+        up, down = (ratio > min_ratio).mean(axis=0), (ratio < 1.0 / min_ratio).mean(axis=0)
+        parts.append((*_summary(ratio, ci_prob), np.log(ratio).mean(axis=0), up, down))
+    mean, low, high, log_mean, up, down = _stack(parts)
+    observed = (trials[:, :1] > 0) & (trials[:, 1:] > 0)  # (neuron, K)
+    observed = np.broadcast_to(observed.reshape(observed.shape + (1,) * (up.ndim - 2)), up.shape)
+    up, down = np.where(observed, up, np.nan), np.where(observed, down, np.nan)
+    chosen, expected = bayes_fdr(np.maximum(up, down)[observed], fdr)
+    selected = np.zeros(up.shape, dtype=bool)
+    selected[observed] = chosen
     label = np.where(selected, np.where(up >= down, "up", "down"), "none")
-    mean, low, high = _summary(ratio, ci_prob)
-    n_draws = int(base.shape[0])
     data = {
         "ratio": (dims, mean, {"long_name": f"posterior mean of rate / rate[{baseline}]"}),
         "ratio_lower": (dims, low),
         "ratio_upper": (dims, high),
-        "log_ratio": (dims, np.log(ratio).mean(axis=0), {"long_name": "posterior mean of the log ratio"}),
+        "log_ratio": (dims, log_mean, {"long_name": "posterior mean of the log ratio"}),
         "prob_up": (dims, up, {"long_name": f"P(ratio > {min_ratio:g} | data)"}),
         "prob_down": (dims, down, {"long_name": f"P(ratio < 1/{min_ratio:g} | data)"}),
         "responsive": (dims, label.astype(str)),
+        "n_trials": (dims[:2], trials[:, 1:], {"long_name": "valid trials in the condition"}),
+        "n_trials_baseline": ("neuron", trials[:, 0], {"long_name": f"valid trials in {baseline}"}),
     }
     attrs = {
         "baseline": baseline,
@@ -161,11 +195,11 @@ def responsive_table(
         "n_discoveries": int(selected.sum()),
         "n_up": int((label == "up").sum()),
         "n_down": int((label == "down").sum()),
+        "n_unobserved": int((~observed).sum()),
         "min_ratio": float(min_ratio),
         "rule": RULE,
         "ci_prob": ci_prob,
         "interval": "equal-tailed",
-        "draws": n_draws,
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
@@ -173,19 +207,24 @@ def responsive_table(
 class ConditionContrasts:
     """``contrast`` and ``responsive`` for a count model's result.
 
-    The result provides ``_fitted_conditions()`` (the condition names, [] without conditions) and
-    ``_condition_draws(idx)``: rate draws (draw, neuron, len(idx)[, time]) of those conditions, with the
-    dims and coords of a table over (neuron[, time]).
+    The result provides ``counts`` and ``spec["condition"]``, ``_fitted_conditions()`` (the condition names,
+    [] without conditions), ``_condition_draws(idx, neuron)``: one neuron's rate draws (draw, len(idx)[, time])
+    of the conditions at ``idx``, and ``_table_axes()``: the dims and coords of a table over (neuron[, time]).
     """
 
-    def _draws(self, names: list[str], what: str) -> tuple[np.ndarray, tuple, dict]:
+    def _draws(self, names: list[str], what: str):
         fitted = self._fitted_conditions()
         if not fitted:
             raise ArgumentError(
                 f"{what} needs a fit with conditions; got a model fitted with condition=None. "
                 "Hint: fit with condition='condition'."
             )
-        return self._condition_draws(check_conditions(fitted, names, what))
+        idx = check_conditions(fitted, names, what)
+        labels = np.asarray(self.counts[self.spec["condition"]].values).astype(str)
+        valid = valid_mask(self.counts)
+        trials = np.stack([(valid & (labels == fitted[k])[None, :]).sum(axis=1) for k in idx], axis=1)
+        draws = (self._condition_draws(idx, i) for i in range(self.counts.sizes["neuron"]))
+        return draws, trials, *self._table_axes()
 
     def contrast(self, a: str, b: str, *, ci_prob: float = 0.94) -> xr.Dataset:
         """Condition ``a`` against ``b``: Dataset (neuron[, time]).
@@ -199,8 +238,8 @@ class ConditionContrasts:
         """
         if str(a) == str(b):
             raise ArgumentError(f"a and b must be two different conditions; got {a!r} twice.")
-        draws, dims, coords = self._draws([str(a), str(b)], "a and b")
-        return contrast_table(draws[:, :, 0], draws[:, :, 1], dims, coords, str(a), str(b), ci_prob)
+        draws, trials, dims, coords = self._draws([str(a), str(b)], "a and b")
+        return contrast_table(draws, trials, dims, coords, str(a), str(b), ci_prob)
 
     def responsive(
         self,
@@ -237,11 +276,11 @@ class ConditionContrasts:
             raise ArgumentError(f"conditions must not include the baseline; got {baseline!r} among {tested}.")
         if fitted and not tested:
             raise ArgumentError(f"responsive needs a condition besides the baseline; got only {fitted}.")
-        draws, dims, coords = self._draws([baseline, *tested], "baseline and conditions")
+        draws, trials, dims, coords = self._draws([baseline, *tested], "baseline and conditions")
         table_dims = (dims[0], "condition", *dims[1:])
         return responsive_table(
-            draws[:, :, 0],
-            draws[:, :, 1:],
+            draws,
+            trials,
             table_dims,
             {**coords, "condition": np.array(tested)},
             baseline,

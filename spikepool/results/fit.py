@@ -220,12 +220,13 @@ class FitResult(ConditionContrasts, Result):
         rate = self.posterior["rate"]
         return [str(c) for c in rate["condition"].values] if "condition" in rate.dims else []
 
-    def _condition_draws(self, idx: list[int]) -> tuple[np.ndarray, tuple, dict]:
-        """Rate draws (draw, neuron, len(idx)) of the conditions at ``idx``, with a table's dims and coords."""
-        rate = self.posterior["rate"]
-        flat = rate.transpose("chain", "draw", "neuron", "condition").values
-        flat = flat.reshape(-1, *flat.shape[2:])
-        return flat[:, :, idx], ("neuron",), {"neuron": rate["neuron"].values}
+    def _condition_draws(self, idx: list[int], neuron: int) -> np.ndarray:
+        """One neuron's rate draws (draw, len(idx)) in the conditions at ``idx``."""
+        rate = self.posterior["rate"].isel(neuron=neuron).transpose("chain", "draw", "condition").values
+        return rate.reshape(-1, rate.shape[-1])[:, idx]
+
+    def _table_axes(self) -> tuple[tuple, dict]:
+        return ("neuron",), {"neuron": self.counts["neuron"].values}
 
     def shrinkage(self, ci_prob: float = 0.94) -> xr.Dataset:
         """Raw, pooled and partial-pooling rates with both shrinkage factors (``compute_shrinkage``)."""

@@ -174,10 +174,12 @@ class PSTHResult(ConditionContrasts, Result):
             return []
         return [str(c) for c in condition_names(self.counts, self.spec["condition"])[0]]
 
-    def _condition_draws(self, idx: list[int]) -> tuple[np.ndarray, tuple, dict]:
-        """Rate draws (draw, neuron, len(idx), time) of the conditions at ``idx``, with a table's dims and coords."""
-        draws = np.stack([np.exp(self._log_rates(i)[:, idx]) for i in range(self.counts.sizes["neuron"])], axis=1)
-        return draws, ("neuron", "time"), {"neuron": self.counts["neuron"].values, "time": self.counts["time"].values}
+    def _condition_draws(self, idx: list[int], neuron: int) -> np.ndarray:
+        """One neuron's rate draws (draw, len(idx), time) in the conditions at ``idx``."""
+        return np.exp(self._log_rates(neuron)[:, idx])
+
+    def _table_axes(self) -> tuple[tuple, dict]:
+        return ("neuron", "time"), {"neuron": self.counts["neuron"].values, "time": self.counts["time"].values}
 
     # ------------------------------------------------------------------ tables
     def rates(self, ci_prob: float = 0.94) -> xr.Dataset:

@@ -323,7 +323,10 @@ def _group_loglik(log_mu, nu, total, n, lf_sum, ll, d_log_mu, d_nu) -> None:
             d_nu[g] = 0.0
             prev_theta = math.nan
             continue
-        prev_log_mu, prev_theta, prev_slope = log_mu[g], theta, mu / var
+        # a nearly degenerate distribution (var << mu, large nu at an integer mean) pins theta only loosely:
+        # its root is no guide for the next group, which then starts cold (so no result depends on the order)
+        prev_log_mu, prev_slope = log_mu[g], mu / var
+        prev_theta = theta if var > 1e-6 * mu else math.nan
         resid = total[g] - n[g] * mu
         ll[g] = total[g] * theta - nu[g] * lf_sum[g] - n[g] * log_z
         d_log_mu[g] = mu * resid / var

@@ -29,6 +29,7 @@ __all__ = [
     "plot_psth",
     "plot_raster",
     "plot_rates",
+    "plot_responsive",
     "plot_shrinkage",
     "plot_trace",
     "raster_times",
@@ -218,6 +219,56 @@ def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
     ax.set_xlabel("firing rate (Hz)")
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("Firing rates")
+    return ax
+
+
+def plot_responsive(result: Any, baseline: str | None = None, *, fdr: float = 0.05, min_ratio: float = 1.0, ax=None):
+    """Heat map of each neuron's log rate ratio to the baseline (rows: neurons, columns: conditions), with the
+    cells ``responsive`` calls "none" greyed out.
+
+    ``result`` is a count model's fit (``baseline`` then required; ``fdr`` and ``min_ratio`` as in
+    ``result.responsive``) or a ``responsive`` table itself. The colour scale is symmetric around 0 (no change):
+    red faster than the baseline, blue slower.
+    """
+    if isinstance(result, xr.Dataset):
+        table = result
+    elif baseline is None:
+        raise ArgumentError("baseline must name the reference condition when result is a fit; got None.")
+    else:
+        table = _provided(
+            result,
+            "responsive",
+            ("log_ratio", "responsive"),
+            COUNT_HINT,
+            baseline=baseline,
+            fdr=fdr,
+            min_ratio=min_ratio,
+        )
+    table = _provided(table, "responsive", ("log_ratio", "responsive"), COUNT_HINT)
+    ax = _axes(ax)
+    values = table["log_ratio"].transpose("neuron", "condition").values
+    called = table["responsive"].transpose("neuron", "condition").values != "none"
+    limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    ax.imshow(np.where(called, np.nan, 0.0), aspect="auto", cmap="Greys", vmin=-1, vmax=4, interpolation="nearest")
+    image = ax.imshow(
+        np.where(called, values, np.nan), aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
+    )
+    ax.set_xticks(
+        np.arange(table.sizes["condition"]),
+        [str(c) for c in table["condition"].values],
+        rotation=45,
+        ha="right",
+        fontsize=8,
+    )
+    ax.set_yticks(np.arange(table.sizes["neuron"]), [str(n) for n in table["neuron"].values], fontsize=8)
+    ax.set_xlabel("condition")
+    ax.set_ylabel("neuron")
+    attrs = table.attrs
+    ax.set_title(
+        f"log rate ratio to {attrs.get('baseline', 'baseline')}: {attrs.get('n_discoveries', int(called.sum()))} "
+        f"calls at expected FDR {attrs.get('expected_fdr', float('nan')):.3f} (grey: none)"
+    )
+    ax.figure.colorbar(image, ax=ax, label="log(rate / baseline rate)")
     return ax
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from spikepool._validate import check_ci_prob
 from spikepool._version import __version__
-from spikepool.exceptions import ArgumentTypeError
+from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.results.base import Result
 from spikepool.results.fit import FitResult
 from spikepool.results.psth import PSTHResult
@@ -40,13 +40,22 @@ def _section(anchor: str, title: str, body: str) -> str:
     return f'<h2 id="{anchor}">{html.escape(title)}</h2>\n{body}'
 
 
-def report(result: Any, path: str | os.PathLike, *, others: list | None = None, ci_prob: float = 0.94) -> Path:
+def report(
+    result: Any,
+    path: str | os.PathLike,
+    *,
+    others: list | None = None,
+    ci_prob: float = 0.94,
+    baseline: str | None = None,
+    fdr: float = 0.05,
+) -> Path:
     """Write a self-contained HTML report of ``result`` (any model's) to ``path``.
 
     Sections: data, pre-fit checks, model and priors, sampling diagnostics, shrinkage (table and plot), LOO
     (compared with ``others``, fits of the same data, e.g. a Poisson model); for count models
-    (``FitResult``) also Fano factors and posterior predictive checks; for time-resolved fits
-    (``PSTHResult``) the courses, their shrinkage and the Fano factor over time
+    (``FitResult``) also Fano factors and posterior predictive checks, and with ``baseline`` (a condition)
+    the responsive units (``result.responsive(baseline, fdr=fdr)``: heat map and table); for time-resolved
+    fits (``PSTHResult``) the courses, their shrinkage and the Fano factor over time
     (``spikepool.viz.report_psth``).
 
     Returns
@@ -81,11 +90,19 @@ def report(result: Any, path: str | os.PathLike, *, others: list | None = None, 
                 _counts_shrinkage(shrink, ci_prob) if counts_fit else _pooled(result, shrink, ci_prob),
             )
         )
+    if baseline is not None and not counts_fit:
+        raise ArgumentError(
+            f"baseline is for window-count fits (HierarchicalNegBinom); got a {type(result).__name__}. "
+            "Hint: call result.responsive(baseline) on a time-resolved fit for its table over time."
+        )
+    responsive = result.responsive(baseline, fdr=fdr, ci_prob=ci_prob) if baseline is not None else None
     if counts_fit:
         sections += [
             ("fano", "Fano factors", _fano(result, ci_prob)),
             ("ppc", "Posterior predictive checks", _ppc(result)),
         ]
+    if responsive is not None:
+        sections.append(("responsive", f"Responsive units (against {baseline})", _responsive(responsive)))
     sections.append(("loo", "Leave-one-out comparison (PSIS-LOO)", _loo(result, others)))
     nav = "".join(f'<a href="#{anchor}">{title.split(" (")[0]}</a>' for anchor, title, _ in sections)
     body = "".join(_section(anchor, title, html_) for anchor, title, html_ in sections)
@@ -244,6 +261,27 @@ def _ppc(result: FitResult) -> str:
         "factors; a dot outside its bar is variability the family does not reproduce)",
         size=(8, max(4, min(0.2 * rows, 60) + 1.5)),
     )
+
+
+def _responsive(table) -> str:
+    a = table.attrs
+    text = (
+        f"<p>Each unit's rate in each condition against <b>{html.escape(str(a['baseline']))}</b>: the posterior "
+        f"ratio with its {a['ci_prob']:.0%} interval, P(up) = P(ratio &gt; {a['min_ratio']:g}) and P(down). A cell is "
+        "called in its more probable direction when it belongs to the largest set of cells, taken from the most "
+        f"certain down, whose expected false discovery rate is at most {a['fdr']:g} (the Bayesian FDR rule of Newton "
+        f"et al. 2004 / M&uuml;ller et al. 2004): <b>{a['n_discoveries']}</b> calls ({a['n_up']} up, {a['n_down']} "
+        f"down), expected FDR {a['expected_fdr']:.3f}. The expected FDR assumes the model; where some units cannot "
+        "respond at all it is optimistic (spikepool.results.contrasts documents the measured calibration).</p>"
+    )
+    n = table.sizes["neuron"]
+    figure = _figure(
+        lambda ax: plots.plot_responsive(table, ax=ax),
+        "Log rate ratio to the baseline per unit and condition; grey cells are not called",
+        size=(max(6, 0.5 * table.sizes["condition"] + 3), max(4, min(0.22 * n, 60) + 1.5)),
+    )
+    frame = table[["ratio", "ratio_lower", "ratio_upper", "prob_up", "prob_down", "responsive"]].to_dataframe()
+    return text + figure + _table(frame)
 
 
 def _loo(result: Result, others: list | None) -> str:
