@@ -85,7 +85,8 @@ def test_responsive_calls_the_known_responders(fit):
     p = np.maximum(table["prob_up"], table["prob_down"]).values[:, 0]
     assert table.attrs["expected_fdr"] == pytest.approx(float(np.mean(1 - p[labels != "none"])), abs=1e-12)
     # the sign-only rule (min_ratio 1) calls at least as many
-    assert result.responsive("base").attrs["n_discoveries"] >= 16
+    assert result.responsive("base", min_ratio=1.0).attrs["n_discoveries"] >= 16
+    assert result.responsive("base").attrs["min_ratio"] == 1.25  # the default asks for a 25% change
 
 
 def test_contrast_and_responsive_refuse_what_they_cannot_answer(fit):
@@ -152,3 +153,28 @@ def test_cells_without_trials_are_never_called():
     contrast = result.contrast("stim", "base")
     assert np.isnan(contrast["ratio"].values[16:]).all() and np.isfinite(contrast["ratio"].values[:16]).all()
     np.testing.assert_array_equal(contrast["n_trials_a"].values, np.where(np.arange(24) < 16, 20, 0))
+
+
+def test_on_the_locust_recording_it_reproduces_the_hand_made_analysis(data_dir):
+    # tutorial 01's analysis before responsive(): a unit responds to an odour when the 94% interval of
+    # rate[odour] / rate[spontaneous] excludes 1. responsive(min_ratio=1) asks the same (sign) question with a
+    # stated FDR: every pair the hand rule calls, it calls the same way
+    counts = sp.datasets.load_counts("locust20010214", window=(10.0, 11.5))
+    labels = counts["condition"].values.astype(str)
+    counts = counts.assign_coords(
+        condition=("trial", np.where(np.char.startswith(labels, "Spontaneous"), "none", labels))
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SpikepoolWarning)
+        result = sp.HierarchicalNegBinom(condition="condition").fit(
+            counts, draws=500, tune=500, chains=2, random_seed=1, progressbar=False
+        )
+    rate = result.posterior["rate"]
+    ratio = (rate / rate.sel(condition="none")).drop_sel(condition="none")
+    q = ratio.quantile([0.03, 0.97], dim=("chain", "draw"))
+    hand = np.where(q.sel(quantile=0.03) > 1, "up", np.where(q.sel(quantile=0.97) < 1, "down", "none"))
+    table = result.responsive("none", min_ratio=1.0).sel(condition=ratio["condition"].values)
+    calls = table["responsive"].values
+    assert (hand != "none").sum() >= 60  # the locust units respond broadly (tutorial 01: 87 of 100 pairs)
+    np.testing.assert_array_equal(calls[hand != "none"], hand[hand != "none"])
+    assert table.attrs["expected_fdr"] <= 0.05

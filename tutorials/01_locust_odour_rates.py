@@ -131,39 +131,49 @@ plt.show()
 # ## Which units respond to which odours?
 # A unit responds to an odour when its rate under the odour differs from its own baseline rate (the
 # `none` condition, same window, spontaneous trials). The posterior of the ratio `rate[odour] / rate[none]`
-# answers this directly, draw by draw; we call a response when its 94% interval excludes 1.
+# answers this directly, draw by draw. `result.responsive("none")` does it for every unit and odour:
+# the ratio with its interval, `prob_up` = P(ratio > 1.25 | data), `prob_down` = P(ratio < 1/1.25 | data)
+# (a "response" is a change of at least 25% by default: `min_ratio`), and a call ("up", "down", "none")
+# chosen so that the *expected* false discovery rate of all the calls together is at most 5% (the Bayesian
+# FDR rule of Newton et al. 2004: the cells are ranked by how sure the posterior is of their direction,
+# and the largest top set whose mean probability of being wrong is <= 0.05 is called).
 
 # %%
-rate = result.posterior["rate"]
-ratio = rate / rate.sel(condition="none")
-odours = [c for c in ratio["condition"].values if c != "none"]
-q = ratio.sel(condition=odours).quantile([0.03, 0.5, 0.97], dim=("chain", "draw"))
-excited = q.sel(quantile=0.03) > 1
-inhibited = q.sel(quantile=0.97) < 1
-for u in ratio["neuron"].values:
-    up = [
-        f"{c} ×{q.sel(neuron=u, condition=c, quantile=0.5):.1f}" for c in odours if excited.sel(neuron=u, condition=c)
-    ]
-    down = [
-        f"{c} ×{q.sel(neuron=u, condition=c, quantile=0.5):.2f}" for c in odours if inhibited.sel(neuron=u, condition=c)
-    ]
+responses = result.responsive("none", fdr=0.05)
+odours = [str(c) for c in responses["condition"].values]
+label = responses["responsive"]
+excited, inhibited = label == "up", label == "down"
+for u in responses["neuron"].values:
+    row = responses.sel(neuron=u)
+    up = [f"{c} ×{float(row['ratio'].sel(condition=c)):.1f}" for c in odours if excited.sel(neuron=u, condition=c)]
+    down = [f"{c} ×{float(row['ratio'].sel(condition=c)):.2f}" for c in odours if inhibited.sel(neuron=u, condition=c)]
     print(f"{u:>4}: excited by {len(up)} ({', '.join(up) or '-'}); inhibited by {len(down)} ({', '.join(down) or '-'})")
+a = responses.attrs
 print(
-    f"\n{int(excited.sum())} excitatory and {int(inhibited.sum())} inhibitory unit-odour responses "
-    f"out of {excited.size} pairs"
+    f"\n{a['n_up']} excitatory and {a['n_down']} inhibitory unit-odour responses out of {label.size} pairs, "
+    f"expected FDR {a['expected_fdr']:.3f}"
+)
+
+# %% [markdown]
+# The hand-made rule used before `responsive` existed, "the 94% interval of the ratio excludes 1", is a
+# per-pair rule with no stated error rate over the table, and it asks only for the sign: with 10-115 trials
+# per cell a ratio of 1.05 passes it. `min_ratio=1` asks `responsive` the same question; the default asks
+# for a 25% change.
+
+# %%
+hand = np.where(responses["ratio_lower"] > 1, "up", np.where(responses["ratio_upper"] < 1, "down", "none"))
+sign_only = result.responsive("none", fdr=0.05, min_ratio=1.0)["responsive"].values
+print(
+    f"hand-made 94% rule: {(hand == 'up').sum()} up, {(hand == 'down').sum()} down; responsive(min_ratio=1): "
+    f"{(sign_only == 'up').sum()} up, {(sign_only == 'down').sum()} down; they agree on "
+    f"{float((hand == sign_only).mean()):.0%} of the pairs; every pair the hand rule calls is called the same "
+    f"way: {bool(np.all((hand == 'none') | (hand == sign_only)))}; the default (a 25% change) calls "
+    f"{int((label != 'none').sum())}"
 )
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-median = np.log2(q.sel(quantile=0.5).values)
-image = ax.imshow(median, cmap="RdBu_r", vmin=-3, vmax=3, aspect="auto")
-rows, cols = np.nonzero((excited | inhibited).values)
-ax.scatter(cols, rows, marker="*", color="k", s=25, label="94% interval excludes 1")
-ax.set_xticks(range(len(odours)), odours, rotation=45, ha="right")
-ax.set_yticks(range(len(units)), ratio["neuron"].values)
-ax.set_title("Odour response: log2(rate / baseline rate), posterior median")
-fig.colorbar(image, ax=ax, label="log2 ratio")
-ax.legend(loc="upper right", fontsize=8, bbox_to_anchor=(1.0, 1.12))
+sp.plots.plot_responsive(responses, ax=ax)
 plt.show()
 
 # %% [markdown]

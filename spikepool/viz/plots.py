@@ -14,6 +14,7 @@ import xarray as xr
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.io._units import window_to_seconds
 from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments_of
+from spikepool.results.contrasts import MIN_RATIO
 from spikepool.stats.binned import bin_width
 from spikepool.viz._common import _axes
 from spikepool.viz.time_plots import plot_fano_time, plot_psth_fit, plot_rate_map
@@ -222,7 +223,9 @@ def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
     return ax
 
 
-def plot_responsive(result: Any, baseline: str | None = None, *, fdr: float = 0.05, min_ratio: float = 1.0, ax=None):
+def plot_responsive(
+    result: Any, baseline: str | None = None, *, fdr: float = 0.05, min_ratio: float = MIN_RATIO, ax=None
+):
     """Heat map of each neuron's log rate ratio to the baseline (rows: neurons, columns: conditions), with the
     cells ``responsive`` calls "none" greyed out.
 
