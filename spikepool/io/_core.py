@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from spikepool._version import __version__
-from spikepool.exceptions import SpikepoolWarning, WindowError
+from spikepool.exceptions import SourceError, SpikepoolWarning, WindowError
 
 __all__ = ["Neurons", "Trials", "assemble", "bin_edges", "count_spikes", "sorted_times"]
 
@@ -50,6 +51,16 @@ class Neurons:
     ids: list[str]
     spikes: list[dict[int, np.ndarray]]
     coords: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def trial_conditions(conditions: Any, n: int) -> np.ndarray:
+    """One str label per trial (``""`` for every trial without ``conditions``); ``SourceError`` otherwise."""
+    if conditions is None:
+        return np.full(n, "")
+    cond = np.asarray(conditions).astype(str).ravel()
+    if cond.size != n:
+        raise SourceError(f"conditions must give one label per trial; got {cond.size} labels for {n} trials.")
+    return cond
 
 
 def sorted_times(times: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from spikepool.exceptions import ArgumentTypeError, NeuronKeyError, SourceError
-from spikepool.io._core import Neurons, Trials, assemble, binned_trials, sorted_times
+from spikepool.io._core import Neurons, Trials, assemble, binned_trials, sorted_times, trial_conditions
 from spikepool.io._units import to_seconds, window_to_seconds
 
 __all__ = ["from_spike_times"]
@@ -91,14 +91,7 @@ def from_spike_times(
     win = window_to_seconds(window, units=units)
     if win is None:
         raise ArgumentTypeError("window must be a (start, stop) pair; got None.")
-    if conditions is None:
-        cond = np.full(align.size, "")
-    else:
-        cond = np.asarray(conditions).astype(str).ravel()
-        if cond.size != align.size:
-            raise SourceError(
-                f"conditions must give one label per trial; got {cond.size} labels for {align.size} trials."
-            )
+    cond = trial_conditions(conditions, align.size)
     n = align.size
     trials = Trials(align, align + win[0], align + win[1], np.zeros(n, dtype=np.int64), cond)
     bin_s = None if bin_size is None else float(_as_seconds(bin_size, "bin_size", units))

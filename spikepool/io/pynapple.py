@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from spikepool.exceptions import ArgumentTypeError, SourceError, WindowError
-from spikepool.io._core import Neurons, Trials, assemble, binned_trials, covered, sorted_times
+from spikepool.io._core import Neurons, Trials, assemble, binned_trials, covered, sorted_times, trial_conditions
 from spikepool.io._units import to_seconds, window_to_seconds
 
 __all__ = ["from_pynapple", "pynapple_module"]
@@ -110,9 +110,7 @@ def from_pynapple(
         if win is None:
             raise ArgumentTypeError("window must be a (start, stop) pair for event-time trials; got None.")
         lo, hi = align + win[0], align + win[1]
-        cond = np.full(align.size, "") if conditions is None else np.asarray(conditions).astype(str).ravel()
-        if cond.size != align.size:
-            raise SourceError(f"conditions must give one label per trial; got {cond.size} for {align.size} trials.")
+        cond = trial_conditions(conditions, align.size)
     if align.size == 0:
         raise SourceError("trials must hold at least one trial; got none.")
     support = np.column_stack([np.asarray(tsgroup.time_support.start), np.asarray(tsgroup.time_support.end)])

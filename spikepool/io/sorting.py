@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from spikepool.exceptions import ArgumentTypeError, SourceError
-from spikepool.io._core import Neurons, Trials, assemble, binned_trials, check_extent, sorted_times
+from spikepool.io._core import Neurons, Trials, assemble, binned_trials, check_extent, sorted_times, trial_conditions
 from spikepool.io._units import to_seconds, window_to_seconds
 
 __all__ = ["from_sorting"]
@@ -142,12 +142,7 @@ def from_sorting(
     win = window_to_seconds(window, units=units)
     if win is None:
         raise ArgumentTypeError("window must be a (start, stop) pair; got None.")
-    if conditions is None:
-        cond = np.full(align.size, "")
-    else:
-        cond = np.asarray(conditions).astype(str).ravel()
-        if cond.size != align.size:
-            raise SourceError(f"conditions must give one label per trial; got {cond.size} for {align.size} trials.")
+    cond = trial_conditions(conditions, align.size)
     trials = Trials(align, align + win[0], align + win[1], segment, cond, {"segment": segment})
     if sorting.has_recording():
         starts = np.array([sorting.sample_index_to_time(0, segment_index=s) for s in range(n_segments)])
