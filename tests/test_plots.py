@@ -95,7 +95,9 @@ def test_raster_and_psth_from_neo(rng, tmp_path):
 
 def test_trace_plot_returns_a_plot_collection(fit):
     pc = plots.plot_trace(fit, var_names=("mu", "tau"))
-    assert hasattr(pc, "viz")
+    assert set(pc.viz["trace"].data_vars) == {"mu", "tau"}
+    # the default shows the family's dispersion: alpha for the NB (nu for the COM-Poisson)
+    assert {"mu", "tau", "alpha"} <= set(plots.plot_trace(fit).viz["trace"].data_vars)
     with pytest.raises(ValueError, match="'trace' or 'rank'"):
         plots.plot_trace(fit, kind="pair")
 

@@ -444,8 +444,12 @@ def plot_psth(counts: xr.DataArray, *, neuron: str | None = None, by_condition: 
     return ax
 
 
-def plot_trace(result: Any, *, var_names=("mu", "tau", "alpha"), kind: str = "trace"):
-    """Trace (``kind="trace"``) or rank (``kind="rank"``) plots of ArviZ; returns its PlotCollection."""
+def plot_trace(result: Any, *, var_names=("mu", "tau", "alpha", "nu"), kind: str = "trace"):
+    """Trace (``kind="trace"``) or rank (``kind="rank"``) plots of ArviZ; returns its PlotCollection.
+
+    The default names the population mean and scale and the count family's dispersion (``alpha`` for the
+    Negative Binomial, ``nu`` for the COM-Poisson); names the fit does not have are skipped.
+    """
     import arviz_plots as azp
 
     names = [v for v in var_names if v in result.idata["posterior"].data_vars]
