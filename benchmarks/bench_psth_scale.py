@@ -20,7 +20,8 @@ parameters, and (simulated) the coverage of the true rates by the 90% intervals.
 Run from the repository root::
 
     SPIKEPOOL_DATA=../shared/data python benchmarks/bench_psth_scale.py [--case locust|simulated|both]
-        [--draws 1000] [--tune 1000] [--sampler auto] [--target-accept 0.99] [--seeds 0 1 2] [--chains 2]
+        [--draws 1000] [--tune 1000] [--likelihood negbin] [--sampler auto] [--target-accept 0.99]
+        [--seeds 0 1 2] [--chains 2]
 
 ``worst`` names the diagnosed variable with the largest R-hat; ``--seeds`` refits with other sampler seeds
 (the data stay the same), to tell a chance excursion of 2-chain R-hat from a parameter that mixes badly.
@@ -57,9 +58,10 @@ def run(
     seed: int = 0,
     chains: int = 2,
     tune: int | None = None,
+    likelihood: str = "negbin",
 ) -> dict:
     binned, truth = CASES[name]()
-    model = sp.HierarchicalPSTH(condition="condition", sampler=sampler)
+    model = sp.HierarchicalPSTH(condition="condition", sampler=sampler, likelihood=likelihood)
     start = time.perf_counter()
     data = model.prepare(binned)
     model.check(data)
@@ -77,6 +79,7 @@ def run(
     worst = max(rhat, key=rhat.get)
     row = {
         "case": name,
+        "likelihood": likelihood,
         "seed": seed,
         "chains": chains,
         "tune+draws": f"{tune}+{draws}",
@@ -106,13 +109,14 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000, help="draws and tuning steps per chain")
     parser.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: --draws)")
     parser.add_argument("--sampler", default="auto")
+    parser.add_argument("--likelihood", default="negbin", help="the count family (negbin, poisson, com_poisson)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampler seeds, one fit each")
     parser.add_argument("--chains", type=int, default=2, help="chains (each --draws draws after --draws tuning)")
     parser.add_argument("--target-accept", type=float, default=None, help="default: the model's")
     args = parser.parse_args()
     names = list(CASES) if args.case == "both" else [args.case]
     for name, seed in ((n, s) for n in names for s in args.seeds):
-        row = run(name, args.draws, args.sampler, args.target_accept, seed, args.chains, args.tune)
+        row = run(name, args.draws, args.sampler, args.target_accept, seed, args.chains, args.tune, args.likelihood)
         text = (
             f"{k} {v:.4f}" if k == "max R-hat" else f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
             for k, v in row.items()
