@@ -53,6 +53,37 @@ class Neurons:
     coords: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def scalar_columns(table, skip: set) -> dict[str, np.ndarray]:
+    """The columns of a pandas ``table`` that hold one number, boolean or string per row (not in ``skip``)."""
+    out = {}
+    for col in table.columns:
+        if col in skip:
+            continue
+        values = table[col].to_numpy()
+        if values.dtype.kind in "biuf":
+            out[str(col)] = values
+        elif all(isinstance(v, str) for v in values):
+            out[str(col)] = values.astype(str)
+    return out
+
+
+def column_conditions(table, key: str | None, default: str, n: int, where: str) -> np.ndarray:
+    """Each of ``n`` trials' condition from column ``key`` of a pandas ``table`` (``None``: no table).
+
+    ``""`` for every trial when ``key`` is None or is the ``default`` column and absent (no conditions then);
+    ``SourceError`` naming ``where`` when any other ``key`` is not a column.
+    """
+    columns = [] if table is None else list(table.columns)
+    if key and key in columns:
+        return table[key].to_numpy().astype(str)
+    if key and key != default:
+        raise SourceError(
+            f"condition_key must be a column of {where}; got {key!r}, columns {columns}. "
+            "Hint: condition_key=None counts without conditions."
+        )
+    return np.full(n, "")
+
+
 def trial_conditions(conditions: Any, n: int) -> np.ndarray:
     """One str label per trial (``""`` for every trial without ``conditions``); ``SourceError`` otherwise."""
     if conditions is None:

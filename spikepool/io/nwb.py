@@ -11,7 +11,17 @@ import numpy as np
 import xarray as xr
 
 from spikepool.exceptions import ArgumentTypeError, NeuronKeyError, SourceError, SpikepoolWarning
-from spikepool.io._core import Neurons, Trials, assemble, binned_trials, covered, overlapping, sorted_times
+from spikepool.io._core import (
+    Neurons,
+    Trials,
+    assemble,
+    binned_trials,
+    column_conditions,
+    covered,
+    overlapping,
+    scalar_columns,
+    sorted_times,
+)
 from spikepool.io._units import to_seconds, window_to_seconds
 
 __all__ = ["from_nwb"]
@@ -25,26 +35,13 @@ def _pynwb():
     return pynwb
 
 
-def _scalar_columns(df, skip: set[str]) -> dict[str, np.ndarray]:
-    out = {}
-    for col in df.columns:
-        if col in skip:
-            continue
-        values = df[col].to_numpy()
-        if values.dtype.kind in "biuf":
-            out[col] = values
-        elif all(isinstance(v, str) for v in values):
-            out[col] = values.astype(str)
-    return out
-
-
-def _brain_areas(table, rows: np.ndarray) -> np.ndarray | None:
+def _brain_areas(table) -> np.ndarray | None:
     """Each unit's brain area: the ``location`` of its ``electrodes`` rows ("/"-joined where they differ)."""
     if "electrodes" not in table.colnames:
         return None
     out = []
-    for i in rows:
-        electrodes = table["electrodes"][int(i)]
+    for i in range(len(table)):
+        electrodes = table["electrodes"][i]
         places = electrodes["location"] if "location" in getattr(electrodes, "columns", ()) else []
         out.append("/".join(sorted({str(v) for v in places})))
     return np.asarray(out, dtype=str)
@@ -105,7 +102,7 @@ def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label
             f"neuron ids must be unique; got duplicates in {neuron_key or 'units.id'}. "
             "Hint: choose a neuron_key column that tells the units apart."
         )
-    areas = _brain_areas(nwb.units, np.arange(len(units)))
+    areas = _brain_areas(nwb.units)
     if areas is not None and "brain_area" not in units.columns:
         units = units.assign(brain_area=areas)
     rows = _select_units(units, selection, ids, label)
@@ -128,19 +125,11 @@ def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label
     else:
         start, stop = t_align + win[0], t_align + win[1]
     n = t_align.size
-    if condition_key and condition_key in trials_df.columns:
-        cond = trials_df[condition_key].to_numpy().astype(str)
-    elif condition_key and condition_key != "condition":  # the default may be absent: no conditions then
-        raise SourceError(
-            f"condition_key must be a column of the trials table; got {condition_key!r}, columns "
-            f"{list(trials_df.columns)} in {label}. Hint: condition_key=None counts without conditions."
-        )
-    else:
-        cond = np.full(n, "")
-    extra = _scalar_columns(trials_df, {condition_key, "start_time", "stop_time", "timeseries"})
+    cond = column_conditions(trials_df, condition_key, "condition", n, f"the trials table in {label}")
+    extra = scalar_columns(trials_df, {condition_key, "start_time", "stop_time", "timeseries"})
     extra = {("nwb_" + k if k in ("t_start", "t_stop", "duration", "event_time") else k): v for k, v in extra.items()}
     trials = Trials(t_align, start, stop, np.zeros(n, dtype=np.int64), cond, extra)
-    neuron_coords = _scalar_columns(units, {"spike_times", "obs_intervals", neuron_key})
+    neuron_coords = scalar_columns(units, {"spike_times", "obs_intervals", neuron_key})
     rel_edges = binned_trials(trials, None if bin_size is None else float(to_seconds(bin_size, "bin_size", "s")))
     attrs: dict = {"align": align, "source": label}
     if win is not None:

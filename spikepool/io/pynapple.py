@@ -9,7 +9,17 @@ import numpy as np
 import xarray as xr
 
 from spikepool.exceptions import ArgumentTypeError, SourceError, WindowError
-from spikepool.io._core import Neurons, Trials, assemble, binned_trials, covered, sorted_times, trial_conditions
+from spikepool.io._core import (
+    Neurons,
+    Trials,
+    assemble,
+    binned_trials,
+    column_conditions,
+    covered,
+    scalar_columns,
+    sorted_times,
+    trial_conditions,
+)
 from spikepool.io._units import to_seconds, window_to_seconds
 
 __all__ = ["from_pynapple", "pynapple_module"]
@@ -24,20 +34,6 @@ def pynapple_module():
     except ImportError as err:
         raise ImportError("this needs pynapple: pip install 'spikepool[pynapple]'") from err
     return nap
-
-
-def _metadata_coords(tsgroup) -> dict[str, np.ndarray]:
-    out = {}
-    table = tsgroup.metadata
-    for col in table.columns:
-        if col in DERIVED:
-            continue
-        values = table[col].to_numpy()
-        if values.dtype.kind in "biuf":
-            out[str(col)] = values
-        elif all(isinstance(v, str) for v in values):
-            out[str(col)] = values.astype(str)
-    return out
 
 
 def from_pynapple(
@@ -90,16 +86,7 @@ def from_pynapple(
     if isinstance(trials, nap.IntervalSet):
         start, end = np.asarray(trials.start, dtype=float), np.asarray(trials.end, dtype=float)
         table = trials.metadata if hasattr(trials, "metadata") else None
-        if condition_key and table is not None and condition_key in table.columns:
-            cond = table[condition_key].to_numpy().astype(str)
-        elif condition_key and condition_key != "label":
-            columns = [] if table is None else list(table.columns)
-            raise SourceError(
-                f"condition_key must be a metadata column of the IntervalSet; got {condition_key!r}, columns "
-                f"{columns}. Hint: condition_key=None counts without conditions."
-            )
-        else:
-            cond = np.full(start.size, "")
+        cond = column_conditions(table, condition_key, "label", start.size, "the IntervalSet's metadata")
         if conditions is not None:
             raise ArgumentTypeError("conditions is for event times; an IntervalSet gives them by condition_key.")
         align = start
@@ -133,5 +120,5 @@ def from_pynapple(
         attrs["window"] = np.array(win)
     if bin_s is not None:
         attrs["bin_size"] = bin_s
-    neurons = Neurons(ids, spikes, _metadata_coords(tsgroup))
+    neurons = Neurons(ids, spikes, scalar_columns(tsgroup.metadata, set(DERIVED)))
     return assemble(neurons, table_trials, rel_edges=rel_edges, attrs=attrs)

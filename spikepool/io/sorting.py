@@ -64,10 +64,12 @@ def _metrics(analyzer, unit_ids) -> dict[str, np.ndarray]:
 
 def _events(events: Any, n_segments: int, units: Any) -> list[np.ndarray]:
     """One float64 array of alignment times (s) per segment."""
-    if n_segments == 1 and not (isinstance(events, list | tuple) and len(events) == 1 and np.ndim(events[0]) == 1):
-        per_segment = [events]
-    elif isinstance(events, list | tuple) and len(events) == n_segments:
+    # a list of one array per segment; with one segment also the array itself (a list of numbers is that)
+    listed = isinstance(events, list | tuple) and len(events) == n_segments
+    if listed and (n_segments > 1 or np.ndim(events[0]) == 1):
         per_segment = list(events)
+    elif n_segments == 1:
+        per_segment = [events]
     else:
         raise SourceError(
             f"events must give the trials' alignment times of each of the sorting's {n_segments} segments (a list "

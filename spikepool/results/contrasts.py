@@ -39,6 +39,7 @@ import xarray as xr
 from spikepool._validate import check_ci_prob, did_you_mean
 from spikepool.counts.schema import valid_mask
 from spikepool.exceptions import ArgumentError
+from spikepool.stats.intervals import draw_summary
 
 __all__ = ["ConditionContrasts", "bayes_fdr", "contrast_table", "responsive_table"]
 
@@ -98,11 +99,6 @@ def check_conditions(names: Sequence[str], wanted: Sequence[str], what: str) -> 
     return out
 
 
-def _summary(x: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    low, high = np.quantile(x, [(1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
-    return x.mean(axis=0), low, high
-
-
 def _stack(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
     return [np.stack([p[k] for p in parts]) for k in range(len(parts[0]))]
 
@@ -126,7 +122,7 @@ def contrast_table(
     parts = []
     for rates in draws:
         ra, rb = rates[:, 0], rates[:, 1]
-        parts.append((*_summary(ra / rb, ci_prob), *_summary(ra - rb, ci_prob), (ra > rb).mean(axis=0)))
+        parts.append((*draw_summary(ra / rb, ci_prob), *draw_summary(ra - rb, ci_prob), (ra > rb).mean(axis=0)))
     values = _stack(parts)
     missing = (trials == 0).any(axis=1).reshape((-1,) + (1,) * (values[0].ndim - 1))
     ratio, ratio_low, ratio_high, diff, diff_low, diff_high, greater = (np.where(missing, np.nan, v) for v in values)
@@ -175,7 +171,7 @@ def responsive_table(
     for rates in draws:
         ratio = rates[:, 1:] / rates[:, :1]
         up, down = (ratio > min_ratio).mean(axis=0), (ratio < 1.0 / min_ratio).mean(axis=0)
-        parts.append((*_summary(ratio, ci_prob), np.log(ratio).mean(axis=0), up, down))
+        parts.append((*draw_summary(ratio, ci_prob), np.log(ratio).mean(axis=0), up, down))
     mean, low, high, log_mean, up, down = _stack(parts)
     observed = (trials[:, :1] > 0) & (trials[:, 1:] > 0)  # (neuron, K)
     observed = np.broadcast_to(observed.reshape(observed.shape + (1,) * (up.ndim - 2)), up.shape)

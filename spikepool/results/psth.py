@@ -33,6 +33,7 @@ from spikepool.results.fit import (
 )
 from spikepool.stats.binned import basis_of, bin_width, compress_binned, condition_names
 from spikepool.stats.families import COM_POISSON, NEGBIN, family_of
+from spikepool.stats.intervals import draw_summary
 
 __all__ = ["PSTHResult", "psth_groups"]
 
@@ -53,12 +54,6 @@ def psth_groups(idata: xr.DataTree, counts: xr.DataArray, spec: dict) -> xr.Data
     tree = xr.DataTree.from_dict(groups)
     tree.attrs = {**idata.attrs, "spikepool_spec": json.dumps(spec)}
     return tree
-
-
-def _summary(draws: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and equal-tailed interval over axis 0 (the flattened draws)."""
-    low, high = np.quantile(draws, [(1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
-    return draws.mean(axis=0), low, high
 
 
 @dataclass(kw_only=True, repr=False)
@@ -185,7 +180,7 @@ class PSTHResult(ConditionContrasts, Result):
     def rates(self, ci_prob: float = 0.94) -> xr.Dataset:
         """Posterior firing rates (Hz): Dataset (neuron, [condition,] time) with mean, lower, upper."""
         ci_prob = check_ci_prob(ci_prob)
-        parts = [_summary(np.exp(self._log_rates(i)), ci_prob) for i in range(self.counts.sizes["neuron"])]
+        parts = [draw_summary(np.exp(self._log_rates(i)), ci_prob) for i in range(self.counts.sizes["neuron"])]
         mean, low, high = (np.stack([p[k] for p in parts]) for k in range(3))
         out = self._table(mean, low, high, ("neuron", "condition", "time"), self._coords(), "Hz")
         out.attrs["ci_prob"] = ci_prob
@@ -198,7 +193,7 @@ class PSTHResult(ConditionContrasts, Result):
         neuron's rate."""
         ci_prob = check_ci_prob(ci_prob)
         draws = np.exp(self._flat("population_coef") @ self.basis.T)
-        out = self._table(*_summary(draws, ci_prob), ("condition", "time"), self._coords(neuron=False), "Hz")
+        out = self._table(*draw_summary(draws, ci_prob), ("condition", "time"), self._coords(neuron=False), "Hz")
         out.attrs["ci_prob"] = ci_prob
         return out
 
@@ -216,11 +211,11 @@ class PSTHResult(ConditionContrasts, Result):
         for i in range(self.counts.sizes["neuron"]):
             mu = np.exp(self._log_rates(i)) * width
             f = family.fano(mu, self._alpha(i, mu))
-            per_neuron.append(_summary(f, ci_prob))
+            per_neuron.append(draw_summary(f, ci_prob))
             total = total + f
         mean, low, high = (np.stack([p[k] for p in per_neuron]) for k in range(3))
         out = self._table(mean, low, high, ("neuron", "condition", "time"), self._coords())
-        pop = self._table(*_summary(total / len(per_neuron), ci_prob), ("condition", "time"), self._coords(False))
+        pop = self._table(*draw_summary(total / len(per_neuron), ci_prob), ("condition", "time"), self._coords(False))
         for k in ("mean", "lower", "upper"):
             out[f"population_{k}"] = pop[k]
         out.attrs["ci_prob"] = ci_prob

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
 from spikepool._validate import check_ci_prob
 
-__all__ = ["SAMPLE_DIMS", "eti", "interval", "sample_mean"]
+__all__ = ["SAMPLE_DIMS", "draw_summary", "eti", "interval", "sample_mean"]
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -38,6 +39,12 @@ def eti(da: xr.DataArray, ci_prob: float) -> tuple[xr.DataArray, xr.DataArray]:
         return da, da
     q = da.quantile([(1 - ci_prob) / 2, (1 + ci_prob) / 2], dim=dims)
     return q.isel(quantile=0, drop=True), q.isel(quantile=1, drop=True)
+
+
+def draw_summary(draws: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and equal-tailed ``ci_prob`` interval over axis 0 of a numpy array of flattened draws."""
+    low, high = np.quantile(draws, [(1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
+    return draws.mean(axis=0), low, high
 
 
 def interval(da: xr.DataArray, ci_prob: float, units: str | None = None) -> xr.Dataset:

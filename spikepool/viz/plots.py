@@ -233,21 +233,10 @@ def plot_responsive(
     ``result.responsive``) or a ``responsive`` table itself. The colour scale is symmetric around 0 (no change):
     red faster than the baseline, blue slower.
     """
-    if isinstance(result, xr.Dataset):
-        table = result
-    elif baseline is None:
+    if baseline is None and not isinstance(result, xr.Dataset):
         raise ArgumentError("baseline must name the reference condition when result is a fit; got None.")
-    else:
-        table = _provided(
-            result,
-            "responsive",
-            ("log_ratio", "responsive"),
-            COUNT_HINT,
-            baseline=baseline,
-            fdr=fdr,
-            min_ratio=min_ratio,
-        )
-    table = _provided(table, "responsive", ("log_ratio", "responsive"), COUNT_HINT)
+    variables = ("log_ratio", "responsive")
+    table = _provided(result, "responsive", variables, COUNT_HINT, baseline=baseline, fdr=fdr, min_ratio=min_ratio)
     ax = _axes(ax)
     values = table["log_ratio"].transpose("neuron", "condition").values
     called = table["responsive"].transpose("neuron", "condition").values != "none"
