@@ -24,7 +24,7 @@ their direction / true responders; in ``continuous``, cells with |log ratio| > l
 
 Run from the repository root::
 
-    python benchmarks/fdr_responsive.py [--reps 20] [--scenario sparse|continuous|both]
+    python benchmarks/fdr_responsive.py [--reps 20] [--scenario sparse|continuous|both] [--model default|sparse|both]
 """
 
 from __future__ import annotations
@@ -81,18 +81,27 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--scenario", choices=("sparse", "continuous", "both"), default="both")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--model",
+        choices=("default", "sparse", "both"),
+        default="both",
+        help="default: HierarchicalNegBinom(condition=...); sparse: also baseline='base' (a point mass at no change)",
+    )
     args = parser.parse_args()
+    models = ("default", "sparse") if args.model == "both" else (args.model,)
     scenarios = ("sparse", "continuous") if args.scenario == "both" else (args.scenario,)
-    print(f"{'scenario':11s} {'min_ratio':>9s} {'realised FDR':>16s} {'expected':>9s} {'calls':>6s} {'power':>6s}")
-    for scenario in scenarios:
+    head = f"{'model':8s} {'scenario':11s} {'min_ratio':>9s} {'realised FDR':>16s} {'expected':>9s}"
+    print(f"{head} {'calls':>6s} {'power':>6s}")
+    for model, scenario in ((m, s) for m in models for s in scenarios):
         rng = np.random.default_rng(args.seed)
+        baseline = {"baseline": "base"} if model == "sparse" else {}
         rows = {m: [] for m in MIN_RATIOS}
         start = time.perf_counter()
         for rep in range(args.reps):
             counts, log_ratio = simulate(rng, scenario)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", sp.SpikepoolWarning)
-                fit = sp.HierarchicalNegBinom(condition="condition").fit(
+                fit = sp.HierarchicalNegBinom(condition="condition", **baseline).fit(
                     counts, draws=500, tune=500, chains=2, random_seed=rep, progressbar=False
                 )
             for m in MIN_RATIOS:
@@ -102,11 +111,11 @@ def main() -> None:
             r = np.array(rows[m])
             fdr, se = r[:, 0].mean(), r[:, 0].std(ddof=1) / np.sqrt(len(r)) if len(r) > 1 else np.nan
             print(
-                f"{scenario:11s} {m:9.2f} {fdr:9.3f} +- {se:.3f} {r[:, 3].mean():9.3f} {r[:, 1].mean():6.1f} "
-                f"{r[:, 2].mean():6.2f}",
+                f"{model:8s} {scenario:11s} {m:9.2f} {fdr:9.3f} +- {se:.3f} {r[:, 3].mean():9.3f} "
+                f"{r[:, 1].mean():6.1f} {r[:, 2].mean():6.2f}",
                 flush=True,
             )
-        print(f"{'':11s} {args.reps} data sets in {time.perf_counter() - start:.0f} s", flush=True)
+        print(f"{'':20s} {args.reps} data sets in {time.perf_counter() - start:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

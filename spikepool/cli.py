@@ -132,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a condition (e.g. Spontaneous_1): add the responsive units against it (Bayesian FDR) to the report",
     )
     f.add_argument("--fdr", type=float, default=0.05, help="target expected FDR of --baseline's calls (0.05)")
+    f.add_argument(
+        "--sparse-responses",
+        action="store_true",
+        help="fit with a point mass at no change against --baseline (HierarchicalNegBinom(baseline=...)): "
+        "calibrated calls where some units do not respond at all",
+    )
     f.add_argument("--out", type=Path, required=True, help="output folder (created)")
     r = sub.add_parser("report", help="write the HTML report of a saved result")
     r.add_argument("result", type=Path, help="a result written by 'spikepool fit' (result.nc)")
@@ -305,13 +311,18 @@ def _fit(args) -> int:
 
 def _check_baseline(args, counts, condition: str | None, binned: bool) -> None:
     """Refuse a --baseline the fit cannot answer, before sampling."""
+    if args.sparse_responses and args.baseline is None:
+        raise ArgumentError(
+            "--sparse-responses needs --baseline (the condition responses are measured against); got none. "
+            "Hint: add --baseline Spontaneous_1, say."
+        )
+    if args.sparse_responses and binned:
+        raise ArgumentError(
+            "--sparse-responses is for window counts (HierarchicalNegBinom); got it with --bin-size. "
+            "Hint: drop one of them."
+        )
     if args.baseline is None:
         return
-    if binned:
-        raise ArgumentError(
-            "--baseline is for window counts; got it with --bin-size. Hint: drop --bin-size, or call "
-            "result.responsive(baseline) on the saved time-resolved fit."
-        )
     if not (0.0 < args.fdr < 1.0):
         raise ArgumentError(f"--fdr must be a rate in (0, 1); got {args.fdr!r}.")
     names = sorted(set(counts[condition].values.tolist())) if condition else []
@@ -333,6 +344,7 @@ def _model(args, condition: str | None, likelihood: str, binned: bool):
         condition=condition,
         neuron_effect=NEURON_EFFECT[args.neuron_effect],
         session=_session(args),
+        baseline=args.baseline if getattr(args, "sparse_responses", False) else None,
     )
 
 

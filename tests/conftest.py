@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded rng, the real-data folder, and small in-memory Neo recordings."""
+"""Shared fixtures: a seeded rng, the real-data folder, small in-memory Neo recordings and simulated responders."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import neo
 import numpy as np
 import pytest
 import quantities as pq
+
+import spikepool as sp
 
 
 @pytest.fixture
@@ -57,3 +59,16 @@ def make_block(
 def brute_counts(times: np.ndarray, start: float, stop: float) -> int:
     """Independent count of spikes in [start, stop)."""
     return int(np.sum((times >= start) & (times < stop)))
+
+
+def responders(seed: int = 5, n_each: int = 8, trials: int = 40):
+    """NB counts (alpha 10) of 3 x n_each neurons in 'base' and 'stim' (alternating 1 s trials): the first n_each
+    fire twice as fast under stim, the next half as fast, the last exactly as fast. Returns (counts, true
+    baseline rates, true ratios)."""
+    rng = np.random.default_rng(seed)
+    base = np.exp(rng.normal(np.log(10.0), 0.5, 3 * n_each))
+    ratio = np.repeat([2.0, 0.5, 1.0], n_each)
+    cond = np.tile([0, 1], trials // 2)
+    rate = np.stack([base, base * ratio], axis=1)[:, cond]
+    y = rng.poisson(rng.gamma(10.0, rate / 10.0))
+    return sp.from_array(y, duration=1.0, condition=np.array(["base", "stim"])[cond]), base, ratio

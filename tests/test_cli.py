@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import spikepool as sp
+from spikepool import cli
 
 EXE = str(Path(sys.executable).with_name("spikepool"))
 
@@ -110,8 +111,33 @@ def test_a_baseline_that_is_not_a_condition_is_refused_before_fitting(data_dir, 
     argv = ["fit", "locust20010214", "--window", "10", "12", "--out", str(tmp_path / "x")]
     out = run(*argv, "--baseline", "Spontaneus_1")
     assert out.returncode != 0 and "Did you mean 'Spontaneous_1'" in out.stderr and "fitting" not in out.stderr
-    out = run(*argv, "--baseline", "Spontaneous_1", "--bin-size", "0.05")
-    assert out.returncode != 0 and "--baseline is for window counts" in out.stderr
+    out = run(*argv, "--sparse-responses")
+    assert out.returncode != 0 and "--sparse-responses needs --baseline" in out.stderr
+    out = run(*argv, "--baseline", "Spontaneous_1", "--sparse-responses", "--bin-size", "0.05")
+    assert out.returncode != 0 and "--sparse-responses is for window counts" in out.stderr
+
+
+def test_sparse_responses_fits_the_point_mass_model():
+    args = cli._parser().parse_args(
+        [
+            "fit",
+            "locust20010214",
+            "--window",
+            "10",
+            "12",
+            "--baseline",
+            "Spontaneous_1",
+            "--sparse-responses",
+            "--out",
+            "x",
+        ]
+    )
+    model = cli._model(args, "condition", "negbin", False)
+    assert model.baseline == "Spontaneous_1" and model.spec()["baseline"] == "Spontaneous_1"
+    args = cli._parser().parse_args(
+        ["fit", "locust20010214", "--window", "10", "12", "--baseline", "Spontaneous_1", "--out", "x"]
+    )
+    assert cli._model(args, "condition", "negbin", False).baseline is None
 
 
 def test_fit_with_com_poisson_compares_it_with_the_nb_and_the_poisson(data_dir, tmp_path):
@@ -136,12 +162,13 @@ def test_fit_with_bin_size_fits_the_time_resolved_model(data_dir, tmp_path):
     folder = tmp_path / "psth"
     argv = ["kramer-eden-stn", "--window", "-0.5", "0.5", "--bin-size", "0.025"]
     common = ["--draws", "150", "--tune", "150", "--chains", "1", "--no-compare", "--out", str(folder)]
-    out = run("fit", *argv, *common)
+    out = run("fit", *argv, *common, "--baseline", "left")
     assert out.returncode == 0, out.stderr
     assert "course_shrinkage" in out.stdout and {p.name for p in folder.iterdir()} == {
         "report.html",
         "result.nc",
         "rates.csv",
+        "responsive.csv",
     }
     result = sp.load_result(folder / "result.nc")
     assert isinstance(result, sp.results.PSTHResult) and result.spec["condition"] == "condition"
@@ -153,7 +180,13 @@ def test_fit_with_bin_size_fits_the_time_resolved_model(data_dir, tmp_path):
         direct = counts.isel(neuron=0).where(counts["condition"] == label, drop=True).mean("trial") / 0.025
         np.testing.assert_allclose(rates.xs(("stn", label))["raw_rate"].values, direct.values, rtol=1e-12)
     page = (folder / "report.html").read_text()
-    assert "Time courses" in page and "Variability over time" in page and page.count("data:image/png") >= 4
+    assert "Time courses" in page and "Variability over time" in page and page.count("data:image/png") >= 5
+    # --baseline over time: one row per (neuron, condition, bin), the same as result.responsive, and a section
+    responsive = pd.read_csv(folder / "responsive.csv").set_index(["neuron", "condition", "time"])
+    table = result.responsive("left")
+    assert len(responsive) == 40 and "responsive against left" in out.stdout
+    np.testing.assert_array_equal(responsive["responsive"].values, table["responsive"].values.ravel())
+    assert "Responsive units (against left)" in page and "bins_up" in page
     check = run("check", *argv)
     assert check.returncode == 0 and "check_binned" in check.stdout and "sparse_bins" in check.stdout
 

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import responders
 
 import spikepool as sp
 from spikepool.results.contrasts import bayes_fdr
@@ -28,21 +29,9 @@ def test_the_fdr_rule_takes_the_largest_top_set_whose_expected_fdr_is_below_the_
     np.testing.assert_array_equal(selected, [True, False, False])
 
 
-def _responders(seed: int = 5, n_each: int = 8, trials: int = 40):
-    """NB counts of 3 x n_each neurons in 'base' and 'stim' (alternating trials, 1 s): the first n_each fire
-    twice as fast under stim, the next half as fast, the last the same. Returns (counts, true ratio)."""
-    rng = np.random.default_rng(seed)
-    base = np.exp(rng.normal(np.log(10.0), 0.5, 3 * n_each))
-    ratio = np.repeat([2.0, 0.5, 1.0], n_each)
-    cond = np.tile([0, 1], trials // 2)
-    rate = np.stack([base, base * ratio], axis=1)[:, cond]
-    y = rng.poisson(rng.gamma(10.0, rate / 10.0))
-    return sp.from_array(y, duration=1.0, condition=np.array(["base", "stim"])[cond]), ratio
-
-
 @pytest.fixture(scope="module")
 def fit():
-    counts, ratio = _responders()
+    counts, _, ratio = responders()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sp.SpikepoolWarning)
         result = sp.HierarchicalNegBinom(condition="condition").fit(
@@ -137,7 +126,7 @@ def test_the_heat_map_greys_out_the_cells_not_called(fit):
 def test_cells_without_trials_are_never_called():
     # the unchanged neurons 16-23 were not recorded in any stim trial (valid=False): the model still has their
     # stim rate (the population's prediction, possibly confident) but no data, so no call and no contrast
-    counts, ratio = _responders(seed=8)
+    counts, _, ratio = responders(seed=8)
     valid = np.ones(counts.shape, dtype=bool)
     valid[16:, counts["condition"].values == "stim"] = False
     counts = counts.where(valid, 0).assign_coords(valid=(("neuron", "trial"), valid))

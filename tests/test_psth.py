@@ -15,6 +15,7 @@ from scipy import stats
 import spikepool as sp
 from spikepool.stats.binned import bspline_basis, compress_binned, n_basis_of
 from spikepool.stats.families import COM_POISSON
+from spikepool.viz.report import responsive_over_time
 
 WIDTH = 0.025
 
@@ -335,3 +336,22 @@ def test_contrast_and_responsive_over_time(fit):
     assert resp["responsive"].dims == ("neuron", "condition", "time") and resp.attrs["n_up"] > 0
     up = resp["responsive"].values[:, 0] == "up"
     assert (true_ratio[up] > 1.0).mean() >= 0.9  # calls mostly where b is truly faster
+    # the heat map of one condition over time greys out the bins not called; the report's summary counts them
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = sp.plots.plot_responsive(resp, condition="b")
+    grey, colour = ax.images
+    called = resp["responsive"].sel(condition="b").transpose("neuron", "time").values != "none"
+    np.testing.assert_array_equal(np.isnan(np.asarray(colour.get_array(), dtype=float)), ~called)
+    np.testing.assert_array_equal(np.isnan(np.asarray(grey.get_array(), dtype=float)), called)
+    assert ax.get_xlabel() == "time (s)" and "log rate ratio b / a" in ax.get_title()
+    t = resp["time"].values
+    assert grey.get_extent()[:2] == pytest.approx([t[0] - (t[1] - t[0]) / 2, t[-1] + (t[1] - t[0]) / 2])
+    with pytest.raises(sp.ArgumentError, match="Did you mean 'b'"):
+        sp.plots.plot_responsive(resp, condition="bb")
+    summary = responsive_over_time(resp)
+    labels = resp["responsive"].sel(condition="b").values
+    np.testing.assert_array_equal(summary.xs("b", level="condition")["bins_up"].values, (labels == "up").sum(axis=1))
+    first = [t[row != "none"][0] if (row != "none").any() else np.nan for row in labels]
+    np.testing.assert_array_equal(summary.xs("b", level="condition")["first_called_s"].values, first)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from spikepool._validate import check_choice
+from spikepool._validate import check_choice, did_you_mean
 from spikepool.checks.counts import check_valid_counts
 from spikepool.checks.neuron_effect import neuron_effect_choice, with_neuron_effect
 from spikepool.checks.problems import CheckReport
@@ -42,6 +42,7 @@ from spikepool.models.components import check_family_options, com_dispersion, ha
 from spikepool.models.data import CountsData, prepare_counts
 from spikepool.models.likelihoods import com_loglik, family_logp
 from spikepool.models.priors import negbin_priors
+from spikepool.models.responses import draw_responses, response_model
 from spikepool.models.start import negbin_initial_values, sparse_target_accept
 from spikepool.results.fit import FitResult, add_fit_groups
 from spikepool.stats.cells import cell_groups
@@ -99,6 +100,17 @@ class HierarchicalNegBinom(Model):
         adds the session level ``mu_session ~ Normal(mu, tau_session)`` between the population and the
         neurons (needs partial pooling). ``check_counts(..., session=)`` runs first: at least two sessions,
         one with two neurons; one-neuron sessions and conditions recorded in one session only are warned.
+    baseline : str, optional
+        A condition to measure responses against, with a **point mass at no change**
+        (``spikepool.models.responses``): each neuron's baseline log rate is pooled across neurons, and in
+        every other condition it either keeps that rate exactly or changes by a log ratio from
+        ``Normal(0, sigma_response)``, the share of responding neurons per condition (``respond_frac``)
+        learnt from the data. Use it where some units are expected not to respond at all: there the default
+        model's continuous prior makes ``result.responsive`` optimistic, and this one is calibrated
+        (``benchmarks/fdr_responsive.py``). Needs ``condition``, partial pooling, no ``session``, the
+        Negative Binomial or Poisson and a dispersion other than ``"fano"``; no crossed neuron effects.
+        The posterior adds ``log_rate_baseline``, ``respond_frac``, ``sigma_response``,
+        ``response_log_ratio``, ``respond_prob`` and ``responds`` (one draw of the indicators per posterior draw).
 
     Notes
     -----
@@ -131,6 +143,7 @@ class HierarchicalNegBinom(Model):
         sampler: str = "auto",
         neuron_effect: bool | str = "auto",
         session: str | None = None,
+        baseline: str | None = None,
     ) -> None:
         self.pooling = check_choice("pooling", pooling, POOLINGS)
         if not isinstance(neuron_effect, bool) and neuron_effect != "auto":
@@ -159,6 +172,30 @@ class HierarchicalNegBinom(Model):
             raise ArgumentTypeError(f"condition must be a trial coordinate name (str); got {type(condition).__name__}.")
         self.condition = condition
         self.priors = negbin_priors(priors)
+        self.baseline = self._check_baseline(baseline)
+
+    def _check_baseline(self, baseline: str | None) -> str | None:
+        """``baseline`` (sparse responses, ``spikepool.models.responses``) where the other options allow it."""
+        if baseline is None:
+            return None
+        if not isinstance(baseline, str):
+            raise ArgumentTypeError(f"baseline must be a condition name (str); got {type(baseline).__name__}.")
+        clashes = {
+            "condition": (self.condition is None, "a condition coordinate, e.g. condition='condition'"),
+            "pooling": (self.pooling != "partial", "pooling='partial'"),
+            "session": (self.session is not None, "session=None (no session level)"),
+            "neuron_effect": (self.neuron_effect is True, "neuron_effect='auto' (each neuron's own baseline)"),
+            "likelihood": (self.likelihood == "com_poisson", "likelihood='negbin' or 'poisson'"),
+            "dispersion": (self.dispersion == "fano", "dispersion='neuron', 'pooled' or 'shared'"),
+        }
+        for name, (bad, wanted) in clashes.items():
+            if bad:
+                raise ArgumentError(
+                    f"baseline={baseline!r} (sparse responses to a baseline) needs {wanted}; got "
+                    f"{name}={getattr(self, name)!r}. Hint: drop baseline= and use result.responsive(baseline) "
+                    "on the default model."
+                )
+        return baseline
 
     def __repr__(self) -> str:
         return (
@@ -166,7 +203,8 @@ class HierarchicalNegBinom(Model):
             f"likelihood={self.likelihood!r}, condition={self.condition!r}, "
             f"parameterization={self.parameterization!r}, sampler={self.sampler!r}"
             + (f", neuron_effect={self.neuron_effect!r}" if self.neuron_effect != "auto" else "")
-            + (f", session={self.session!r})" if self.session else ")")
+            + (f", session={self.session!r}" if self.session else "")
+            + (f", baseline={self.baseline!r})" if self.baseline else ")")
         )
 
     def spec(self) -> dict[str, Any]:
@@ -182,6 +220,7 @@ class HierarchicalNegBinom(Model):
             "sampler": self.sampler,
             "neuron_effect": self.neuron_effect,
             "session": self.session,
+            "baseline": self.baseline,
         }
 
     def prepare(self, counts: xr.DataArray | CountsData) -> CountsData:
@@ -194,17 +233,26 @@ class HierarchicalNegBinom(Model):
         """
         if isinstance(counts, CountsData):
             return counts
-        return prepare_counts(
+        data = prepare_counts(
             counts,
             condition=self.condition,
             session=self.session,
             pooling=self.pooling,
-            neuron_effect=self.neuron_effect,
+            neuron_effect=False if self.baseline else self.neuron_effect,
         )
+        if self.baseline:
+            names = [str(c) for c in data.cells.condition_names]
+            if self.baseline not in names or len(names) < 2:
+                raise ArgumentError(
+                    f"baseline must be one of at least two conditions in {self.condition!r}; got "
+                    f"{self.baseline!r}, conditions {names}.{did_you_mean(self.baseline, names)}"
+                )
+        return data
 
     def resolve_neuron_effect(self, counts: xr.DataArray) -> tuple[bool, str]:
         """Whether the fit of ``counts`` has crossed neuron effects, and why (``neuron_effect``)."""
-        return neuron_effect_choice(counts, self.neuron_effect, self.condition, self.pooling, self.session)
+        effect = False if self.baseline else self.neuron_effect
+        return neuron_effect_choice(counts, effect, self.condition, self.pooling, self.session)
 
     @property
     def check_dispersion(self) -> str:
@@ -280,6 +328,15 @@ class HierarchicalNegBinom(Model):
             mu_loc = float(np.log(max(spikes, 0.5) / exposure))
         neuron_effect = data.neuron_effect
         centered = self._centered(data)
+
+        if self.baseline:
+            b = [str(c) for c in cells.condition_names].index(self.baseline)
+            coords["response"] = np.delete(cells.condition_names, b)
+            with pm.Model(coords=coords) as model:
+                family = family_of(self.likelihood)
+                response_model(cells, n_neuron, b, centered, p, mu_loc, family, self.dispersion)
+            model.spikepool_cells, model.spikepool_centered, model.spikepool_neuron_effect = cells, centered, False
+            return model
 
         with pm.Model(coords=coords) as model:
             if self.session:
@@ -382,6 +439,11 @@ class HierarchicalNegBinom(Model):
         return kwargs
 
     def _result(self, tree, data: CountsData, model, spec: dict, report: CheckReport, random_seed) -> FitResult:
+        if self.baseline:
+            names = data.cells.condition_names
+            b = [str(c) for c in names].index(self.baseline)
+            tree = tree.copy()
+            tree["posterior"] = xr.DataTree(draw_responses(tree["posterior"].to_dataset(), names, b, random_seed))
         tree = add_fit_groups(tree, data.counts, data.cells, spec)
         return FitResult(
             idata=tree,

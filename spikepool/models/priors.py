@@ -26,6 +26,8 @@ key                    default      meaning
 ``log_nu_scale``       0.75         its sd (nu from 0.23 to 4.3 at 95%: Fano factors from about 4
                                     down to about 0.25 at moderate means)
 ``tau_nu_scale``       0.5          ``dispersion="pooled"``: HalfNormal scale of tau_nu
+``response_scale``     1.0          ``baseline=``: HalfNormal scale of ``sigma_response``, the sd of
+                                    the log ratio of a responding cell (a factor 2.7 at one sd)
 =====================  ===========  ===========================================================
 
 Why a half-normal on tau by default: tau is the sd of log firing rates across neurons. Half-normal(1)
@@ -60,6 +62,7 @@ DEFAULT_PRIORS: dict[str, Any] = {
     "log_nu_loc": 0.0,
     "log_nu_scale": 0.75,
     "tau_nu_scale": 0.5,
+    "response_scale": 1.0,
 }
 
 

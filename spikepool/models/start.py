@@ -25,6 +25,9 @@ def negbin_initial_values(spec: Any, data: CountsData, model) -> dict[str, np.nd
     eb = fit_empirical_bayes(data.counts, condition=spec.condition)
     log_rate = np.log(eb["rate"].values)
     mu = np.asarray(eb["mu"].values, dtype=float)
+    if getattr(spec, "baseline", None):  # sparse responses: the log rates sampled are the baseline's
+        b = [str(c) for c in data.cells.condition_names].index(spec.baseline)
+        log_rate, mu = log_rate[:, b], mu[b]
     fill = np.where(np.isfinite(mu), mu, np.nanmean(mu) if np.isfinite(mu).any() else 0.0)
     log_rate = np.where(np.isfinite(log_rate), log_rate, fill)
     tau = float(np.clip(np.nanmean(eb["tau"].values), 0.05, 3.0)) if np.isfinite(eb["tau"].values).any() else 0.5

@@ -53,6 +53,8 @@ DIAGNOSED = (
     "tau_session",
     "mu_session",
     "tau_neuron",
+    "sigma_response",
+    "respond_frac",
     *NEGBIN.dispersion_names,
     *COM_POISSON.dispersion_names,
     "rate",
@@ -87,7 +89,7 @@ def _obs_coords(counts: xr.DataArray, cells: Cells) -> dict:
 DERIVED = {"rate": "log_rate", "alpha": "log_alpha", "eta": "log_eta", "nu": "log_nu"}
 #: The sampler's own coordinates of the centered / non-centered split (``log_rate`` and ``mu_session`` hold
 #: the values): not kept in results.
-INTERNAL = ("log_rate_centered", "log_rate_offset", "mu_session_centered", "mu_session_offset")
+INTERNAL = ("log_rate_centered", "log_rate_offset", "mu_session_centered", "mu_session_offset", "response_offset")
 
 
 def with_derived(post: xr.Dataset, internal: tuple[str, ...] = INTERNAL) -> xr.Dataset:
@@ -189,7 +191,14 @@ class FitResult(ConditionContrasts, Result):
 
     MODEL = "HierarchicalNegBinom"
     DIAGNOSED = DIAGNOSED
-    SCALES = ("tau", "tau_session", "tau_neuron", *NEGBIN.dispersion_names, *COM_POISSON.dispersion_names)
+    SCALES = (
+        "tau",
+        "tau_session",
+        "tau_neuron",
+        "sigma_response",
+        *NEGBIN.dispersion_names,
+        *COM_POISSON.dispersion_names,
+    )
     REMEDIES = (
         "(1) raise target_accept (e.g. 0.99), (2) use parameterization='noncentered' for sparse neurons or "
         "'centered' for data-rich ones ('auto' chooses per neuron), (3) run more tuning and draws"

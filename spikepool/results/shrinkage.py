@@ -33,7 +33,9 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
     xarray.Dataset
         Over neuron [x condition]: ``raw_rate`` (no pooling: spikes / exposure, Hz),
         ``pooled_rate`` (complete pooling: all neurons' spikes / exposure, Hz), ``population_rate``
-        (exp(mu), or exp(mu_session) of the neuron's session with a session level, Hz), ``rate`` /
+        (exp(mu), or exp(mu_session) of the neuron's session with a session level; with ``baseline=``
+        the neuron's own baseline rate in the other conditions, where ``kappa`` uses ``sigma_response`` for
+        tau, a Normal approximation of the spike-and-slab; Hz), ``rate`` /
         ``lower`` / ``upper`` (partial-pooling posterior, Hz),
         ``shrinkage`` (empirical, log scale), ``kappa`` and ``model_shrinkage`` (= 1 - kappa, the
         Normal-Normal B with sigma^2 = Fano / S, i.e. 1/S + 1/(n alpha) for the NB), ``sigma`` (sd of the log raw rate),
@@ -64,6 +66,12 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
         target = mu_s[codes]
     if "neuron_effect" in post:
         target = target + post["neuron_effect"].mean(("chain", "draw")).values[:, None]
+    tau = float(post["tau"].mean()) if "tau" in post else np.nan
+    if "log_rate_baseline" in post:  # sparse responses: each neuron is pulled toward its own baseline rate
+        tested = np.array([str(c) != result.spec["baseline"] for c in log_rate["condition"].values])
+        own = post["log_rate_baseline"].mean(("chain", "draw")).values
+        target[:, tested] = own[:, None]
+        tau = np.where(tested, float(post["sigma_response"].mean()), tau)[None, :]
     # the family's Fano factor at each cell's mean count with the posterior-mean dispersion: the sampling
     # variance of a cell's log mean count is Fano / spikes (NB: 1 / spikes + 1 / (n alpha); Poisson: 1 / spikes)
     family = family_of(result.spec["likelihood"])
@@ -73,7 +81,6 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
     with np.errstate(invalid="ignore", divide="ignore"):
         fano = family.fano(np.where(cell_mean > 0, cell_mean, 1.0), disp).reshape(n_neuron, n_cond)
         sigma = np.sqrt(np.where(info["spikes"] > 0, fano / info["spikes"], np.inf))
-    tau = float(post["tau"].mean()) if "tau" in post else np.nan
     kappa, b = model_shrinkage(tau, sigma)
     with np.errstate(divide="ignore"):
         emp = empirical_shrinkage(np.log(raw), post_log, target)
@@ -101,6 +108,10 @@ def compute_shrinkage(result, ci_prob: float = 0.94) -> xr.Dataset:
             "spikes": (dims, shaped(info["spikes"].astype(np.int64))),
         },
         coords={d: log_rate[d].values for d in dims},
-        attrs={"ci_prob": ci_prob, "tau": tau, "interval": "equal-tailed"},
+        attrs={
+            "ci_prob": ci_prob,
+            "tau": float(post["tau"].mean()) if "tau" in post else np.nan,
+            "interval": "equal-tailed",
+        },
     )
     return out

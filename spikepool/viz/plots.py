@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from spikepool._validate import did_you_mean
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.io._units import window_to_seconds
 from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments_of
@@ -46,11 +47,13 @@ def _cells(ds: xr.Dataset) -> tuple[list[str], dict[str, np.ndarray]]:
     return [str(n) for n in ds["neuron"].values], {k: ds[k].values for k in ds.data_vars}
 
 
-def _provided(result: Any, method: str, variables: tuple[str, ...], hint: str, **kwargs) -> xr.Dataset:
+def _provided(
+    result: Any, method: str, variables: tuple[str, ...], hint: str, over_time: bool = False, **kwargs
+) -> xr.Dataset:
     """``result``'s table from ``method`` (or ``result`` itself when it is that table), checked for ``variables``.
 
     Raises ``ArgumentTypeError`` when the result has no such table and ``ArgumentError`` when the table lacks
-    what the plot draws, each naming what is missing.
+    what the plot draws, each naming what is missing; a table over time only where ``over_time``.
     """
     if isinstance(result, xr.Dataset):
         table = result
@@ -65,7 +68,7 @@ def _provided(result: Any, method: str, variables: tuple[str, ...], hint: str, *
         raise ArgumentError(
             f"result must provide {list(variables)} in its {method}() table; got one without {missing}. Hint: {hint}"
         )
-    if "time" in table.dims:
+    if "time" in table.dims and not over_time:
         raise ArgumentError(
             f"result must give its {method}() per neuron [x condition] for this plot; got one over time (a "
             "time-resolved fit). Hint: plot_psth_fit, plot_rate_map and plot_fano_time draw time-resolved fits; "
@@ -224,42 +227,87 @@ def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
 
 
 def plot_responsive(
-    result: Any, baseline: str | None = None, *, fdr: float = 0.05, min_ratio: float = MIN_RATIO, ax=None
+    result: Any,
+    baseline: str | None = None,
+    *,
+    fdr: float = 0.05,
+    min_ratio: float = MIN_RATIO,
+    condition: str | None = None,
+    ax=None,
 ):
-    """Heat map of each neuron's log rate ratio to the baseline (rows: neurons, columns: conditions), with the
-    cells ``responsive`` calls "none" greyed out.
+    """Heat map of each neuron's log rate ratio to the baseline (rows: neurons, columns: conditions, or time
+    bins of one condition for a time-resolved fit), with the cells ``responsive`` calls "none" greyed out.
 
     ``result`` is a count model's fit (``baseline`` then required; ``fdr`` and ``min_ratio`` as in
-    ``result.responsive``) or a ``responsive`` table itself. The colour scale is symmetric around 0 (no change):
-    red faster than the baseline, blue slower.
+    ``result.responsive``) or a ``responsive`` table itself. A table over time (``HierarchicalPSTH``) shows
+    one ``condition`` (default: the table's first) with time on the x axis. The colour scale is symmetric
+    around 0 (no change): red faster than the baseline, blue slower.
     """
     if baseline is None and not isinstance(result, xr.Dataset):
         raise ArgumentError("baseline must name the reference condition when result is a fit; got None.")
     variables = ("log_ratio", "responsive")
-    table = _provided(result, "responsive", variables, COUNT_HINT, baseline=baseline, fdr=fdr, min_ratio=min_ratio)
+    table = _provided(
+        result, "responsive", variables, COUNT_HINT, over_time=True, baseline=baseline, fdr=fdr, min_ratio=min_ratio
+    )
+    names = [str(c) for c in table["condition"].values]
+    if condition is not None and "time" not in table.dims:
+        raise ArgumentError(
+            f"condition is for a table over time (a time-resolved fit); got condition={condition!r} for a table "
+            "over (neuron, condition). Hint: leave it out."
+        )
     ax = _axes(ax)
-    values = table["log_ratio"].transpose("neuron", "condition").values
-    called = table["responsive"].transpose("neuron", "condition").values != "none"
+    if "time" in table.dims:
+        shown = names[0] if condition is None else str(condition)
+        if shown not in names:
+            raise ArgumentError(
+                f"condition must be one of the table's conditions {names}; got {condition!r}."
+                f"{did_you_mean(str(condition), names)}"
+            )
+        table = table.sel(condition=shown)
+        columns, labels = "time", None
+    else:
+        columns, labels = "condition", names
+    values = table["log_ratio"].transpose("neuron", columns).values
+    called = table["responsive"].transpose("neuron", columns).values != "none"
     limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
-    ax.imshow(np.where(called, np.nan, 0.0), aspect="auto", cmap="Greys", vmin=-1, vmax=4, interpolation="nearest")
+    extent = None
+    if labels is None:  # time bins: centres to edges
+        t = np.asarray(table["time"].values, dtype=float)
+        half = (t[1] - t[0]) / 2 if t.size > 1 else 0.5
+        extent = (t[0] - half, t[-1] + half, values.shape[0] - 0.5, -0.5)
+    ax.imshow(
+        np.where(called, np.nan, 0.0),
+        aspect="auto",
+        cmap="Greys",
+        vmin=-1,
+        vmax=4,
+        interpolation="nearest",
+        extent=extent,
+    )
     image = ax.imshow(
-        np.where(called, values, np.nan), aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
+        np.where(called, values, np.nan),
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        interpolation="nearest",
+        extent=extent,
     )
-    ax.set_xticks(
-        np.arange(table.sizes["condition"]),
-        [str(c) for c in table["condition"].values],
-        rotation=45,
-        ha="right",
-        fontsize=8,
-    )
+    if labels is not None:
+        ax.set_xticks(np.arange(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+        ax.set_xlabel("condition")
+    else:
+        ax.set_xlabel("time (s)")
     ax.set_yticks(np.arange(table.sizes["neuron"]), [str(n) for n in table["neuron"].values], fontsize=8)
-    ax.set_xlabel("condition")
     ax.set_ylabel("neuron")
     attrs = table.attrs
-    ax.set_title(
-        f"log rate ratio to {attrs.get('baseline', 'baseline')}: {attrs.get('n_discoveries', int(called.sum()))} "
-        f"calls at expected FDR {attrs.get('expected_fdr', float('nan')):.3f} (grey: none)"
-    )
+    base, expected = attrs.get("baseline", "baseline"), attrs.get("expected_fdr", float("nan"))
+    total = attrs.get("n_discoveries", int(called.sum()))
+    if labels is None:
+        title = f"log rate ratio {shown} / {base}: {int(called.sum())} of {total} calls"
+    else:
+        title = f"log rate ratio to {base}: {total} calls"
+    ax.set_title(f"{title} at expected FDR {expected:.3f} (grey: none)")
     ax.figure.colorbar(image, ax=ax, label="log(rate / baseline rate)")
     return ax
 

@@ -54,7 +54,8 @@ def report(
     Sections: data, pre-fit checks, model and priors, sampling diagnostics, shrinkage (table and plot), LOO
     (compared with ``others``, fits of the same data, e.g. a Poisson model); for count models
     (``FitResult``) also Fano factors and posterior predictive checks, and with ``baseline`` (a condition)
-    the responsive units (``result.responsive(baseline, fdr=fdr)``: heat map and table); for time-resolved
+    the responsive units (``result.responsive(baseline, fdr=fdr)``: heat map and table; over time, a heat map
+    of each condition and one row per unit and condition); for time-resolved
     fits (``PSTHResult``) the courses, their shrinkage and the Fano factor over time
     (``spikepool.viz.report_psth``).
 
@@ -90,10 +91,10 @@ def report(
                 _counts_shrinkage(shrink, ci_prob) if counts_fit else _pooled(result, shrink, ci_prob),
             )
         )
-    if baseline is not None and not counts_fit:
+    if baseline is not None and not (counts_fit or time_fit):
         raise ArgumentError(
-            f"baseline is for window-count fits (HierarchicalNegBinom); got a {type(result).__name__}. "
-            "Hint: call result.responsive(baseline) on a time-resolved fit for its table over time."
+            "baseline is for spike-count fits (HierarchicalNegBinom, HierarchicalPSTH); got a "
+            f"{type(result).__name__}. Hint: leave out baseline."
         )
     responsive = result.responsive(baseline, fdr=fdr, ci_prob=ci_prob) if baseline is not None else None
     if counts_fit:
@@ -176,8 +177,16 @@ def _model(result: Result) -> str:
         if centered.size
         else ""
     )
+    base = html.escape(str(spec.get("baseline")))
+    sparse = (
+        f"log r<sub>i,base</sub> ~ Normal(mu, tau) across neurons in the baseline {base}"
+        "; in each other condition c, log r<sub>ic</sub> = log r<sub>i,base</sub> + s<sub>ic</sub> d<sub>ic</sub> "
+        "with s<sub>ic</sub> ~ Bernoulli(respond_frac<sub>c</sub>) (summed out) and d<sub>ic</sub> ~ Normal(0, "
+        "sigma_response): a point mass at no change"
+    )
     maths = (
-        f"<p>log r ~ Normal(mu, tau) across neurons; {family_maths(spec['likelihood'], 'duration')}.</p>"
+        f"<p>{sparse if spec.get('baseline') else 'log r ~ Normal(mu, tau) across neurons'}; "
+        f"{family_maths(spec['likelihood'], 'duration')}.</p>"
         if isinstance(result, FitResult)
         else psth_maths(spec["likelihood"])
         if isinstance(result, PSTHResult)
@@ -265,23 +274,79 @@ def _ppc(result: FitResult) -> str:
 
 def _responsive(table) -> str:
     a = table.attrs
+    over_time = "time" in table.dims
+    cells = "(unit, condition, time bin) cell" if over_time else "unit's rate in each condition"
     text = (
-        f"<p>Each unit's rate in each condition against <b>{html.escape(str(a['baseline']))}</b>: the posterior "
+        f"<p>Each {cells} against <b>{html.escape(str(a['baseline']))}</b>: the posterior "
         f"ratio with its {a['ci_prob']:.0%} interval, P(up) = P(ratio &gt; {a['min_ratio']:g}) and P(down). A cell is "
         "called in its more probable direction when it belongs to the largest set of cells, taken from the most "
         f"certain down, whose expected false discovery rate is at most {a['fdr']:g} (the Bayesian FDR rule of Newton "
         f"et al. 2004 / M&uuml;ller et al. 2004): <b>{a['n_discoveries']}</b> calls ({a['n_up']} up, {a['n_down']} "
-        f"down), expected FDR {a['expected_fdr']:.3f}. The expected FDR assumes the model; where some units cannot "
-        "respond at all it is optimistic (spikepool.results.contrasts documents the measured calibration).</p>"
+        f"down), expected FDR {a['expected_fdr']:.3f}. "
+        + (
+            "The model has a point mass at no change against this baseline (a unit either keeps its baseline rate "
+            "exactly or responds), which keeps the expected FDR calibrated where some units do not respond at all "
+            "(spikepool.results.contrasts documents the measured calibration).</p>"
+            if a.get("point_mass")
+            else "The expected FDR assumes the model; where some units cannot respond at all it is optimistic "
+            "unless the model has a point mass at no change (HierarchicalNegBinom(baseline=...), spikepool fit "
+            "--sparse-responses; spikepool.results.contrasts documents the measured calibration).</p>"
+        )
     )
     n = table.sizes["neuron"]
-    figure = _figure(
-        lambda ax: plots.plot_responsive(table, ax=ax),
-        "Log rate ratio to the baseline per unit and condition; grey cells are not called",
-        size=(max(6, 0.5 * table.sizes["condition"] + 3), max(4, min(0.22 * n, 60) + 1.5)),
+    height = max(4, min(0.22 * n, 60) + 1.5)
+    if not over_time:
+        figure = _figure(
+            lambda ax: plots.plot_responsive(table, ax=ax),
+            "Log rate ratio to the baseline per unit and condition; grey cells are not called",
+            size=(max(6, 0.5 * table.sizes["condition"] + 3), height),
+        )
+        frame = table[["ratio", "ratio_lower", "ratio_upper", "prob_up", "prob_down", "responsive"]].to_dataframe()
+        return text + figure + _table(frame)
+    names = [str(c) for c in table["condition"].values]
+    shown = names[:MAX_RESPONSIVE_PANELS]
+    figure = "".join(
+        _figure(
+            lambda ax, c=c: plots.plot_responsive(table, condition=c, ax=ax),
+            f"Log rate ratio {c} / {a['baseline']} per unit and time bin; grey cells are not called",
+            size=(8, height),
+        )
+        for c in shown
     )
-    frame = table[["ratio", "ratio_lower", "ratio_upper", "prob_up", "prob_down", "responsive"]].to_dataframe()
-    return text + figure + _table(frame)
+    if len(names) > len(shown):
+        figure += f"<p class='note'>Heat maps of the first {len(shown)} of {len(names)} conditions.</p>"
+    return text + figure + _table(responsive_over_time(table))
+
+
+#: Heat maps drawn for a responsive table over time (one per condition).
+MAX_RESPONSIVE_PANELS = 8
+
+
+def responsive_over_time(table) -> Any:
+    """One row per (neuron, condition) of a responsive table over time: bins called up / down, the first
+    called bin's centre (s) and the largest posterior mean ratio and smallest among the called bins."""
+    import pandas as pd
+
+    label = table["responsive"].transpose("neuron", "condition", "time").values
+    ratio = table["ratio"].transpose("neuron", "condition", "time").values
+    time = np.asarray(table["time"].values, dtype=float)
+    rows = []
+    for i, neuron in enumerate(table["neuron"].values):
+        for k, condition in enumerate(table["condition"].values):
+            called = label[i, k] != "none"
+            first = time[np.argmax(called)] if called.any() else np.nan
+            rows.append(
+                {
+                    "neuron": neuron,
+                    "condition": condition,
+                    "bins_up": int((label[i, k] == "up").sum()),
+                    "bins_down": int((label[i, k] == "down").sum()),
+                    "first_called_s": first,
+                    "max_ratio_called": ratio[i, k][called].max() if called.any() else np.nan,
+                    "min_ratio_called": ratio[i, k][called].min() if called.any() else np.nan,
+                }
+            )
+    return pd.DataFrame(rows).set_index(["neuron", "condition"])
 
 
 def _loo(result: Result, others: list | None) -> str:
