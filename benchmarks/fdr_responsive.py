@@ -8,8 +8,10 @@ responders, is the *realised* FDR (false calls / calls) at most the target, and 
 are found?
 
 Scenarios (each data set: 30 neurons x 4 conditions, ``base`` and three stimuli, 20 trials per condition of
-1 s, baseline rates log-normal around 10 Hz (sd 0.5 in log), NB counts with alpha 10; fitted with the default
-``HierarchicalNegBinom(condition="condition")``, 2 chains x 500 draws after 500 tuning):
+1 s, baseline rates log-normal around 10 Hz (sd 0.5 in log), NB counts with alpha 10; fitted with
+``--model default``: ``HierarchicalNegBinom(condition="condition")`` and / or ``--model sparse``: the same with
+``baseline="base"``, a point mass at no change (``spikepool.models.responses``); 2 chains x 500 draws after 500
+tuning):
 
 - ``sparse``: 30% of the (neuron, stimulus) cells respond, log ratio +-0.7 (x2 / x0.5) with sd 0.2; the rest
   are exactly unchanged (ratio 1);
@@ -20,7 +22,8 @@ not beyond that threshold in the called direction (with ``min_ratio`` 1: the wro
 
 For ``min_ratio`` 1, 1.1 and 1.25 the script prints, over ``--reps`` data sets: the mean realised FDR (and its
 standard error), the mean expected FDR, the mean number of calls and the power (true responders called in
-their direction / true responders; in ``continuous``, cells with |log ratio| > log 1.25).
+their direction / true responders; in ``continuous``, cells with |log ratio| > log 1.25); after each
+(model, scenario), the divergent transitions over all its fits and the worst R-hat.
 
 Run from the repository root::
 
@@ -96,6 +99,7 @@ def main() -> None:
         rng = np.random.default_rng(args.seed)
         baseline = {"baseline": "base"} if model == "sparse" else {}
         rows = {m: [] for m in MIN_RATIOS}
+        diverging, worst_rhat = 0, 0.0
         start = time.perf_counter()
         for rep in range(args.reps):
             counts, log_ratio = simulate(rng, scenario)
@@ -104,6 +108,8 @@ def main() -> None:
                 fit = sp.HierarchicalNegBinom(condition="condition", **baseline).fit(
                     counts, draws=500, tune=500, chains=2, random_seed=rep, progressbar=False
                 )
+            diverging += int(fit.idata["sample_stats"]["diverging"].sum())
+            worst_rhat = max(worst_rhat, float(fit.summary()["r_hat"].max()))
             for m in MIN_RATIOS:
                 table = fit.responsive("base", min_ratio=m)
                 rows[m].append((*score(table, log_ratio, scenario, m), table.attrs["expected_fdr"]))
@@ -115,7 +121,11 @@ def main() -> None:
                 f"{r[:, 1].mean():6.1f} {r[:, 2].mean():6.2f}",
                 flush=True,
             )
-        print(f"{'':20s} {args.reps} data sets in {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"{'':20s} {args.reps} data sets in {time.perf_counter() - start:.0f} s; {diverging} divergent "
+            f"transitions in all; worst R-hat {worst_rhat:.3f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

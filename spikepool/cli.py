@@ -301,8 +301,9 @@ def _fit(args) -> int:
     print(table.round(3).to_string(max_rows=40))
     if responsive is not None:
         a = responsive.attrs
+        cells = "neuron x condition x bin" if binned else "neuron x condition"
         print(
-            f"\nresponsive against {args.baseline}: {a['n_up']} up, {a['n_down']} down (neuron x condition cells) at "
+            f"\nresponsive against {args.baseline}: {a['n_up']} up, {a['n_down']} down ({cells} cells) at "
             f"expected FDR {a['expected_fdr']:.3f} (target {a['fdr']:g})"
         )
     print(f"\nwrote {', '.join(str(p) for p in written)} in {time.perf_counter() - start:.0f} s")
@@ -321,6 +322,17 @@ def _check_baseline(args, counts, condition: str | None, binned: bool) -> None:
             "--sparse-responses is for window counts (HierarchicalNegBinom); got it with --bin-size. "
             "Hint: drop one of them."
         )
+    if args.sparse_responses:
+        clashes = (
+            (len(args.source) > 1, f"one recording (no session level); got {len(args.source)} sources"),
+            (args.pooling != "partial", f"--pooling partial; got --pooling {args.pooling}"),
+            (args.neuron_effect == "on", "no crossed neuron effects; got --neuron-effect on"),
+            (args.likelihood == "com_poisson", "--likelihood negbin or poisson; got --likelihood com_poisson"),
+            (args.dispersion == "fano", "a dispersion other than fano; got --dispersion fano"),
+        )
+        for bad, what in clashes:
+            if bad:
+                raise ArgumentError(f"--sparse-responses needs {what}. Hint: drop --sparse-responses or that option.")
     if args.baseline is None:
         return
     if not (0.0 < args.fdr < 1.0):

@@ -27,6 +27,7 @@ Sessions (``session="neuron_session"``, neurons nested in sessions s(i), e.g. fr
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,10 @@ POOLINGS = ("partial", "none", "complete")
 DISPERSIONS = ("neuron", "pooled", "shared", "fano")
 LIKELIHOODS = tuple(FAMILIES)
 PARAMETERIZATIONS = ("auto", "centered", "noncentered")
+NO_EFFECT_WITH_BASELINE = (
+    "baseline= (sparse responses): each neuron's rates are its baseline rate times its responses, with no "
+    "crossed neuron x condition effects"
+)
 
 
 class HierarchicalNegBinom(Model):
@@ -247,12 +252,14 @@ class HierarchicalNegBinom(Model):
                     f"baseline must be one of at least two conditions in {self.condition!r}; got "
                     f"{self.baseline!r}, conditions {names}.{did_you_mean(self.baseline, names)}"
                 )
+            data = dataclasses.replace(data, neuron_effect_reason=NO_EFFECT_WITH_BASELINE)
         return data
 
     def resolve_neuron_effect(self, counts: xr.DataArray) -> tuple[bool, str]:
         """Whether the fit of ``counts`` has crossed neuron effects, and why (``neuron_effect``)."""
-        effect = False if self.baseline else self.neuron_effect
-        return neuron_effect_choice(counts, effect, self.condition, self.pooling, self.session)
+        if self.baseline:
+            return False, NO_EFFECT_WITH_BASELINE
+        return neuron_effect_choice(counts, self.neuron_effect, self.condition, self.pooling, self.session)
 
     @property
     def check_dispersion(self) -> str:

@@ -18,11 +18,14 @@ together (``logaddexp(log pi + L1, log(1 - pi) + L0)``), so NUTS samples only co
 sampling, ``respond_prob`` (the probability of ``s_ic = 1`` given each draw's parameters and the data, a
 Deterministic) gives one draw of ``s_ic`` per posterior draw (``draw_responses``), and ``log_rate`` is then
 computed exactly as above: every result table (rates, contrasts, ``responsive``, Fano, PPC, LOO) reads the
-rates of this joint posterior, in which an unchanged cell's ratio is exactly 1 in most draws. The pointwise
-log-likelihood that LOO uses is conditional on the drawn indicators.
+rates of this joint posterior, in which an unchanged cell's ratio is exactly 1 in a share of the draws (the
+posterior probability that it does not respond). The pointwise log-likelihood that LOO uses is conditional on
+the drawn indicators.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import xarray as xr
@@ -101,9 +104,12 @@ def draw_responses(post: xr.Dataset, conditions: np.ndarray, baseline: int, rand
         Posterior of a ``baseline=`` fit: ``log_rate_baseline`` (chain, draw, neuron), ``response_log_ratio`` and
         ``respond_prob`` (chain, draw, neuron, response).
     conditions : numpy.ndarray
-        The fitted condition names (the baseline's at ``baseline``).
-    random_seed : int or None
-        Seed of the indicator draws (the fit's ``random_seed``), so a seeded fit is repeatable.
+        The fitted condition names.
+    baseline : int
+        The baseline's index among ``conditions``: its column of ``log_rate`` is ``log_rate_baseline``.
+    random_seed : int, numpy.random.Generator or None
+        Seed of the indicator draws (the fit's ``random_seed``; a Generator is copied, not advanced), so a
+        seeded fit is repeatable.
 
     Returns
     -------
@@ -111,7 +117,10 @@ def draw_responses(post: xr.Dataset, conditions: np.ndarray, baseline: int, rand
         ``post`` plus ``responds`` (chain, draw, neuron, response; int8, 1 where the neuron responds in that
         draw, drawn from ``respond_prob``) and ``log_rate`` (chain, draw, neuron, condition).
     """
-    seed = random_seed if isinstance(random_seed, (int, np.integer)) or random_seed is None else None
+    if isinstance(random_seed, np.random.Generator):  # a copy: the caller's generator is not advanced
+        seed = int(copy.deepcopy(random_seed).integers(2**63))
+    else:
+        seed = random_seed
     rng = np.random.default_rng(None if seed is None else [int(seed), 8713])
     prob = post["respond_prob"].transpose("chain", "draw", "neuron", "response")
     responds = (rng.random(prob.shape) < prob.values).astype(np.int8)

@@ -20,16 +20,24 @@ def negbin_initial_values(spec: Any, data: CountsData, model) -> dict[str, np.nd
     empirical-Bayes fit (``fit_empirical_bayes``), for the free variables of ``model`` (its ``pm.Model``).
 
     Log rates start at the shrunk EB rates, ``mu`` and ``tau`` at the EB population, dispersion at
-    the neurons' moment estimates; anything the EB fit cannot give (NaN) is left to PyMC.
+    the neurons' moment estimates (with ``baseline=``: the baseline's log rates, and the EB log ratios to
+    them as responses); anything the EB fit cannot give (NaN) is left to PyMC.
     """
     eb = fit_empirical_bayes(data.counts, condition=spec.condition)
     log_rate = np.log(eb["rate"].values)
     mu = np.asarray(eb["mu"].values, dtype=float)
-    if getattr(spec, "baseline", None):  # sparse responses: the log rates sampled are the baseline's
-        b = [str(c) for c in data.cells.condition_names].index(spec.baseline)
-        log_rate, mu = log_rate[:, b], mu[b]
     fill = np.where(np.isfinite(mu), mu, np.nanmean(mu) if np.isfinite(mu).any() else 0.0)
     log_rate = np.where(np.isfinite(log_rate), log_rate, fill)
+    response = {}
+    if getattr(spec, "baseline", None):  # sparse responses: the log rates sampled are the baseline's
+        b = [str(c) for c in data.cells.condition_names].index(spec.baseline)
+        ratio = np.clip(np.delete(log_rate, b, axis=1) - log_rate[:, b : b + 1], -3.0, 3.0)
+        response = {
+            "response_log_ratio": ratio,
+            "sigma_response": float(np.clip(np.sqrt(np.mean(ratio**2)), 0.1, 2.0)),
+            "respond_frac": np.full(ratio.shape[1], 0.5),
+        }
+        log_rate, fill = log_rate[:, b], fill[b]
     tau = float(np.clip(np.nanmean(eb["tau"].values), 0.05, 3.0)) if np.isfinite(eb["tau"].values).any() else 0.5
     log_alpha = np.clip(np.log(eb["alpha"].values), -3.0, 6.0)
     log_alpha = np.where(np.isfinite(log_alpha), log_alpha, spec.priors["log_alpha_loc"])
@@ -59,6 +67,7 @@ def negbin_initial_values(spec: Any, data: CountsData, model) -> dict[str, np.nd
         "mu_a": float(np.median(log_alpha)),
         "tau_a": 0.5,
         "log_alpha_offset": np.clip((log_alpha - np.median(log_alpha)) / 0.5, -3, 3),
+        **response,
     }
     out = {}
     for name, value in candidates.items():

@@ -89,7 +89,7 @@ def _obs_coords(counts: xr.DataArray, cells: Cells) -> dict:
 DERIVED = {"rate": "log_rate", "alpha": "log_alpha", "eta": "log_eta", "nu": "log_nu"}
 #: The sampler's own coordinates of the centered / non-centered split (``log_rate`` and ``mu_session`` hold
 #: the values): not kept in results.
-INTERNAL = ("log_rate_centered", "log_rate_offset", "mu_session_centered", "mu_session_offset", "response_offset")
+INTERNAL = ("log_rate_centered", "log_rate_offset", "mu_session_centered", "mu_session_offset")
 
 
 def with_derived(post: xr.Dataset, internal: tuple[str, ...] = INTERNAL) -> xr.Dataset:
