@@ -43,7 +43,7 @@ from spikepool.models.components import check_family_options, com_dispersion, ha
 from spikepool.models.data import CountsData, prepare_counts
 from spikepool.models.likelihoods import com_loglik, family_logp
 from spikepool.models.priors import negbin_priors
-from spikepool.models.responses import draw_responses, response_model
+from spikepool.models.responses import baseline_index, draw_responses, response_model
 from spikepool.models.start import negbin_initial_values, sparse_target_accept
 from spikepool.results.fit import FitResult, add_fit_groups
 from spikepool.stats.cells import cell_groups
@@ -337,7 +337,7 @@ class HierarchicalNegBinom(Model):
         centered = self._centered(data)
 
         if self.baseline:
-            b = [str(c) for c in cells.condition_names].index(self.baseline)
+            b = baseline_index(cells, self.baseline)
             coords["response"] = np.delete(cells.condition_names, b)
             with pm.Model(coords=coords) as model:
                 family = family_of(self.likelihood)
@@ -447,8 +447,7 @@ class HierarchicalNegBinom(Model):
 
     def _result(self, tree, data: CountsData, model, spec: dict, report: CheckReport, random_seed) -> FitResult:
         if self.baseline:
-            names = data.cells.condition_names
-            b = [str(c) for c in names].index(self.baseline)
+            b, names = baseline_index(data.cells, self.baseline), data.cells.condition_names
             tree = tree.copy()
             tree["posterior"] = xr.DataTree(draw_responses(tree["posterior"].to_dataset(), names, b, random_seed))
         tree = add_fit_groups(tree, data.counts, data.cells, spec)

@@ -35,7 +35,12 @@ from spikepool.models.likelihoods import family_logp
 from spikepool.stats.cells import Cells
 from spikepool.stats.families import Family
 
-__all__ = ["draw_responses", "response_model"]
+__all__ = ["baseline_index", "draw_responses", "response_model"]
+
+
+def baseline_index(cells: Cells, baseline: str) -> int:
+    """The position of the condition ``baseline`` among ``cells.condition_names`` (checked by ``prepare``)."""
+    return [str(c) for c in cells.condition_names].index(baseline)
 
 
 def response_model(

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from spikepool.models.data import CountsData
+from spikepool.models.responses import baseline_index
 from spikepool.stats.empirical import fit_empirical_bayes
 
 __all__ = ["SPARSE_TARGET_ACCEPT", "negbin_initial_values", "sparse_target_accept"]
@@ -30,7 +31,7 @@ def negbin_initial_values(spec: Any, data: CountsData, model) -> dict[str, np.nd
     log_rate = np.where(np.isfinite(log_rate), log_rate, fill)
     response = {}
     if getattr(spec, "baseline", None):  # sparse responses: the log rates sampled are the baseline's
-        b = [str(c) for c in data.cells.condition_names].index(spec.baseline)
+        b = baseline_index(data.cells, spec.baseline)
         ratio = np.clip(np.delete(log_rate, b, axis=1) - log_rate[:, b : b + 1], -3.0, 3.0)
         response = {
             "response_log_ratio": ratio,
