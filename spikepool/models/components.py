@@ -6,7 +6,15 @@ import numpy as np
 
 from spikepool.exceptions import ArgumentError
 
-__all__ = ["check_family_options", "com_dispersion", "half_prior", "nb_dispersion", "pooled_normal", "split_coords"]
+__all__ = [
+    "check_family_options",
+    "com_dispersion",
+    "half_prior",
+    "nb_dispersion",
+    "pooled_normal",
+    "split_coords",
+    "split_normal",
+]
 
 
 def split_coords(dim: str, coords: np.ndarray, centered: np.ndarray) -> dict[str, np.ndarray]:
@@ -49,6 +57,29 @@ def pooled_normal(name: str, mu, tau, centered: np.ndarray, dim: str):
     stacked = pt.concatenate([centered_part, mu + tau * offset])
     inverse = np.argsort(np.concatenate([cen, non]))
     return pm.Deterministic(name, stacked[inverse], dims=dim)
+
+
+def split_normal(name: str, target, tau, centered: np.ndarray, tail: tuple = ()):
+    """Groups ``~ Normal(target(idx), tau)`` over their first axis, each centered or not (inside a model).
+
+    The centered groups are sampled as ``<name>_centered`` (shape (n_centered, *tail)), the others as
+    ``<name>_offset ~ Normal(0, 1)`` with value ``target(idx) + tau * offset``; ``target(idx)`` gives the
+    groups' means at the positions ``idx``. Returns the tensor of all groups in their original order (no
+    named variable: the caller names it).
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
+    parts, order = [], []
+    if cen.size:
+        parts.append(pm.Normal(f"{name}_centered", target(cen), tau, shape=(cen.size, *tail)))
+        order.append(cen)
+    if non.size:
+        parts.append(target(non) + tau * pm.Normal(f"{name}_offset", 0.0, 1.0, shape=(non.size, *tail)))
+        order.append(non)
+    stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
+    return stacked[np.argsort(np.concatenate(order))]
 
 
 def nb_dispersion(dispersion: str, priors: dict, neuron: np.ndarray, mu):

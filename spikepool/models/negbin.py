@@ -39,7 +39,13 @@ from spikepool.checks.neuron_effect import neuron_effect_choice, with_neuron_eff
 from spikepool.checks.problems import CheckReport
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.models.base import SAMPLERS, Model
-from spikepool.models.components import check_family_options, com_dispersion, half_prior, nb_dispersion
+from spikepool.models.components import (
+    check_family_options,
+    com_dispersion,
+    half_prior,
+    nb_dispersion,
+    split_normal,
+)
 from spikepool.models.data import CountsData, prepare_counts
 from spikepool.models.likelihoods import com_loglik, family_logp
 from spikepool.models.priors import negbin_priors
@@ -354,27 +360,17 @@ class HierarchicalNegBinom(Model):
                 mu_b = mu[None, :] if with_cond else mu
                 if self.session:
                     tau_s = half_prior("tau_session", p["tau"], p["tau_session_scale"])
-                    mu_s = self._session_means(pm, pt, mu, tau_s, model.spikepool_sessions_centered, pop_dims, n_cond)
+                    mu_s = self._session_means(pm, mu, tau_s, model.spikepool_sessions_centered, pop_dims, n_cond)
                     mu_b = mu_s[sess_codes]
-                cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
                 if neuron_effect:
                     tau_n = pm.HalfNormal("tau_neuron", p["tau_scale"])
                     # sum to zero: mu_c keeps the level, else mu_c + c and u_i - c form a ridge (slow mixing)
                     effect = pm.ZeroSumNormal("neuron_effect", sigma=tau_n, dims="neuron")
                     mu_b = mu_b + effect[:, None]
-                parts, order = [], []
                 per_neuron = neuron_effect or self.session is not None
                 target = (lambda idx: mu_b[idx]) if per_neuron else (lambda idx: mu_b)
-                if cen.size:
-                    parts.append(pm.Normal("log_rate_centered", target(cen), tau, shape=(cen.size, *shape[1:])))
-                    order.append(cen)
-                if non.size:
-                    z = pm.Normal("log_rate_offset", 0.0, 1.0, shape=(non.size, *shape[1:]))
-                    parts.append(target(non) + tau * z)
-                    order.append(non)
-                stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
-                inverse = np.argsort(np.concatenate(order))
-                log_rate = pm.Deterministic("log_rate", stacked[inverse], dims=rate_dims)
+                stacked = split_normal("log_rate", target, tau, centered, shape[1:])
+                log_rate = pm.Deterministic("log_rate", stacked, dims=rate_dims)
             elif self.pooling == "none":
                 log_rate = pm.Normal("log_rate", mu_loc, p["rate_scale"], dims=rate_dims)
             else:
@@ -405,19 +401,11 @@ class HierarchicalNegBinom(Model):
         return model
 
     @staticmethod
-    def _session_means(pm, pt, mu, tau_s, centered: np.ndarray, pop_dims: tuple, n_cond: int):
+    def _session_means(pm, mu, tau_s, centered: np.ndarray, pop_dims: tuple, n_cond: int):
         """``mu_session`` (session[, condition]): centered sessions drawn directly, the others as offsets."""
-        cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
-        shape = (cen.size, *((n_cond,) if pop_dims else ()))
-        parts = []
-        if cen.size:
-            parts.append(pm.Normal("mu_session_centered", mu, tau_s, shape=shape))
-        if non.size:
-            z = pm.Normal("mu_session_offset", 0.0, 1.0, shape=(non.size, *shape[1:]))
-            parts.append(mu + tau_s * z)
-        stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
-        inverse = np.argsort(np.concatenate([cen, non]))
-        return pm.Deterministic("mu_session", stacked[inverse], dims=("session", *pop_dims))
+        tail = (n_cond,) if pop_dims else ()
+        stacked = split_normal("mu_session", lambda idx: mu, tau_s, centered, tail)
+        return pm.Deterministic("mu_session", stacked, dims=("session", *pop_dims))
 
     def initial_values(self, counts: xr.DataArray | CountsData, model) -> dict[str, np.ndarray]:
         """Starting values of the free variables of ``model`` (from ``build``) from the closed-form

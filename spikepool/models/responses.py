@@ -30,7 +30,7 @@ import copy
 import numpy as np
 import xarray as xr
 
-from spikepool.models.components import half_prior, nb_dispersion
+from spikepool.models.components import half_prior, nb_dispersion, split_normal
 from spikepool.models.likelihoods import family_logp
 from spikepool.stats.cells import Cells
 from spikepool.stats.families import Family
@@ -67,16 +67,8 @@ def response_model(
     n_cond = cells.condition_names.size
     mu = pm.Normal("mu", mu_loc, p["mu_scale"])
     tau = half_prior("tau", p["tau"], p["tau_scale"])
-    cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
-    parts, order = [], []
-    if cen.size:
-        parts.append(pm.Normal("log_rate_centered", mu, tau, shape=(cen.size,)))
-        order.append(cen)
-    if non.size:
-        parts.append(mu + tau * pm.Normal("log_rate_offset", 0.0, 1.0, shape=(non.size,)))
-        order.append(non)
-    stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts)
-    base = pm.Deterministic("log_rate_baseline", stacked[np.argsort(np.concatenate(order))], dims="neuron")
+    stacked = split_normal("log_rate", lambda idx: mu, tau, centered)
+    base = pm.Deterministic("log_rate_baseline", stacked, dims="neuron")
     frac = pm.Beta("respond_frac", 1.0, 1.0, dims="response")
     sigma = pm.HalfNormal("sigma_response", p["response_scale"])
     response = pm.Normal("response_log_ratio", 0.0, sigma, dims=("neuron", "response"))
