@@ -1,4 +1,4 @@
-"""Scaling spikepool past one session: lazy loading, parallel fits, one large session.
+"""Scaling spikepool past one session: lazy loading, parallel fits, one large session, a Neuropixels-scale one.
 
 What is measured (every ratio against a baseline timed in the same run)
 ------------------------------------------------------------------------
@@ -27,10 +27,23 @@ What is measured (every ratio against a baseline timed in the same run)
    for LOO (chains x draws x neuron-trials x 8 bytes; it is computed when LOO asks for it, and refused above
    ``spikepool.results.fit.MAX_LOGLIK_VALUES`` values).
 
+5. Issue 19's Neuropixels-scale session (``--only neuropixels``): ``simulate_neuropixels`` draws 1,000 units x
+   8 conditions x 50 trials of 0.5 s (400,000 counts; crossed ``log r_ic = m_c + u_i + e_ic``, per-neuron
+   dispersion), fitted with the default ``HierarchicalNegBinom(condition="condition")`` (crossed neuron
+   effects), 2 chains x (1,000 tune + 1,000 draws), ``--sampler`` (pymc, nutpie, numpyro: on a GPU the two
+   chains run vectorised). Prints each stage's time (``result.timings``), gradient evaluations per draw,
+   divergences, R-hat over every parameter, ESS, peak memory, the 90% coverage of the true rates and tau,
+   tau_neuron against the truth; baseline in the same run: the gradient of the same model with one likelihood
+   term per (neuron, condition, count) cell, as before issue 19 (``--no-baseline`` skips it). ``--neurons``
+   sets the size.
+6. Growth of that fit (``--only growth_crossed``): 100 units x 50 trials per condition, 10x the trials
+   (100 x 500) and 10x the units (1,000 x 50), each the whole default fit; wall times as ratios to the first.
+
 Run from the repository root (SPIKEPOOL_DATA must point at the data folder)::
 
     SPIKEPOOL_DATA=../shared/data python benchmarks/bench_scale.py            # ~10-15 minutes on 2 cores
     SPIKEPOOL_DATA=../shared/data python benchmarks/bench_scale.py --quick    # smoke run, ~3 minutes
+    SPIKEPOOL_DATA=../shared/data python benchmarks/bench_scale.py --only neuropixels --sampler pymc   # ~4 min
 
 The script prints tables and always exits 0: it is a report.
 """
@@ -224,6 +237,128 @@ def bench_large(n_neurons: int, n_trials: int, draws: int, tune: int, sampler: s
     )
 
 
+def simulate_neuropixels(n_neurons: int, n_cond: int = 8, n_trials: int = 50, seed: int = 1):
+    """Crossed counts like a Neuropixels session (issue 19): ``log r_ic = m_c + u_i + e_ic``, NB trials.
+
+    ``m_c`` from log 4 to log 12 Hz over the conditions, ``u_i ~ Normal(0, 0.8)``, ``e_ic ~ Normal(0, 0.3)``,
+    per-neuron ``alpha_i ~ LogNormal(log 5, 0.5)``, ``n_trials`` trials of 0.5 s per condition.
+    """
+    rng = np.random.default_rng(seed)
+    conditions = [f"c{k}" for k in range(n_cond)]
+    mu = np.linspace(np.log(4.0), np.log(12.0), n_cond)
+    alpha = np.exp(rng.normal(np.log(5.0), 0.5, n_neurons))
+    return sp.simulate_counts(
+        n_neurons, n_trials * n_cond, conditions=conditions, mu=mu, tau=0.3, alpha=alpha, duration=0.5,
+        neuron_sd=0.8, seed=rng,
+    )  # fmt: skip
+
+
+def _cell_loglik_model(model, counts):
+    """``model.build(counts)`` with the likelihood written as before issue 19: one NB term per
+    (neuron, condition, count, duration) cell (the baseline of the grouped likelihood)."""
+    import pymc as pm
+
+    from spikepool.models.likelihoods import family_logp
+    from spikepool.stats.families import NEGBIN
+
+    built = model.build(counts)
+    cells, n_cond = built.spikepool_cells, built.spikepool_cells.condition_names.size
+    old = built["loglik"]
+    built.potentials.remove(old)
+    del built.named_vars["loglik"]
+    with built:
+        mu_cell = built["rate"].reshape((-1,))[cells.neuron * n_cond + cells.condition] * cells.duration
+        alpha = built["alpha"][cells.neuron]
+        pm.Potential("loglik", (cells.weight * family_logp(NEGBIN, cells.y, mu_cell, alpha)).sum())
+    return built
+
+
+def bench_neuropixels(
+    n_neurons: int, n_trials: int, draws: int, tune: int, sampler: str = "auto", baseline: bool = True
+) -> None:
+    """Issue 19's session: the default crossed model, stage times, memory and recovery of the truth; with
+    ``baseline``, the gradient of the same model with one likelihood term per cell (as before issue 19)."""
+    import arviz_stats as azs
+
+    from spikepool.stats.cells import cell_groups, count_pairs
+
+    counts, truth = simulate_neuropixels(n_neurons, n_trials=n_trials)
+    model = sp.HierarchicalNegBinom(condition="condition")
+    _, t_check = _timed(lambda: model.check(counts))
+    built, t_build = _timed(lambda: model.build(counts))
+    cells = built.spikepool_cells
+    groups, pairs = cell_groups(cells), count_pairs(cells.neuron, cells.y, cells.weight)
+    dlogp, t_compile = _timed(built.compile_dlogp)
+    ms_grouped = _grad_ms(dlogp, built.initial_point(), repeats=20)
+    ms_cells = np.nan
+    if baseline:
+        base = _cell_loglik_model(model, counts)
+        ms_cells = _grad_ms(base.compile_dlogp(), base.initial_point(), repeats=20)
+    # on a GPU the chains run side by side in one vectorised program
+    extra = {"nuts_sampler_kwargs": {"chain_method": "vectorized"}} if sampler == "numpyro" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SpikepoolWarning)
+        t0 = time.perf_counter()
+        fit = model.fit(
+            counts, draws=draws, tune=tune, chains=2, random_seed=1, progressbar=False, sampler=sampler, **extra
+        )
+        wall = time.perf_counter() - t0
+    post, stats = fit.posterior, fit.idata["sample_stats"]
+    steps = stats["n_steps"] if "n_steps" in stats else 2 ** stats["tree_depth"] - 1
+    ess = azs.ess(post[["mu", "tau", "tau_neuron", "log_rate", "alpha"]], method="bulk")
+    min_ess = min(float(ess[v].min()) for v in ess.data_vars)
+    lo, hi = post["rate"].quantile([0.05, 0.95], dim=("chain", "draw"))
+    true_rate = truth["rate"].sel(condition=post["condition"].values).values
+    cover = float(((lo.values <= true_rate) & (true_rate <= hi.values)).mean())
+    timings = fit.timings
+    rows = [[f"stage: {k}", v] for k, v in timings.items()]
+    rows += [
+        ["compile (cold, outside fit: the dlogp function alone)", t_compile],
+        ["fit wall s (everything)", wall],
+        ["gradient evaluations per draw (mean)", float(steps.mean())],
+        [
+            "divergences / max R-hat",
+            f"{int(stats['diverging'].sum())} / {float(fit.post_checks.summary['rhat_max']):.3f}",
+        ],
+        ["min bulk ESS (mu, tau, tau_neuron, log rates, alphas)", min_ess],
+        ["driver max RSS MB", _maxrss_mb()],
+        ["chain processes max RSS MB", _children_maxrss_mb()],
+        ["90% intervals covering the true rates", cover],
+    ]
+    from spikepool.stats.convergence import rhat as rhat_of
+
+    r = rhat_of(post[["mu", "tau", "tau_neuron", "rate", "alpha"]])
+    values = np.concatenate([r[v].values.ravel() for v in r.data_vars])
+    worst = max(r.data_vars, key=lambda v: float(r[v].max()))
+    rows += [
+        [f"R-hat over {values.size:,} parameters: max (where) / 99th percentile / share > 1.01",
+         f"{values.max():.4f} ({worst}) / {np.quantile(values, 0.99):.4f} / {(values > 1.01).mean():.4f}"],
+    ]  # fmt: skip
+    u = truth["neuron_effect"].values
+    for name, true in (("tau", 0.3), ("tau_neuron", float(np.std(u - u.mean(), ddof=1)))):
+        draws_ = post[name].values.ravel()
+        mcse = float(azs.mcse(post[name], method="mean"))
+        rows.append(
+            [
+                f"{name}: truth / posterior mean +- MCSE (sd)",
+                f"{true:.4f} / {draws_.mean():.4f} +- {mcse:.4f} ({draws_.std():.4f})",
+            ]
+        )
+    rows += [
+        ["gradient ms, grouped likelihood (this model)", ms_grouped],
+        ["gradient ms, one term per cell (before, baseline)", ms_cells],
+        ["speed-up of the grouped likelihood", ms_cells / ms_grouped],
+    ]
+    _table(
+        f"5. Neuropixels-scale session: {n_neurons} neurons x 8 conditions x {n_trials} trials "
+        f"({counts.size:,} counts, {cells.n_cells:,} cells, {groups.n.size:,} groups + {pairs.y.size:,} count "
+        f"pairs), crossed HierarchicalNegBinom(condition=...), 2 chains x ({tune} tune + {draws} draws), sampler "
+        f"{fit.idata['posterior'].attrs.get('inference_library', '?')}; checks {t_check:.2f} s, build {t_build:.2f} s",
+        ["figure", "value"],
+        rows,
+    )
+
+
 def bench_growth(sizes: list[int], n_trials: int, draws: int) -> None:
     from spikepool.results.fit import MAX_LOGLIK_VALUES
     from spikepool.stats.cells import compress
@@ -256,6 +391,37 @@ def bench_growth(sizes: list[int], n_trials: int, draws: int) -> None:
     )
 
 
+def bench_growth_crossed(sizes: list[tuple[int, int]], draws: int, tune: int, sampler: str = "auto") -> None:
+    """Issue 19's growth: the default crossed fit of ``simulate_neuropixels`` at (units, trials per condition)."""
+    rows, first = [], None
+    for n, trials in sizes:
+        counts, _ = simulate_neuropixels(n, n_trials=trials)
+        model = sp.HierarchicalNegBinom(condition="condition")
+        built = model.build(counts)
+        ms = _grad_ms(built.compile_dlogp(), built.initial_point(), repeats=20)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sp.SpikepoolWarning)
+            fit, wall = _timed(
+                lambda counts=counts, model=model: model.fit(
+                    counts, draws=draws, tune=tune, chains=2, random_seed=1, progressbar=False, sampler=sampler
+                )
+            )
+        stats = fit.idata["sample_stats"]
+        steps = float((stats["n_steps"] if "n_steps" in stats else 2 ** stats["tree_depth"] - 1).mean())
+        first = first or (wall, ms)
+        rows.append(
+            [n, trials, f"{counts.size:,}", wall, fit.timings.get("nuts_loop", np.nan), ms, steps,
+             int(stats["diverging"].sum()), float(fit.post_checks.summary["rhat_max"]), wall / first[0]]
+        )  # fmt: skip
+    _table(
+        f"6. Growth of the default crossed fit (8 conditions, 2 chains x ({tune} tune + {draws} draws), sampler "
+        f"{sampler}); ratios against the first row",
+        ["units", "trials/cond", "counts", "fit wall s", "NUTS loop s", "grad ms", "steps/draw", "div", "max R-hat",
+         "x first wall"],
+        rows,
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: small sizes and few draws")
@@ -266,28 +432,45 @@ def main() -> None:
         "2 x 1000 iterations of 5,000 neurons in 22 minutes)",
     )
     parser.add_argument(
-        "--only", default="load,fit_many,large,growth", help="comma-separated sections (default: all four)"
+        "--only",
+        default="load,fit_many,large,growth,neuropixels,growth_crossed",
+        help="comma-separated sections (default: all six)",
     )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="neuropixels: skip the per-cell likelihood's gradient (the baseline; it compiles a second model)",
+    )
+    parser.add_argument("--neurons", type=int, default=None, help="neuropixels: units (default 1000; 100 --quick)")
     args = parser.parse_args()
     only = set(args.only.split(","))
-    from distributed import Client, LocalCluster
-
     draws, tune = (100, 100) if args.quick else (500, 500)
     big = (500, 100) if args.quick else (5000, 500)
     growth = [500, 2000] if args.quick else [500, 2000, 5000, 20000]
     print(f"spikepool {sp.__version__}; sessions {LOCUST}")
-    t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        with Client(cluster) as client:
-            print(f"LocalCluster(2 worker processes) started in {time.perf_counter() - t0:.1f} s")
-            if "load" in only:
-                bench_load(client)
-            if "fit_many" in only:
-                bench_fit_many(client, draws, tune)
+    if only & {"load", "fit_many"}:
+        from distributed import Client, LocalCluster
+
+        t0 = time.perf_counter()
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+            with Client(cluster) as client:
+                print(f"LocalCluster(2 worker processes) started in {time.perf_counter() - t0:.1f} s")
+                if "load" in only:
+                    bench_load(client)
+                if "fit_many" in only:
+                    bench_fit_many(client, draws, tune)
     if "large" in only:
         bench_large(*big, draws=draws, tune=tune, sampler=args.sampler)
     if "growth" in only:
         bench_growth(growth, big[1], draws)
+    if "neuropixels" in only:
+        n_np = args.neurons or (100 if args.quick else 1000)
+        bench_neuropixels(n_np, 50, draws=draws if args.quick else 1000, tune=tune if args.quick else 1000,
+                          sampler=args.sampler, baseline=not args.no_baseline)  # fmt: skip
+    if "growth_crossed" in only:
+        sizes = [(30, 20), (30, 200), (300, 20)] if args.quick else [(100, 50), (100, 500), (1000, 50)]
+        bench_growth_crossed(sizes, draws=draws if args.quick else 1000, tune=tune if args.quick else 1000,
+                             sampler=args.sampler)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -46,13 +46,23 @@ def test_nb_logpmf_matches_scipy_and_has_the_poisson_limit(rng):
 
 
 @pytest.mark.parametrize(
-    ("dispersion", "likelihood"),
-    [("neuron", "negbin"), ("pooled", "negbin"), ("shared", "negbin"), ("fano", "negbin"), ("shared", "poisson")],
+    ("dispersion", "likelihood", "condition"),
+    [
+        ("neuron", "negbin", "condition"),
+        ("pooled", "negbin", "condition"),
+        ("shared", "negbin", "condition"),
+        ("fano", "negbin", "condition"),
+        ("shared", "poisson", "condition"),
+        ("neuron", "negbin", None),
+        ("shared", "poisson", None),
+    ],
 )
-def test_model_loglik_equals_per_trial_sum(rng, dispersion, likelihood):
+def test_model_loglik_equals_per_trial_sum(rng, dispersion, likelihood, condition):
+    # the grouped likelihood (models.likelihoods.window_loglik; per cell for "fano") against scipy per trial,
+    # with two trial durations and invalid trials
     counts = _counts(rng)
     model = sp.HierarchicalNegBinom(
-        dispersion=dispersion, likelihood=likelihood, condition="condition", parameterization="noncentered"
+        dispersion=dispersion, likelihood=likelihood, condition=condition, parameterization="noncentered"
     ).build(counts)
     values = [model["loglik"], model["rate"]]
     has_alpha = likelihood == "negbin"
@@ -64,8 +74,11 @@ def test_model_loglik_equals_per_trial_sum(rng, dispersion, likelihood):
         loglik, rate, *extra = fn(point)
         valid = counts["valid"].values
         n, t = np.nonzero(valid)
-        cond = np.unique(counts["condition"].values, return_inverse=True)[1]
-        mu = rate[n, cond[t]] * counts["duration"].values[t]
+        if condition is None:
+            mu = rate[n] * counts["duration"].values[t]
+        else:
+            cond = np.unique(counts["condition"].values, return_inverse=True)[1]
+            mu = rate[n, cond[t]] * counts["duration"].values[t]
         y = counts.values[n, t]
         if not has_alpha:
             expected = stats.poisson.logpmf(y, mu).sum()

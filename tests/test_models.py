@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import spikepool as sp
-from spikepool.models.start import SPARSE_TARGET_ACCEPT, sparse_target_accept
+from spikepool.models.start import MANY_RATES, SPARSE_TARGET_ACCEPT, sparse_target_accept
 from spikepool.stats.cells import compress
 from spikepool.stats.parameterization import choose_centered, tau_lower_bound
 
@@ -125,6 +125,10 @@ def test_non_centered_fits_sample_at_a_higher_target_accept(recovery):
         assert sparse_target_accept("partial", result.centered, given) == 0.85 and given == before
     kwargs = {}
     assert sparse_target_accept("partial", np.ones(40, dtype=bool), kwargs) is None and kwargs == {}
+    # many pooled rates pin tau: a few weakly informed neurons keep the sampler's default
+    assert sparse_target_accept("partial", result.centered, kwargs, n_rates=MANY_RATES - 1) == 0.99
+    kwargs = {}
+    assert sparse_target_accept("partial", result.centered, kwargs, n_rates=MANY_RATES) is None and kwargs == {}
     assert sparse_target_accept("none", result.centered, kwargs) is None and kwargs == {}
 
 
@@ -283,6 +287,10 @@ def test_result_round_trips_through_netcdf(recovery, tmp_path):
         xr.testing.assert_identical(back.idata[group].to_dataset(), result.idata[group].to_dataset())
     recomputed, original = (r.pointwise()["log_likelihood"]["y"].values for r in (back, result))
     np.testing.assert_array_equal(recomputed, original)
+    # the time of each stage of the fit, in the order they ran, travels with the result
+    stages = ["prepare", "checks", "build", "sampling", "nuts_loop", "log_likelihood", "prior_draws", "result"]
+    assert list(result.timings) == stages and back.timings == result.timings
+    assert all(v >= 0 for v in result.timings.values()) and 0 < result.timings["nuts_loop"] < result.timings["sampling"]
 
 
 def test_fano_posterior_predictive_and_summary(recovery):

@@ -7,6 +7,7 @@ import warnings
 import matplotlib
 import numpy as np
 import pytest
+import xarray as xr
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -138,3 +139,66 @@ def test_fano_over_time_draws_the_band_and_both_slopes(rng, tmp_path):
         plots.plot_fano_time(fano.drop_vars("lower"))
     with pytest.raises(TypeError, match="fano must be the Dataset of sp.mean_matched_fano"):
         plots.plot_fano_time(fano["fano"])
+
+
+def _many_cells(rng, n_neuron=400, n_cond=3):
+    """Tables of a 400-unit fit's shape (shrinkage, Fano, PPC Fano), from a known truth."""
+    dims, shape = ("neuron", "condition"), (n_neuron, n_cond)
+    coords = {"neuron": [f"u{i}" for i in range(n_neuron)], "condition": ["a", "b", "c"][:n_cond]}
+    rate = np.exp(rng.normal(1.5, 0.8, shape))
+    shrink = xr.Dataset(
+        {
+            "raw_rate": (dims, rate * np.exp(rng.normal(0, 0.2, shape))),
+            "rate": (dims, rate),
+            "lower": (dims, rate * 0.8),
+            "upper": (dims, rate * 1.25),
+            "spikes": (dims, rng.poisson(50, shape)),
+            "population_rate": (dims, np.full(shape, np.exp(1.5))),
+            "pooled_rate": (dims, np.full(shape, np.exp(1.5))),
+        },
+        coords=coords,
+    )
+    observed = rng.uniform(0.5, 3.0, shape)
+    ppc = xr.Dataset(
+        {"observed": (dims, observed), "lower": (dims, observed - 0.2), "upper": (dims, observed + 0.2)}, coords=coords
+    )
+    ppc["lower"][:7, 0] = observed[:7, 0] + 0.1  # 7 cells outside their interval
+    fano = xr.Dataset(
+        {
+            "mean": (dims, observed),
+            "lower": (dims, observed * 0.9),
+            "upper": (dims, observed * 1.1),
+            "empirical": (dims, observed),
+        },
+        coords=coords,
+    )
+    return shrink, fano, ppc
+
+
+def test_plots_and_tables_stay_readable_at_a_thousand_cells(rng, tmp_path):
+    from spikepool.viz._html import MAX_TABLE_ROWS, _table
+
+    shrink, fano, ppc = _many_cells(rng)
+    n = shrink["rate"].size
+    ax = plots.plot_rates(shrink)
+    rows = ax.get_yticklabels()
+    assert len(rows) == plots.MAX_ROWS and "lowest and" in ax.get_title() and f"{n:,}" in ax.get_title()
+    flat = shrink["rate"].values.ravel()
+    shown = np.sort(ax.collections[-1].get_offsets()[:, 1])  # raw-rate crosses, one per row drawn
+    assert shown.size == plots.MAX_ROWS
+    lowest = np.sort(flat)[: plots.MAX_ROWS // 2]
+    np.testing.assert_allclose(np.sort(ax.lines[0].get_xdata())[: plots.MAX_ROWS // 2], lowest)
+    _png(ax, tmp_path)
+    ax = plots.plot_fano(fano)
+    assert sum(c.get_offsets().shape[0] for c in ax.collections) == n  # every cell, as a dot
+    ax = plots.plot_ppc_fano(ppc)
+    assert "7 of 1,200 cells outside" in ax.get_title()
+    red = [c for c in ax.collections if c.get_label() == "observed outside"][0]
+    assert red.get_offsets().shape[0] == 7
+    ax = plots.plot_shrinkage(shrink)
+    assert not ax.texts and len(ax.collections[0].get_segments()) == n  # segments, not one arrow each
+    _png(ax, tmp_path)
+    page = _table(shrink.to_dataframe())
+    assert page.count("<tr>") - 1 >= n and 'type="search"' in page and "max-height" in page
+    small = _table(shrink.isel(neuron=slice(0, MAX_TABLE_ROWS // 3)).to_dataframe())
+    assert 'type="search"' not in small

@@ -29,6 +29,7 @@ import xarray as xr
 
 from spikepool.checks.problems import CheckReport, Problem
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
+from spikepool.stats import convergence
 
 __all__ = ["CONTRACTION_MIN", "check_sampling", "contraction", "psis_compare", "psis_loo"]
 
@@ -136,8 +137,6 @@ def check_sampling(
         Codes ``rhat``, ``ess_bulk``, ``ess_tail``, ``divergences``, ``uninformed``, ``no_prior``;
         ``summary`` holds per-variable maxima / minima and the number of divergences.
     """
-    import arviz_stats as azs
-
     post = _group(idata, "posterior")
     if post is None:
         raise ArgumentError("idata must have a 'posterior' group; got none. Hint: pass the result of pm.sample().")
@@ -147,7 +146,7 @@ def check_sampling(
         raise ArgumentError(f"var_names must be posterior variables; got {missing}, available {list(post.data_vars)}.")
     post = post[names]
     problems: list[Problem] = []
-    rhat = azs.rhat(post)
+    rhat, *ess_by_method = convergence.diagnose(post)
     bad_names, worst = _worst(rhat, rhat > rhat_max, higher_is_worse=True)
     if bad_names:
         problems.append(
@@ -161,8 +160,7 @@ def check_sampling(
             )
         )
     summary: dict[str, Any] = {"rhat_max": float(max(float(rhat[v].max()) for v in rhat.data_vars))}
-    for method in ("bulk", "tail"):
-        ess = azs.ess(post, method=method)
+    for method, ess in zip(("bulk", "tail"), ess_by_method, strict=True):
         bad_names, worst = _worst(ess, ess < ess_min, higher_is_worse=False)
         summary[f"ess_{method}_min"] = float(min(float(ess[v].min()) for v in ess.data_vars))
         if bad_names:

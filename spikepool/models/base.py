@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from spikepool._validate import check_choice
 from spikepool.checks.problems import CheckReport
 from spikepool.exceptions import SpikepoolWarning
-from spikepool.models.sampling import check_sampler_args, sample_tree, warn_problems
+from spikepool.models.sampling import StageClock, check_sampler_args, sample_tree, warn_problems
 from spikepool.results.base import Result
 
 __all__ = ["SAMPLERS", "Model", "resolve_sampler"]
@@ -133,14 +133,18 @@ class Model:
         check_sampler_args(draws, tune, chains, random_seed, sample_kwargs)
         nuts = resolve_sampler(self.sampler if sampler is None else sampler)
         self._check_sampler(nuts)
-        prepared = self.prepare(*data)
-        report = self._check(prepared)
+        clock = StageClock()
+        with clock("prepare"):
+            prepared = self.prepare(*data)
+        with clock("checks"):
+            report = self._check(prepared)
         report.raise_if_failed()
         spec, report = self._fit_spec(prepared, report)
         for problem in report.warnings:
             warnings.warn(problem.text(), SpikepoolWarning, stacklevel=2)
-        model = self._build(prepared)
-        kwargs = self._sample_options(prepared, model, nuts, spec, dict(sample_kwargs))
+        with clock("build"):
+            model = self._build(prepared)
+            kwargs = self._sample_options(prepared, model, nuts, spec, dict(sample_kwargs))
         tree = sample_tree(
             model,
             spec=spec,
@@ -152,7 +156,10 @@ class Model:
             random_seed=random_seed,
             progressbar=progressbar,
             sample_kwargs=kwargs,
+            clock=clock,
         )
-        result = self._result(tree, prepared, model, spec, report, random_seed)
+        with clock("result"):
+            result = self._result(tree, prepared, model, spec, report, random_seed)
+        result.idata.attrs["spikepool_timings"] = clock.json()
         warn_problems(result.post_checks)
         return result

@@ -82,14 +82,15 @@ def split_normal(name: str, target, tau, centered: np.ndarray, tail: tuple = ())
     return stacked[np.argsort(np.concatenate(order))]
 
 
-def nb_dispersion(dispersion: str, priors: dict, neuron: np.ndarray, mu):
+def nb_dispersion(dispersion: str, priors: dict, neuron: np.ndarray | None, mu):
     """The Negative Binomial's alpha at each observation (inside a model; ``Var = mu + mu**2 / alpha``).
 
     ``dispersion``: ``"neuron"`` (``log_alpha`` per neuron ~ Normal(log_alpha_loc, log_alpha_scale)),
     ``"pooled"`` (``log alpha_i = mu_a + tau_a z_i``, ``mu_a`` with that prior, ``tau_a ~
     HalfNormal(tau_alpha_scale)``), ``"shared"`` (one ``log_alpha``) or ``"fano"`` (``alpha = eta * mu``,
     ``log_eta ~ Normal(log_eta_loc, log_eta_scale)``: a rate-independent Fano factor ``1 + 1/eta``).
-    ``neuron`` (obs,) indexes each observation's neuron (model coords ``neuron``); ``mu`` is its mean count.
+    ``neuron`` (obs,) indexes each observation's neuron (model coords ``neuron``; None: alpha per neuron, or
+    the shared scalar); ``mu`` is its mean count (``"fano"`` only).
     Adds the Deterministic ``alpha`` (or ``eta``) to the model.
     """
     import pymc as pm
@@ -98,12 +99,14 @@ def nb_dispersion(dispersion: str, priors: dict, neuron: np.ndarray, mu):
     loc, scale = priors["log_alpha_loc"], priors["log_alpha_scale"]
     if dispersion == "neuron":
         log_alpha = pm.Normal("log_alpha", loc, scale, dims="neuron")
-        return pm.Deterministic("alpha", pt.exp(log_alpha), dims="neuron")[neuron]
+        alpha = pm.Deterministic("alpha", pt.exp(log_alpha), dims="neuron")
+        return alpha if neuron is None else alpha[neuron]
     if dispersion == "pooled":
         mu_a = pm.Normal("mu_a", loc, scale)
         tau_a = pm.HalfNormal("tau_a", priors["tau_alpha_scale"])
         z = pm.Normal("log_alpha_offset", 0.0, 1.0, dims="neuron")
-        return pm.Deterministic("alpha", pt.exp(mu_a + tau_a * z), dims="neuron")[neuron]
+        alpha = pm.Deterministic("alpha", pt.exp(mu_a + tau_a * z), dims="neuron")
+        return alpha if neuron is None else alpha[neuron]
     if dispersion == "shared":
         log_alpha = pm.Normal("log_alpha", loc, scale)
         return pm.Deterministic("alpha", pt.exp(log_alpha))

@@ -14,13 +14,14 @@ import numpy as np
 from spikepool.exceptions import ArgumentError
 from spikepool.models.com_poisson import com_groups_loglik
 from spikepool.stats.binned import GroupSums
+from spikepool.stats.cells import CellGroups, CountPairs
 from spikepool.stats.families import Family
 
 #: Families whose log-likelihood of a group of counts depends on the group's mean only through the sum
 #: and number of its counts (``grouped_loglik``).
 GROUPED = ("negbin", "poisson")
 
-__all__ = ["GRAPHS", "GROUPED", "com_loglik", "family_logp", "grouped_loglik"]
+__all__ = ["GRAPHS", "GROUPED", "com_loglik", "family_logp", "grouped_loglik", "window_loglik"]
 
 
 def _negbin(y, mu, alpha):
@@ -95,15 +96,57 @@ def grouped_loglik(family: Family, sums: GroupSums, log_mu, alpha=None):
         raise ArgumentError(
             f"family must be one of {GROUPED} for grouped_loglik; got {family.name!r}. Hint: family_logp per cell."
         )
+    pairs = CountPairs(sums.pair_neuron, sums.pair_y, sums.pair_weight, sums.log_factorial)
+    alpha = None if alpha is None else pt.as_tensor_variable(alpha)
+    group_alpha = alpha[:, None, None] if alpha is not None and alpha.ndim == 1 else alpha
+    return _mean_only_loglik(family, sums.total, sums.n, log_mu, pairs, alpha, group_alpha)
+
+
+def window_loglik(family: Family, groups: CellGroups, pairs: CountPairs, log_mu, alpha=None):
+    """The summed log-likelihood of window counts from their groups and count pairs (a scalar PyTensor graph).
+
+    Equal to ``sum(weight * family_logp(family, y, mu, alpha))`` over the cells (``spikepool.stats.cells``),
+    with the mean entering once per (neuron, condition, duration) group through the group's ``total`` and
+    ``n``, and the Negative Binomial's ``lgamma(y + alpha)`` once per distinct (neuron, count) pair: the
+    gradient's cost grows with neurons x conditions and the count values seen, not with trials
+    (``tests/test_likelihood.py`` checks it against scipy's log pmf summed over every valid trial).
+
+    Parameters
+    ----------
+    family : Family
+        A family in ``GROUPED`` (``NEGBIN``, ``POISSON``).
+    groups : CellGroups
+        ``spikepool.stats.cells.cell_groups`` of the cells.
+    pairs : CountPairs
+        ``spikepool.stats.cells.count_pairs`` of the same cells.
+    log_mu : tensor
+        Log mean count of every group (group,).
+    alpha : tensor, optional
+        The Negative Binomial's dispersion per neuron (neuron,) or shared (scalar).
+    """
+    import pytensor.tensor as pt
+
+    if family.name not in GROUPED:
+        raise ArgumentError(
+            f"family must be one of {GROUPED} for window_loglik; got {family.name!r}. Hint: family_logp per cell."
+        )
+    alpha = None if alpha is None else pt.as_tensor_variable(alpha)
+    group_alpha = alpha[groups.neuron] if alpha is not None and alpha.ndim == 1 else alpha
+    return _mean_only_loglik(family, groups.total, groups.n, log_mu, pairs, alpha, group_alpha)
+
+
+def _mean_only_loglik(family: Family, total, n, log_mu, pairs: CountPairs, alpha, group_alpha):
+    """``sum over groups`` of the Poisson / NB log-likelihood from (total, n) and the neuron's count pairs."""
+    import pytensor.tensor as pt
+
     mu = pt.exp(log_mu)
     if family.name == "poisson":
-        return pt.sum(sums.total * log_mu - sums.n * mu) - sums.log_factorial
-    alpha = pt.as_tensor_variable(alpha)
-    a = alpha[:, None, None] if alpha.ndim == 1 else alpha
-    groups = pt.sum(sums.total * (log_mu - pt.log(mu + a)) - sums.n * a * pt.log1p(mu / a))
-    pair_alpha = alpha[sums.pair_neuron] if alpha.ndim == 1 else alpha
-    pairs = pt.sum(sums.pair_weight * (pt.gammaln(sums.pair_y + pair_alpha) - pt.gammaln(pair_alpha)))
-    return groups + pairs - sums.log_factorial
+        return pt.sum(total * log_mu - n * mu) - pairs.log_factorial
+    a = group_alpha
+    grouped = pt.sum(total * (log_mu - pt.log(mu + a)) - n * a * pt.log1p(mu / a))
+    pair_alpha = alpha[pairs.neuron] if alpha.ndim == 1 else alpha
+    paired = pt.sum(pairs.weight * (pt.gammaln(pairs.y + pair_alpha) - pt.gammaln(pair_alpha)))
+    return grouped + paired - pairs.log_factorial
 
 
 def com_loglik(log_mu, nu, total, n, lf_sum):

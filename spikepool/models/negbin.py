@@ -47,12 +47,12 @@ from spikepool.models.components import (
     split_normal,
 )
 from spikepool.models.data import CountsData, prepare_counts
-from spikepool.models.likelihoods import com_loglik, family_logp
+from spikepool.models.likelihoods import com_loglik, family_logp, window_loglik
 from spikepool.models.priors import negbin_priors
 from spikepool.models.responses import baseline_index, draw_responses, response_model
 from spikepool.models.start import negbin_initial_values, sparse_target_accept
 from spikepool.results.fit import FitResult, add_fit_groups
-from spikepool.stats.cells import cell_groups
+from spikepool.stats.cells import cell_groups, count_pairs
 from spikepool.stats.families import FAMILIES, family_of
 from spikepool.stats.parameterization import choose_centered, choose_centered_sessions
 
@@ -130,7 +130,7 @@ class HierarchicalNegBinom(Model):
     any sampling when the design cannot identify the model and warning its weak points as
     ``SpikepoolWarning``; adds the ``neuron_effect`` finding; samples (PyMC's NUTS starts at the
     empirical-Bayes fit, ``spikepool.models.start``; ``target_accept`` is 0.99 when any neuron is
-    non-centered) and returns a ``FitResult``.
+    non-centered, unless at least ``MANY_RATES`` rates pin tau) and returns a ``FitResult``.
 
     Examples
     --------
@@ -389,7 +389,18 @@ class HierarchicalNegBinom(Model):
                 nu_g = nu[groups.neuron] if nu.ndim == 1 else pt.broadcast_to(nu, groups.n.shape)
                 log_mu = flat_log[index] + np.log(groups.duration)
                 pm.Potential("loglik", com_loglik(log_mu, nu_g, groups.total, groups.n, groups.lf_sum))
+            elif self.dispersion != "fano":
+                # the mean enters once per (neuron, condition, duration) group, lgamma(y + alpha) once per
+                # distinct (neuron, count): the gradient's cost does not grow with trials
+                groups = cell_groups(cells)
+                flat_log = log_rate.reshape((-1,)) if with_cond else log_rate
+                index = groups.neuron * n_cond + groups.condition if with_cond else groups.neuron
+                log_mu = flat_log[index] + np.log(groups.duration)
+                alpha = nb_dispersion(self.dispersion, p, None, None) if family.dispersion_names else None
+                pairs = count_pairs(cells.neuron, cells.y, cells.weight)
+                pm.Potential("loglik", window_loglik(family, groups, pairs, log_mu, alpha))
             else:
+                # alpha = eta * mu differs between a neuron's groups: one term per cell
                 flat_rate = rate.reshape((-1,)) if with_cond else rate
                 index = cells.neuron * n_cond + cells.condition if with_cond else cells.neuron
                 mu_cell = flat_rate[index] * cells.duration
@@ -428,7 +439,8 @@ class HierarchicalNegBinom(Model):
         check_family_options(self.likelihood, self.dispersion, sampler)  # fit(sampler="numpyro") with COM-Poisson
 
     def _sample_options(self, data: CountsData, model, sampler: str, spec: dict, kwargs: dict) -> dict:
-        spec["target_accept"] = sparse_target_accept(self.pooling, model.spikepool_centered, kwargs)
+        n_rates = data.n_neuron * data.n_condition
+        spec["target_accept"] = sparse_target_accept(self.pooling, model.spikepool_centered, kwargs, n_rates)
         if sampler == "pymc" and "initvals" not in kwargs:
             kwargs["initvals"] = negbin_initial_values(self, data, model)
         return kwargs

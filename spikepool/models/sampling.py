@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from spikepool.checks.problems import CheckReport
 from spikepool.exceptions import ArgumentError, ArgumentTypeError, SamplingWarning
 
 __all__ = [
+    "StageClock",
     "check_sampler_args",
     "default_cores",
     "one_blas_thread",
@@ -45,6 +47,31 @@ LEFT_OUT_STATS = (
     "perf_counter_start", "perf_counter_diff", "process_time_diff", "energy_error", "max_energy_error",
     "largest_eigval", "smallest_eigval", "step_size_bar", "index_in_trajectory",
 )  # fmt: skip
+
+
+class StageClock:
+    """Wall-clock seconds of a fit's stages, in the order they ran (``result.timings``).
+
+    ``with clock("build"): ...`` adds the block's time to the stage ``"build"``; ``clock.add(name, s)``
+    records a time measured elsewhere (PyMC's own ``sampling_time`` of the NUTS loop).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - start)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + float(seconds)
+
+    def json(self) -> str:
+        return json.dumps({k: round(v, 3) for k, v in self.seconds.items()})
 
 
 def default_cores(chains: int) -> int:
@@ -170,6 +197,7 @@ def sample_tree(
     random_seed: int | None,
     progressbar: bool,
     sample_kwargs: dict[str, Any],
+    clock: StageClock | None = None,
 ) -> xr.DataTree:
     """Sample ``model`` with NUTS (``sampler``: "pymc", "nutpie" or "numpyro") and return the DataTree.
 
@@ -177,31 +205,46 @@ def sample_tree(
     observed variables, if the model has any (a model whose likelihood is a ``Potential`` computes its own);
     ``prior`` draws of ``prior_names`` (for the contraction check; none when empty). ``spec`` is stored as
     JSON in ``attrs["spikepool_spec"]``. For PyMC's own NUTS, ``cores`` defaults to ``default_cores(chains)``
-    (``process_options``). Compilation runs under ``reproducible_compilation``, sampling with
-    ``one_blas_thread``.
+    (``process_options``); for nutpie too (its chains are threads: PyMC's own default, half the CPUs,
+    ran nutpie's two chains one after the other on 2 CPUs). Compilation runs under
+    ``reproducible_compilation``, sampling with ``one_blas_thread``. ``clock`` (a ``StageClock``) records
+    the stages' times: ``sampling`` (all of ``pm.sample``: compiling, the NUTS loop, converting the draws),
+    ``nuts_loop`` (its loop alone), ``log_likelihood`` and ``prior_draws``.
     The caller has checked the settings (``check_sampler_args``).
     """
     import pymc as pm
 
-    kwargs = process_options(chains, sample_kwargs) if sampler == "pymc" else dict(sample_kwargs)
+    kwargs = dict(sample_kwargs)
+    if sampler == "pymc":
+        kwargs = process_options(chains, sample_kwargs)
+    elif sampler == "nutpie":
+        # nutpie runs its chains in threads; pm.sample would pass cores = cpu_count() // 2 (1 on 2 CPUs)
+        kwargs.setdefault("cores", default_cores(chains))
+    clock = StageClock() if clock is None else clock
     with model, reproducible_compilation(), one_blas_thread():
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            nuts_sampler=sampler,
-            compute_convergence_checks=False,
-            **kwargs,
-        )
-        if model.observed_RVs and "log_likelihood" not in idata.children:
-            idata = pm.compute_log_likelihood(idata, progressbar=False)
+        with clock("sampling"):
+            idata = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=random_seed,
+                progressbar=progressbar,
+                nuts_sampler=sampler,
+                compute_convergence_checks=False,
+                **kwargs,
+            )
+        loop = idata["posterior"].attrs.get("sampling_time")
+        if loop is not None:
+            # pm.sample's time = compiling the model + the NUTS loop (tuning and draws) + converting the draws
+            clock.add("nuts_loop", loop)
+        with clock("log_likelihood"):
+            if model.observed_RVs and "log_likelihood" not in idata.children:
+                idata = pm.compute_log_likelihood(idata, progressbar=False)
         groups = {name: idata[name].to_dataset() for name in idata.children}
         stats = groups["sample_stats"]
         groups["sample_stats"] = stats.drop_vars([name for name in LEFT_OUT_STATS if name in stats])
         if prior_names:
-            with warnings.catch_warnings():  # a likelihood Potential is rightly ignored by prior draws
+            with clock("prior_draws"), warnings.catch_warnings():  # a likelihood Potential is rightly ignored
                 warnings.filterwarnings("ignore", message=".*Potential.*")
                 prior = pm.sample_prior_predictive(draws=1000, random_seed=random_seed, var_names=prior_names)
             groups["prior"] = prior["prior"].to_dataset()

@@ -11,6 +11,7 @@ opens any of them by ``spec["model"]``.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import ClassVar, Self
@@ -97,6 +98,17 @@ class Result:
 
         names = [n for n in self.DIAGNOSED if n in self.posterior]
         return azs.summary(self.idata, var_names=names, ci_prob=ci_prob)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Wall-clock seconds of the fit's stages, in the order they ran (empty where not recorded).
+
+        ``prepare`` (validating and compressing the data), ``checks`` (the design checks), ``build`` (the PyMC
+        model), ``sampling`` (all of ``pm.sample``), of which ``nuts_loop`` is the NUTS loop (tuning and draws:
+        the rest is compiling the model and converting the draws), ``log_likelihood``, ``prior_draws`` and
+        ``result`` (the result's groups and sampling diagnostics).
+        """
+        return json.loads(self.idata.attrs.get("spikepool_timings", "{}"))
 
     def diagnostics(self) -> CheckReport:
         """The post-fit diagnostics (R-hat, ESS, divergences, contraction of the scales)."""

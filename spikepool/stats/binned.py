@@ -17,6 +17,7 @@ from scipy.interpolate import BSpline
 
 from spikepool.counts.schema import valid_mask
 from spikepool.exceptions import ArgumentError
+from spikepool.stats.cells import count_pairs
 
 __all__ = [
     "BinnedCells",
@@ -112,19 +113,14 @@ def group_sums(cells: BinnedCells, n_neuron: int, n_bins: int) -> GroupSums:
     size = n_neuron * n_cond * n_bins
     total = np.bincount(cells.group, cells.weight * cells.y, size).reshape(shape)
     n = np.bincount(cells.group, cells.weight, size).reshape(shape)
-    positive = cells.y > 0
-    pairs, inverse = np.unique(
-        np.stack([cells.neuron[positive], cells.y[positive]], axis=1), axis=0, return_inverse=True
-    )
-    pairs = pairs.reshape(-1, 2)
-    weight = np.bincount(inverse.ravel(), cells.weight[positive], pairs.shape[0])
+    pairs = count_pairs(cells.neuron, cells.y, cells.weight)
     return GroupSums(
         total=total,
         n=n,
-        pair_neuron=pairs[:, 0],
-        pair_y=pairs[:, 1],
-        pair_weight=weight,
-        log_factorial=float((cells.weight * gammaln(cells.y + 1.0)).sum()),
+        pair_neuron=pairs.neuron,
+        pair_y=pairs.y,
+        pair_weight=pairs.weight,
+        log_factorial=pairs.log_factorial,
         lf_sum=np.bincount(cells.group, cells.weight * gammaln(cells.y + 1.0), size).reshape(shape),
     )
 

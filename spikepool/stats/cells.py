@@ -18,7 +18,7 @@ import xarray as xr
 
 from spikepool.counts.schema import valid_mask
 
-__all__ = ["CellGroups", "Cells", "cell_groups", "compress"]
+__all__ = ["CellGroups", "Cells", "CountPairs", "cell_groups", "compress", "count_pairs"]
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,13 @@ def compress(counts: xr.DataArray, condition: str | None = None) -> Cells:
 
 @dataclass(frozen=True)
 class CellGroups:
-    """The cells summed per (neuron, condition, duration) group: all that COM-Poisson needs of them.
+    """The cells summed per (neuron, condition, duration) group.
 
-    Every count of a group has the same mean (rate x duration), and the COM-Poisson log-likelihood of a
+    Every count of a group has the same mean (rate x duration). The COM-Poisson log-likelihood of a
     group's counts is ``total log lambda - nu lf_sum - n log Z``: it depends on them only through
-    ``total``, ``n`` and ``lf_sum`` (``spikepool.stats.com_poisson``). Exact.
+    ``total``, ``n`` and ``lf_sum`` (``spikepool.stats.com_poisson``). The Poisson's and, with one
+    dispersion per neuron, the Negative Binomial's depend on the group's mean only through ``total`` and
+    ``n``; the NB's one other term needs the neuron's ``CountPairs`` (``count_pairs``). Exact.
 
     Attributes
     ----------
@@ -123,6 +125,46 @@ class CellGroups:
     total: np.ndarray
     n: np.ndarray
     lf_sum: np.ndarray
+
+
+@dataclass(frozen=True)
+class CountPairs:
+    """The distinct (neuron, count > 0) pairs of some cells and how many trials have each.
+
+    The Negative Binomial's ``sum_t [lgamma(y_t + alpha_i) - lgamma(alpha_i)]`` over a neuron's trials is
+    ``sum(weight * [lgamma(y + alpha_i) - lgamma(alpha_i)])`` over its pairs (counts of 0 add nothing).
+
+    Attributes
+    ----------
+    neuron : numpy.ndarray
+        int index of each pair's neuron.
+    y : numpy.ndarray
+        float64 count (> 0).
+    weight : numpy.ndarray
+        float64 number of trials (or trial-bins) with that count.
+    log_factorial : float
+        ``sum(weight * lgamma(y + 1))`` over all the cells (a constant of every count likelihood).
+    """
+
+    neuron: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    log_factorial: float
+
+
+def count_pairs(neuron: np.ndarray, y: np.ndarray, weight: np.ndarray) -> CountPairs:
+    """The ``CountPairs`` of cells given by their ``neuron`` index, count ``y`` and multiplicity ``weight``."""
+    from scipy.special import gammaln
+
+    positive = y > 0
+    pairs, inverse = np.unique(np.stack([neuron[positive], y[positive]], axis=1), axis=0, return_inverse=True)
+    pairs = pairs.reshape(-1, 2)
+    return CountPairs(
+        neuron=pairs[:, 0].astype(np.int64),
+        y=pairs[:, 1].astype(np.float64),
+        weight=np.bincount(inverse.ravel(), weight[positive], pairs.shape[0]),
+        log_factorial=float((weight * gammaln(y + 1.0)).sum()),
+    )
 
 
 def cell_groups(cells: Cells) -> CellGroups:

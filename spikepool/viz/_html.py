@@ -5,8 +5,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import zlib
 
-__all__ = ["_figure", "_figures", "_png", "_table"]
+__all__ = ["MAX_TABLE_ROWS", "_figure", "_figures", "_png", "_table"]
+
+#: Tables longer than this are shown in a scrolling box with a filter field (``_table``).
+MAX_TABLE_ROWS = 60
 
 
 def _png(fig) -> str:
@@ -29,7 +33,22 @@ def _figure(draw, caption: str, size=(8, 5)) -> str:
 
 
 def _table(df, digits: int = 3) -> str:
-    return df.to_html(float_format=lambda x: f"{x:.{digits}g}", border=0, na_rep="-")
+    """``df`` as an HTML table; beyond ``MAX_TABLE_ROWS`` rows, in a scrolling box with a field that keeps the
+    rows containing what is typed (a unit's name, a condition): a thousand units stay one page."""
+    table = df.to_html(float_format=lambda x: f"{x:.{digits}g}", border=0, na_rep="-")
+    if len(df) <= MAX_TABLE_ROWS:
+        return table
+    key = f"t{zlib.crc32(repr((list(df.columns), len(df), str(df.index[0]))).encode()):08x}"
+    script = (
+        "var q=this.value.toLowerCase();"
+        f"document.querySelectorAll('#{key} tbody tr').forEach(function(r)"
+        "{r.style.display=r.textContent.toLowerCase().indexOf(q)>-1?'':'none'})"
+    )
+    return (
+        f'<p class="note">{len(df):,} rows; type to keep the rows that contain it: '
+        f'<input type="search" placeholder="unit or condition" oninput="{script}"></p>'
+        f'<div id="{key}" style="max-height:28em;overflow-y:auto">{table}</div>'
+    )
 
 
 def _figures(draw, n: int, caption: str, panel=(5.5, 3.4), ncols: int = 2) -> str:

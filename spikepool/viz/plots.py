@@ -12,15 +12,17 @@ import numpy as np
 import xarray as xr
 
 from spikepool._validate import did_you_mean
-from spikepool.exceptions import ArgumentError, ArgumentTypeError
+from spikepool.exceptions import ArgumentError
 from spikepool.io._units import window_to_seconds
 from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments_of
 from spikepool.results.contrasts import MIN_RATIO
 from spikepool.stats.binned import bin_width
-from spikepool.viz._common import _axes
+from spikepool.viz._common import COUNT_HINT, MAX_ROWS, _axes, _cells, _provided
 from spikepool.viz.time_plots import plot_fano_time, plot_psth_fit, plot_rate_map
+from spikepool.viz.variability_plots import plot_fano, plot_ppc_counts, plot_ppc_fano
 
 __all__ = [
+    "MAX_ROWS",
     "plot_fano",
     "plot_fano_time",
     "plot_psth_fit",
@@ -38,48 +40,6 @@ __all__ = [
 ]
 
 
-def _cells(ds: xr.Dataset) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Flatten neuron [x condition] to one row per cell with readable labels."""
-    if "condition" in ds.dims:
-        stacked = ds.stack(cell=("neuron", "condition"))
-        labels = [f"{n} / {c}" for n, c in zip(stacked["neuron"].values, stacked["condition"].values, strict=True)]
-        return labels, {k: stacked[k].values for k in ds.data_vars} | {"condition": stacked["condition"].values}
-    return [str(n) for n in ds["neuron"].values], {k: ds[k].values for k in ds.data_vars}
-
-
-def _provided(
-    result: Any, method: str, variables: tuple[str, ...], hint: str, over_time: bool = False, **kwargs
-) -> xr.Dataset:
-    """``result``'s table from ``method`` (or ``result`` itself when it is that table), checked for ``variables``.
-
-    Raises ``ArgumentTypeError`` when the result has no such table and ``ArgumentError`` when the table lacks
-    what the plot draws, each naming what is missing; a table over time only where ``over_time``.
-    """
-    if isinstance(result, xr.Dataset):
-        table = result
-    elif callable(getattr(result, method, None)):
-        table = getattr(result, method)(**kwargs)
-    else:
-        raise ArgumentTypeError(
-            f"result must provide {method}() or be its table; got {type(result).__name__}, which has none. Hint: {hint}"
-        )
-    missing = [v for v in variables if v not in table]
-    if missing:
-        raise ArgumentError(
-            f"result must provide {list(variables)} in its {method}() table; got one without {missing}. Hint: {hint}"
-        )
-    if "time" in table.dims and not over_time:
-        raise ArgumentError(
-            f"result must give its {method}() per neuron [x condition] for this plot; got one over time (a "
-            "time-resolved fit). Hint: plot_psth_fit, plot_rate_map and plot_fano_time draw time-resolved fits; "
-            "or plot one time point (table.sel(time=t))."
-        )
-    return table
-
-
-COUNT_HINT = "this plot draws a count model's fit (HierarchicalNegBinom); plot_pooled_estimates draws any model's."
-
-
 def plot_shrinkage(result: Any, *, ci_prob: float = 0.94, ax=None):
     """Raw (no pooling) -> partial-pooling posterior rate for every neuron [x condition].
 
@@ -94,7 +54,10 @@ def plot_shrinkage(result: Any, *, ci_prob: float = 0.94, ax=None):
     raw, post, spikes = v["raw_rate"], v["rate"], v["spikes"].astype(float)
     floor = np.nanmin(post) / 2
     raw_shown = np.where(raw > 0, raw, floor)
-    size = 15 + 135 * np.sqrt(spikes / max(spikes.max(), 1))
+    if raw.size <= MAX_ROWS:
+        size = 15 + 135 * np.sqrt(spikes / max(spikes.max(), 1))
+    else:  # thousands of cells: small dots
+        size = np.full(raw.size, 3.0)
     colours = None
     if "condition" in v:
         names, codes = np.unique(v["condition"], return_inverse=True)
@@ -102,14 +65,20 @@ def plot_shrinkage(result: Any, *, ci_prob: float = 0.94, ax=None):
 
         cmap = mpl.colormaps["tab10"]
         colours = cmap(codes % 10)
-    for i in range(raw.size):
-        colour = colours[i] if colours is not None else "C0"
-        ax.annotate(
-            "",
-            xy=(1, post[i]),
-            xytext=(0, raw_shown[i]),
-            arrowprops={"arrowstyle": "->", "color": colour, "alpha": 0.6, "lw": 1},
-        )
+    if raw.size <= MAX_ROWS:
+        for i in range(raw.size):
+            colour = colours[i] if colours is not None else "C0"
+            ax.annotate(
+                "",
+                xy=(1, post[i]),
+                xytext=(0, raw_shown[i]),
+                arrowprops={"arrowstyle": "->", "color": colour, "alpha": 0.6, "lw": 1},
+            )
+    else:  # thousands of cells: plain segments (one collection), faint so that the density shows
+        from matplotlib.collections import LineCollection
+
+        segments = np.stack([np.stack([np.zeros(raw.size), raw_shown], 1), np.stack([np.ones(raw.size), post], 1)], 1)
+        ax.add_collection(LineCollection(segments, colors=colours if colours is not None else "C0", alpha=0.08, lw=0.6))
     ax.scatter(
         np.zeros(raw.size),
         raw_shown,
@@ -205,6 +174,10 @@ def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
     table = _provided(result, "shrinkage", ("raw_rate", "rate", "lower", "upper"), COUNT_HINT, ci_prob=ci_prob)
     labels, v = _cells(table)
     order = np.argsort(v["rate"])
+    title = "Firing rates"
+    if order.size > MAX_ROWS:  # the lowest and highest rates, each half of what stays readable
+        title = f"The {MAX_ROWS // 2} lowest and {MAX_ROWS // 2} highest of {order.size:,} rates"
+        order = np.concatenate([order[: MAX_ROWS // 2], order[-(MAX_ROWS // 2) :]])
     y = np.arange(order.size)
     ax.errorbar(
         v["rate"][order],
@@ -222,7 +195,9 @@ def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
     ax.set_xscale("log")
     ax.set_xlabel("firing rate (Hz)")
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Firing rates")
+    ax.set_title(title)
+    if y.size == MAX_ROWS and len(labels) > MAX_ROWS:
+        ax.axhline(MAX_ROWS // 2 - 0.5, color="0.5", lw=0.8, ls=":")
     return ax
 
 
@@ -309,104 +284,6 @@ def plot_responsive(
         title = f"log rate ratio to {base}: {total} calls"
     ax.set_title(f"{title} at expected FDR {expected:.3f} (grey: none)")
     ax.figure.colorbar(image, ax=ax, label="log(rate / baseline rate)")
-    return ax
-
-
-def plot_fano(result: Any, *, ci_prob: float = 0.94, ax=None):
-    """Posterior Fano factor per neuron [x condition] with interval (the family's: 1 + mu/alpha for the NB, below
-    1 for a COM-Poisson with nu > 1), empirical as crosses, Poisson's 1 dashed."""
-    ax = _axes(ax)
-    table = _provided(result, "fano", ("mean", "lower", "upper", "empirical"), COUNT_HINT, ci_prob=ci_prob)
-    labels, v = _cells(table)
-    y = np.arange(len(labels))
-    ax.errorbar(
-        v["mean"],
-        y,
-        xerr=[v["mean"] - v["lower"], v["upper"] - v["mean"]],
-        fmt="o",
-        ms=4,
-        color="C2",
-        label=f"model, {ci_prob:.0%} interval",
-    )
-    ax.scatter(v["empirical"], y, marker="x", color="0.3", s=20, label="empirical var/mean", zorder=3)
-    ax.axvline(1.0, ls="--", color="0.5", lw=1, label="Poisson (Fano = 1)")
-    ax.set_yticks(y, labels, fontsize=7 if len(labels) > 30 else 9)
-    ax.set_xlabel("Fano factor of the counts")
-    ax.legend(loc="best", fontsize=8)
-    ax.set_title("Trial-to-trial variability")
-    return ax
-
-
-def _replicates(result, random_seed):
-    if not callable(getattr(result, "posterior_predictive", None)):
-        raise ArgumentTypeError(
-            f"result must provide posterior_predictive() (replicated counts); got {type(result).__name__}. "
-            f"Hint: {COUNT_HINT}"
-        )
-    if "posterior_predictive" not in result.idata.children:
-        result.posterior_predictive(random_seed=random_seed)
-    rep = result.idata["posterior_predictive"]["y"]
-    obs = result.idata["observed_data"]["y"]
-    return obs, rep
-
-
-def plot_ppc_counts(result: Any, *, neuron: str | None = None, random_seed: int | None = 0, ax=None):
-    """Hanging rootogram: observed count frequencies vs the posterior predictive (sqrt scale).
-
-    Bars of observed frequencies hang from the predicted curve; a bar that ends far from 0 marks a
-    count value the model over- or under-predicts. ``neuron`` selects one neuron (default: all).
-    """
-    ax = _axes(ax)
-    obs, rep = _replicates(result, random_seed)
-    if neuron is not None:
-        sel = obs["obs_neuron"].values == neuron
-        if not sel.any():
-            raise ArgumentError(f"neuron must be one of the fitted neurons; got {neuron!r}.")
-        obs, rep = obs.isel(obs=sel), rep.isel(obs=sel)
-    y = obs.values.astype(int)
-    r = rep.values.reshape(-1, y.size).astype(int)
-    top = int(np.quantile(np.concatenate([y, r[:: max(1, r.shape[0] // 200)].ravel()]), 0.995)) + 1
-    edges = np.arange(top + 2)
-    observed = np.histogram(np.minimum(y, top), edges)[0]
-    expected = np.mean(
-        [np.histogram(np.minimum(row, top), edges)[0] for row in r[:: max(1, r.shape[0] // 400)]], axis=0
-    )
-    x = edges[:-1]
-    se, so = np.sqrt(expected), np.sqrt(observed)
-    ax.bar(x, so, bottom=se - so, width=0.8, color="C0", alpha=0.6, label="observed (hanging)")
-    ax.plot(x, se, "o-", color="C3", ms=3, label="posterior predictive")
-    ax.axhline(0, color="0.3", lw=0.8)
-    ax.set_xlabel(f"spike count per trial (last bin: >= {top})")
-    ax.set_ylabel("sqrt(number of trials)")
-    ax.set_title(f"Rootogram{'' if neuron is None else f' of {neuron}'}")
-    ax.legend(fontsize=8)
-    return ax
-
-
-def plot_ppc_fano(result: Any, *, ci_prob: float = 0.9, random_seed: int | None = 0, ax=None):
-    """Observed Fano factor per neuron [x condition] against its posterior predictive interval (``ppc_fano``;
-    ``result`` a count model's fit or that table).
-
-    One row per (neuron, condition) cell: the replicated Fano factor's ``ci_prob`` interval (bar) and the
-    observed one (dot, red where it falls outside); Poisson's 1 dashed. A family that cannot reach the data's
-    variability (an NB on counts more regular than Poisson) shows as dots left of their bars.
-    """
-    ax = _axes(ax)
-    variables = ("observed", "lower", "upper")
-    table = _provided(result, "ppc_fano", variables, COUNT_HINT, ci_prob=ci_prob, random_seed=random_seed)
-    labels, v = _cells(table)
-    y = np.arange(len(labels))
-    outside = (v["observed"] < v["lower"]) | (v["observed"] > v["upper"])
-    shown = table.attrs.get("ci_prob", ci_prob)
-    ax.hlines(y, v["lower"], v["upper"], color="C3", lw=3, alpha=0.5, label=f"replicated {shown:.0%}")
-    ax.scatter(v["observed"][~outside], y[~outside], color="k", s=16, zorder=3, label="observed")
-    if outside.any():
-        ax.scatter(v["observed"][outside], y[outside], color="C3", s=22, zorder=3, label="observed, outside")
-    ax.axvline(1.0, ls="--", color="0.5", lw=1, label="Poisson (Fano = 1)")
-    ax.set_yticks(y, labels, fontsize=7 if len(labels) > 30 else 9)
-    ax.set_xlabel("Fano factor across the cell's trials")
-    ax.set_title("Posterior predictive check of the Fano factor")
-    ax.legend(fontsize=8)
     return ax
 
 

@@ -192,14 +192,31 @@ def _model(result: Result) -> str:
         if isinstance(result, PSTHResult)
         else f"<p>{html.escape(spec['model'])}: see its docstring for the model.</p>"
     )
+    timings = result.timings
+    stages = (
+        "<p class='note'>Time of each stage of the fit (s): "
+        + ", ".join(f"{html.escape(k)} {v:.3g}" for k, v in timings.items())
+        + " (the NUTS loop is part of sampling, which also compiles the model).</p>"
+        if timings
+        else ""
+    )
     return (
         f"{maths}<table><tr><th>option</th><th>value</th></tr>{rows}</table>{param}"
-        f"<table><tr><th>prior</th><th>value</th></tr>{priors}</table>"
+        f"<table><tr><th>prior</th><th>value</th></tr>{priors}</table>{stages}"
     )
 
 
 def _diagnostics(result: Result, ci_prob: float) -> str:
-    summary = result.summary(ci_prob=ci_prob)
+    post = result.posterior
+    unit_dims = {"neuron", "unit", "group"}
+    per_unit = sum(post[n].size // (post.sizes["chain"] * post.sizes["draw"]) for n in result.DIAGNOSED if n in post)
+    names = [n for n in result.DIAGNOSED if n in post and not unit_dims & set(post[n].dims)]
+    if per_unit > 200 and names:  # a thousand units: the population parameters (the check above covers all)
+        import arviz_stats as azs
+
+        summary = azs.summary(result.idata, var_names=names, ci_prob=ci_prob)
+    else:
+        summary = result.summary(ci_prob=ci_prob)
     keep = [i for i in summary.index if not str(i).startswith(("rate[", "theta["))][:40]
     return (
         result.post_checks._repr_html_()
@@ -219,8 +236,13 @@ def _counts_shrinkage(shrink, ci_prob: float) -> str:
         + _figure(lambda ax: plots.plot_shrinkage(shrink, ax=ax), "Raw -> posterior rate per neuron (size ~ spikes)")
         + _figure(
             lambda ax: plots.plot_rates(shrink, ci_prob=ci_prob, ax=ax),
-            f"Posterior rates with {ci_prob:.0%} intervals; crosses: raw rates",
-            size=(8, max(4, 0.16 * n_cells + 1.5)),
+            f"Posterior rates with {ci_prob:.0%} intervals; crosses: raw rates"
+            + (
+                f" (the {plots.MAX_ROWS} lowest and highest of {n_cells:,}: all are in the table)"
+                if n_cells > plots.MAX_ROWS
+                else ""
+            ),
+            size=(8, max(4, 0.16 * min(n_cells, plots.MAX_ROWS) + 1.5)),
         )
         + _table(table[[c for c in cols if c in table.columns]])
     )
@@ -255,7 +277,7 @@ def _fano(result: FitResult, ci_prob: float) -> str:
         lambda ax: plots.plot_fano(fano, ci_prob=ci_prob, ax=ax),
         f"Model Fano factor ({FANO_FORMS.get(result.spec['likelihood'], 'from the pmf')}, per trial) with "
         f"{ci_prob:.0%} intervals, and empirical var/mean",
-        size=(8, max(4, 0.16 * n_cells + 1.5)),
+        size=(8, max(4, 0.16 * n_cells + 1.5)) if n_cells <= plots.MAX_ROWS else (7, 6),
     ) + _table(fano.to_dataframe())
 
 
@@ -268,7 +290,7 @@ def _ppc(result: FitResult) -> str:
         lambda ax: plots.plot_ppc_fano(result, ax=ax),
         "Observed Fano factor of each neuron [x condition] against its replicates (90% of the replicated Fano "
         "factors; a dot outside its bar is variability the family does not reproduce)",
-        size=(8, max(4, min(0.2 * rows, 60) + 1.5)),
+        size=(8, max(4, 0.2 * rows + 1.5)) if rows <= plots.MAX_ROWS else (7, 6),
     )
 
 
