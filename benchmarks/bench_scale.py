@@ -303,6 +303,8 @@ def bench_neuropixels(
             counts, draws=draws, tune=tune, chains=2, random_seed=1, progressbar=False, sampler=sampler, **extra
         )
         wall = time.perf_counter() - t0
+    # printed at once: the diagnostics below take a while, and a timed-out run should still report the fit
+    print(f"fit of {n_neurons} units: {wall:.1f} s; stages {fit.timings}", flush=True)
     post, stats = fit.posterior, fit.idata["sample_stats"]
     steps = stats["n_steps"] if "n_steps" in stats else 2 ** stats["tree_depth"] - 1
     ess = azs.ess(post[["mu", "tau", "tau_neuron", "log_rate", "alpha"]], method="bulk")
