@@ -49,6 +49,14 @@ def test_rhat_and_ess_agree_with_arviz(rng, chains, draws):
         assert float(rhat(ds)["v"].sel(a=0, b="q")) > 1.1  # the disagreeing chains are flagged
 
 
+def test_chains_stuck_at_different_values_are_flagged(rng):
+    # each chain constant at its own value: the folded R-hat is NaN (no spread), the bulk one huge, as ArviZ's
+    stuck = np.concatenate([np.ones((1, 50)), np.full((1, 50), 2.0)])
+    ds = xr.Dataset({"x": (("chain", "draw"), stuck)})
+    assert float(rhat(ds)["x"]) == pytest.approx(float(azs.rhat(ds)["x"])) and float(rhat(ds)["x"]) > 1e6
+    assert float(diagnose(ds)[0]["x"]) > 1e6
+
+
 def test_nan_draws_and_too_few_draws_give_nan(rng):
     ds = _draws(rng, 2, 50)
     ds["v"][0, 3, 0, 0] = np.nan
@@ -57,3 +65,14 @@ def test_nan_draws_and_too_few_draws_give_nan(rng):
     assert np.isnan(ess(_draws(rng, 2, 3))["s"]).all()
     with pytest.raises(ArgumentError, match="method must be 'bulk' or 'tail'; got 'mean'"):
         ess(ds, method="mean")
+
+
+def test_parameters_diagnosed_in_chunks_give_the_same_numbers(rng, monkeypatch):
+    from spikepool.stats import convergence
+
+    ds = _draws(rng, 2, 120)
+    whole = diagnose(ds)
+    monkeypatch.setattr(convergence, "CHUNK", 7)  # 40 parameters of v in 6 chunks
+    for ours, theirs in zip(diagnose(ds), whole, strict=True):
+        xr.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    xr.testing.assert_allclose(ess(ds, method="tail"), whole[2], rtol=1e-12)

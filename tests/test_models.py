@@ -269,6 +269,17 @@ def test_sampling_runs_with_one_blas_thread_and_restores_the_settings(monkeypatc
     assert os.environ["OMP_NUM_THREADS"] == "3"
 
 
+def test_the_rates_that_pin_tau_are_cells_with_trials():
+    counts, _ = sp.simulate_counts(130, 16, conditions=list("abcdefgh"), mu=1.0, tau=0.5, alpha=4.0, seed=1)
+    valid = np.ones(counts.shape, dtype=bool)
+    valid[:10, counts["condition"].values == "a"] = False  # 10 neurons without trials in "a"
+    counts = counts.where(valid, 0).assign_coords(valid=(("neuron", "trial"), valid))
+    model = sp.HierarchicalNegBinom(condition="condition")
+    assert model._pooled_rates(model.prepare(counts)) == 130 * 8 - 10 >= MANY_RATES
+    sparse = sp.HierarchicalNegBinom(condition="condition", baseline="a")
+    assert sparse._pooled_rates(sparse.prepare(counts)) == 120 < MANY_RATES  # tau pools the baseline rates only
+
+
 def test_result_round_trips_through_netcdf(recovery, tmp_path):
     _, _, result = recovery
     path = tmp_path / "fit.nc"

@@ -200,5 +200,6 @@ def test_plots_and_tables_stay_readable_at_a_thousand_cells(rng, tmp_path):
     _png(ax, tmp_path)
     page = _table(shrink.to_dataframe())
     assert page.count("<tr>") - 1 >= n and 'type="search"' in page and "max-height" in page
+    assert "rowspan" not in page and page.count("<th>u3</th>") == 3  # every row names its unit: filtering keeps labels
     small = _table(shrink.isel(neuron=slice(0, MAX_TABLE_ROWS // 3)).to_dataframe())
     assert 'type="search"' not in small

@@ -438,8 +438,16 @@ class HierarchicalNegBinom(Model):
     def _check_sampler(self, sampler: str) -> None:
         check_family_options(self.likelihood, self.dispersion, sampler)  # fit(sampler="numpyro") with COM-Poisson
 
+    def _pooled_rates(self, data: CountsData) -> int:
+        """How many of the rates that tau pools have trials: (neuron, condition) cells with valid trials, or with
+        ``baseline=`` the neurons with baseline trials (``sparse_target_accept``'s ``n_rates``)."""
+        cells = data.cells
+        if self.baseline:
+            return int(np.unique(cells.neuron[cells.condition == baseline_index(cells, self.baseline)]).size)
+        return int(np.unique(cells.neuron * data.n_condition + cells.condition).size)
+
     def _sample_options(self, data: CountsData, model, sampler: str, spec: dict, kwargs: dict) -> dict:
-        n_rates = data.n_neuron * data.n_condition
+        n_rates = self._pooled_rates(data)
         spec["target_accept"] = sparse_target_accept(self.pooling, model.spikepool_centered, kwargs, n_rates)
         if sampler == "pymc" and "initvals" not in kwargs:
             kwargs["initvals"] = negbin_initial_values(self, data, model)

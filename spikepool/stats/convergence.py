@@ -105,23 +105,39 @@ def _as_blocks(ds: xr.Dataset):
         yield name, values, rest, da.shape[2:], coords
 
 
+#: Parameters diagnosed at a time (bounds the FFT's memory: 2 chains x 1,000 draws x 1,024 x 16 bytes x 2).
+CHUNK = 1024
+
+
+def _chunked(fn, values: np.ndarray) -> np.ndarray:
+    """``fn`` of (chain, draw, K) draws, applied to at most ``CHUNK`` parameters at a time (last axis joined)."""
+    parts = [fn(values[:, :, k : k + CHUNK]) for k in range(0, values.shape[2], CHUNK)]
+    return np.concatenate(parts, axis=-1)
+
+
 def _apply(ds: xr.Dataset, fn, min_chains: int) -> xr.Dataset:
     out = {}
     for name, values, rest, shape, coords in _as_blocks(ds):
         if values.shape[1] < MIN_DRAWS or values.shape[0] < min_chains or values.shape[2] == 0:
             result = np.full(values.shape[2], np.nan)
         else:
-            result = fn(values)
+            result = _chunked(fn, values)
             result = np.where(np.isnan(values).any(axis=(0, 1)), np.nan, result)
         out[name] = xr.DataArray(result.reshape(shape), dims=rest, coords=coords)
     return xr.Dataset(out)
+
+
+def _larger(bulk: np.ndarray, folded: np.ndarray) -> np.ndarray:
+    """ArviZ's ``max(bulk, folded)``: the folded R-hat where it is larger, else the bulk one (also where the folded
+    one is NaN: chains stuck at different constants have a huge bulk R-hat and a NaN folded one)."""
+    return np.where(folded > bulk, folded, bulk)
 
 
 def _rhat_rank(a: np.ndarray) -> np.ndarray:
     split = _split(a)
     bulk = _rhat(_z_scale(split))
     folded = np.abs(split - np.median(split.reshape(-1, split.shape[-1]), axis=0))
-    return np.maximum(bulk, _rhat(_z_scale(folded)))
+    return _larger(bulk, _rhat(_z_scale(folded)))
 
 
 def _ess_tail(a: np.ndarray) -> np.ndarray:
@@ -140,7 +156,7 @@ def diagnose(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
         split = _split(a)
         z = _z_scale(split)
         folded = np.abs(split - np.median(split.reshape(-1, split.shape[-1]), axis=0))
-        r = np.maximum(_rhat(z), _rhat(_z_scale(folded))) if a.shape[0] >= 2 else np.full(a.shape[-1], np.nan)
+        r = _larger(_rhat(z), _rhat(_z_scale(folded))) if a.shape[0] >= 2 else np.full(a.shape[-1], np.nan)
         return np.stack([r, _ess(z)])
 
     out = {}
@@ -148,7 +164,7 @@ def diagnose(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
         if values.shape[1] < MIN_DRAWS or values.shape[2] == 0:
             r = b = np.full(values.shape[2], np.nan)
         else:
-            r, b = both(values)
+            r, b = _chunked(both, values)
             bad = np.isnan(values).any(axis=(0, 1))
             r, b = np.where(bad, np.nan, r), np.where(bad, np.nan, b)
         out[name] = (r.reshape(shape), b.reshape(shape), rest, coords)

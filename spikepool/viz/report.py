@@ -238,7 +238,8 @@ def _counts_shrinkage(shrink, ci_prob: float) -> str:
             lambda ax: plots.plot_rates(shrink, ci_prob=ci_prob, ax=ax),
             f"Posterior rates with {ci_prob:.0%} intervals; crosses: raw rates"
             + (
-                f" (the {plots.MAX_ROWS} lowest and highest of {n_cells:,}: all are in the table)"
+                f" (the {plots.MAX_ROWS // 2} lowest and {plots.MAX_ROWS // 2} highest of {n_cells:,}: all are in "
+                "the table)"
                 if n_cells > plots.MAX_ROWS
                 else ""
             ),
@@ -276,7 +277,12 @@ def _fano(result: FitResult, ci_prob: float) -> str:
     return _figure(
         lambda ax: plots.plot_fano(fano, ci_prob=ci_prob, ax=ax),
         f"Model Fano factor ({FANO_FORMS.get(result.spec['likelihood'], 'from the pmf')}, per trial) with "
-        f"{ci_prob:.0%} intervals, and empirical var/mean",
+        + (
+            f"{ci_prob:.0%} intervals, and empirical var/mean"
+            if n_cells <= plots.MAX_ROWS
+            else f"its posterior mean against the empirical var/mean, one dot per cell (red: the empirical one "
+            f"outside the {ci_prob:.0%} interval)"
+        ),
         size=(8, max(4, 0.16 * n_cells + 1.5)) if n_cells <= plots.MAX_ROWS else (7, 6),
     ) + _table(fano.to_dataframe())
 
@@ -289,7 +295,10 @@ def _ppc(result: FitResult) -> str:
     ) + _figure(
         lambda ax: plots.plot_ppc_fano(result, ax=ax),
         "Observed Fano factor of each neuron [x condition] against its replicates (90% of the replicated Fano "
-        "factors; a dot outside its bar is variability the family does not reproduce)",
+        "factors; a dot outside its bar is variability the family does not reproduce)"
+        if rows <= plots.MAX_ROWS
+        else "Observed Fano factor of each neuron x condition against the middle of its replicates' 90% interval, "
+        "one dot per cell (red: outside the interval, variability the family does not reproduce)",
         size=(8, max(4, 0.2 * rows + 1.5)) if rows <= plots.MAX_ROWS else (7, 6),
     )
 
