@@ -96,10 +96,9 @@ def grouped_loglik(family: Family, sums: GroupSums, log_mu, alpha=None):
         raise ArgumentError(
             f"family must be one of {GROUPED} for grouped_loglik; got {family.name!r}. Hint: family_logp per cell."
         )
-    pairs = CountPairs(sums.pair_neuron, sums.pair_y, sums.pair_weight, sums.log_factorial)
     alpha = None if alpha is None else pt.as_tensor_variable(alpha)
     group_alpha = alpha[:, None, None] if alpha is not None and alpha.ndim == 1 else alpha
-    return _mean_only_loglik(family, sums.total, sums.n, log_mu, pairs, alpha, group_alpha)
+    return _mean_only_loglik(family, sums.total, sums.n, log_mu, sums.pairs, alpha, group_alpha)
 
 
 def window_loglik(family: Family, groups: CellGroups, pairs: CountPairs, log_mu, alpha=None):

@@ -17,7 +17,7 @@ from scipy.interpolate import BSpline
 
 from spikepool.counts.schema import valid_mask
 from spikepool.exceptions import ArgumentError
-from spikepool.stats.cells import count_pairs
+from spikepool.stats.cells import CountPairs, count_pairs
 
 __all__ = [
     "BinnedCells",
@@ -87,20 +87,16 @@ class GroupSums:
     ----------
     total, n : numpy.ndarray
         float64 (neuron, condition, bin): ``Y`` and ``N`` of each group (0 for a group without valid trials).
-    pair_neuron, pair_y, pair_weight : numpy.ndarray
-        The distinct (neuron, count > 0) pairs and their multiplicities over the neuron's cells.
-    log_factorial : float
-        ``sum(weight * lgamma(y + 1))`` over the cells (a constant of the likelihood).
+    pairs : CountPairs
+        The distinct (neuron, count > 0) pairs, their multiplicities over the neuron's cells, and
+        ``log_factorial``, ``sum(weight * lgamma(y + 1))`` over the cells (``spikepool.stats.cells.count_pairs``).
     lf_sum : numpy.ndarray
         float64 (neuron, condition, bin): the same sum per group (the COM-Poisson needs it per group).
     """
 
     total: np.ndarray
     n: np.ndarray
-    pair_neuron: np.ndarray
-    pair_y: np.ndarray
-    pair_weight: np.ndarray
-    log_factorial: float
+    pairs: CountPairs
     lf_sum: np.ndarray
 
 
@@ -113,14 +109,10 @@ def group_sums(cells: BinnedCells, n_neuron: int, n_bins: int) -> GroupSums:
     size = n_neuron * n_cond * n_bins
     total = np.bincount(cells.group, cells.weight * cells.y, size).reshape(shape)
     n = np.bincount(cells.group, cells.weight, size).reshape(shape)
-    pairs = count_pairs(cells.neuron, cells.y, cells.weight)
     return GroupSums(
         total=total,
         n=n,
-        pair_neuron=pairs.neuron,
-        pair_y=pairs.y,
-        pair_weight=pairs.weight,
-        log_factorial=pairs.log_factorial,
+        pairs=count_pairs(cells.neuron, cells.y, cells.weight),
         lf_sum=np.bincount(cells.group, cells.weight * gammaln(cells.y + 1.0), size).reshape(shape),
     )
 

@@ -115,16 +115,19 @@ def _chunked(fn, values: np.ndarray) -> np.ndarray:
     return np.concatenate(parts, axis=-1)
 
 
-def _apply(ds: xr.Dataset, fn, min_chains: int) -> xr.Dataset:
-    out = {}
+def _apply(ds: xr.Dataset, fn, min_chains: int, n_out: int = 1) -> list[xr.Dataset]:
+    """``fn`` of each variable's (chain, draw, K) draws, giving ``n_out`` stacked (K,) results: one Dataset each,
+    the variables without ``chain`` and ``draw``; NaN with too few chains or draws, or where a draw is NaN."""
+    out: list[dict] = [{} for _ in range(n_out)]
     for name, values, rest, shape, coords in _as_blocks(ds):
         if values.shape[1] < MIN_DRAWS or values.shape[0] < min_chains or values.shape[2] == 0:
-            result = np.full(values.shape[2], np.nan)
+            result = np.full((n_out, values.shape[2]), np.nan)
         else:
-            result = _chunked(fn, values)
+            result = _chunked(fn, values).reshape(n_out, -1)
             result = np.where(np.isnan(values).any(axis=(0, 1)), np.nan, result)
-        out[name] = xr.DataArray(result.reshape(shape), dims=rest, coords=coords)
-    return xr.Dataset(out)
+        for k in range(n_out):
+            out[k][name] = xr.DataArray(result[k].reshape(shape), dims=rest, coords=coords)
+    return [xr.Dataset(d) for d in out]
 
 
 def _larger(bulk: np.ndarray, folded: np.ndarray) -> np.ndarray:
@@ -133,11 +136,15 @@ def _larger(bulk: np.ndarray, folded: np.ndarray) -> np.ndarray:
     return np.where(folded > bulk, folded, bulk)
 
 
-def _rhat_rank(a: np.ndarray) -> np.ndarray:
+def _rhat_and_z(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rank-normalised R-hat (NaN with one chain) and the normal scores of the split chains (for the bulk
+    ESS), ranking the draws once for both."""
     split = _split(a)
-    bulk = _rhat(_z_scale(split))
+    z = _z_scale(split)
+    if a.shape[0] < 2:
+        return np.full(a.shape[-1], np.nan), z
     folded = np.abs(split - np.median(split.reshape(-1, split.shape[-1]), axis=0))
-    return _larger(bulk, _rhat(_z_scale(folded)))
+    return _larger(_rhat(z), _rhat(_z_scale(folded))), z
 
 
 def _ess_tail(a: np.ndarray) -> np.ndarray:
@@ -153,22 +160,10 @@ def diagnose(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
     """``(rhat(ds), ess(ds, "bulk"), ess(ds, "tail"))``, ranking each variable's draws once for both."""
 
     def both(a: np.ndarray) -> np.ndarray:
-        split = _split(a)
-        z = _z_scale(split)
-        folded = np.abs(split - np.median(split.reshape(-1, split.shape[-1]), axis=0))
-        r = _larger(_rhat(z), _rhat(_z_scale(folded))) if a.shape[0] >= 2 else np.full(a.shape[-1], np.nan)
+        r, z = _rhat_and_z(a)
         return np.stack([r, _ess(z)])
 
-    out = {}
-    for name, values, rest, shape, coords in _as_blocks(ds):
-        if values.shape[1] < MIN_DRAWS or values.shape[2] == 0:
-            r = b = np.full(values.shape[2], np.nan)
-        else:
-            r, b = _chunked(both, values)
-            bad = np.isnan(values).any(axis=(0, 1))
-            r, b = np.where(bad, np.nan, r), np.where(bad, np.nan, b)
-        out[name] = (r.reshape(shape), b.reshape(shape), rest, coords)
-    r_ds, b_ds = (xr.Dataset({n: xr.DataArray(v[k], dims=v[2], coords=v[3]) for n, v in out.items()}) for k in (0, 1))
+    r_ds, b_ds = _apply(ds, both, min_chains=1, n_out=2)
     return r_ds, b_ds, ess(ds, method="tail")
 
 
@@ -186,7 +181,7 @@ def rhat(ds: xr.Dataset) -> xr.Dataset:
         The maximum of the bulk and folded (tail) R-hat, each variable without ``chain`` and ``draw``; NaN
         with fewer than 2 chains or 4 draws, or where a draw is NaN.
     """
-    return _apply(ds, _rhat_rank, min_chains=2)
+    return _apply(ds, lambda a: _rhat_and_z(a)[0], min_chains=2)[0]
 
 
 def ess(ds: xr.Dataset, method: str = "bulk") -> xr.Dataset:
@@ -209,4 +204,4 @@ def ess(ds: xr.Dataset, method: str = "bulk") -> xr.Dataset:
     if method not in ("bulk", "tail"):
         raise ArgumentError(f"method must be 'bulk' or 'tail'; got {method!r}.")
     fn = (lambda a: _ess(_z_scale(_split(a)))) if method == "bulk" else _ess_tail
-    return _apply(ds, fn, min_chains=1)
+    return _apply(ds, fn, min_chains=1)[0]

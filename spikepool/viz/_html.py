@@ -35,10 +35,11 @@ def _figure(draw, caption: str, size=(8, 5)) -> str:
 def _table(df, digits: int = 3) -> str:
     """``df`` as an HTML table; beyond ``MAX_TABLE_ROWS`` rows, in a scrolling box with a field that keeps the
     rows containing what is typed (a unit's name, a condition): a thousand units stay one page."""
-    if len(df) <= MAX_TABLE_ROWS:
-        return df.to_html(float_format=lambda x: f"{x:.{digits}g}", border=0, na_rep="-")
-    # every row names its unit and condition (no rowspan): a filtered row keeps its labels and columns
-    table = df.to_html(float_format=lambda x: f"{x:.{digits}g}", border=0, na_rep="-", sparsify=False)
+    long = len(df) > MAX_TABLE_ROWS
+    # a filterable table names every row's unit and condition (no rowspan): a kept row keeps its labels
+    table = df.to_html(float_format=lambda x: f"{x:.{digits}g}", border=0, na_rep="-", sparsify=not long)
+    if not long:
+        return table
     key = f"t{zlib.crc32(repr((list(df.columns), len(df), str(df.index[0]))).encode()):08x}"
     script = (
         "var q=this.value.toLowerCase();"
