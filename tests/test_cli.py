@@ -107,6 +107,24 @@ def test_fit_then_report_on_the_locust_data(data_dir, tmp_path):
     assert (tmp_path / "again" / "report.html").stat().st_size > 100_000
 
 
+def test_fit_with_method_laplace(data_dir, tmp_path):
+    """``--method laplace``: the fast path fits, writes the same files and says how it was checked (on these 10
+    units the hyperparameters' Pareto k is about 0.9: ten neurons do not make tau_neuron's posterior Gaussian,
+    and the fit warns); the time-resolved model has no fast path and is refused before anything is fitted."""
+    folder = tmp_path / "laplace"
+    out = run("fit", "locust20010214", "--window", "10", "12", "--method", "laplace", "--out", str(folder))
+    assert out.returncode == 0, out.stderr
+    assert "laplace_hyper" in out.stdout and "laplace_units" in out.stdout  # the fit's checks ran
+    result = sp.load_result(folder / "result.nc")
+    assert result.spec["method"] == "laplace" and "tau_neuron" in result.posterior
+    page = (folder / "report.html").read_text()
+    assert "nested Laplace approximation" in page and "<th>partial/poisson" in page  # the LOO comparison ran
+    refused = run("fit", "locust20010214", "--window", "8", "14", "--bin-size", "0.05", "--method", "laplace",
+                  "--out", str(tmp_path / "x"))  # fmt: skip
+    assert refused.returncode != 0 and "--method laplace is for window counts" in refused.stderr
+    assert "loading" not in refused.stderr
+
+
 def test_a_baseline_that_is_not_a_condition_is_refused_before_fitting(data_dir, tmp_path):
     argv = ["fit", "locust20010214", "--window", "10", "12", "--out", str(tmp_path / "x")]
     out = run(*argv, "--baseline", "Spontaneus_1")

@@ -111,8 +111,9 @@ def test_bad_options_are_refused_by_name(cls):
 def test_one_fit_signature(cls):
     params = inspect.signature(cls.fit).parameters
     keyword = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    assert keyword == ["draws", "tune", "chains", "random_seed", "progressbar", "sampler"]
+    assert keyword == ["draws", "tune", "chains", "random_seed", "progressbar", "sampler", "method"]
     assert params["draws"].default == 1000 and params["chains"].default == 4 and params["sampler"].default is None
+    assert params["method"].default == "nuts"
 
 
 @pytest.mark.parametrize(("cls", "options", "data", "bad", "error", "match"), CASES, ids=IDS)

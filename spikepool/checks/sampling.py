@@ -12,6 +12,11 @@ code                      severity  finding
 ``no_prior``              info      contraction not computed (no prior draws given)
 ``loo_pareto_k``          warning   PSIS-LOO (``psis_loo`` / ``psis_compare``): observations whose Pareto k
                                     exceeds the reliability threshold, so elpd_loo is unreliable there
+``laplace_hyper``         warning   ``method="laplace"`` (``laplace_checks``): the importance weights of the
+                                    hyperparameters' Gaussian have Pareto k above the threshold: the
+                                    approximation of mu, tau, ... and so of every rate is not reliable
+``laplace_units``         warning   ``method="laplace"``: neurons whose approximate block posterior has
+                                    Pareto k above the threshold
 ========================  ========  =================================================================
 
 Prior-to-posterior contraction is ``1 - Var_post / Var_prior`` computed on the log scale for
@@ -31,7 +36,7 @@ from spikepool.checks.problems import CheckReport, Problem
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.stats import convergence
 
-__all__ = ["CONTRACTION_MIN", "check_sampling", "contraction", "psis_compare", "psis_loo"]
+__all__ = ["CONTRACTION_MIN", "check_sampling", "contraction", "laplace_checks", "psis_compare", "psis_loo"]
 
 #: Contraction below which a parameter counts as not informed by the data (posterior variance over
 #: 90% of the prior's).
@@ -224,6 +229,55 @@ def check_sampling(
                     )
                 )
     return CheckReport("check_sampling", problems, checked=tuple(checked), summary=xr.Dataset(summary))
+
+
+LAPLACE_REMEDY = (
+    "fit with NUTS (method='nuts'), which needs no Gaussian shape; the approximation is weakest with few "
+    "neurons or trials, or a between-neuron sd tau near 0"
+)
+
+
+def laplace_checks(idata: Any) -> CheckReport:
+    """The checks of a ``method="laplace"`` fit, from its ``laplace`` group (``spikepool.models.laplace``).
+
+    The hyperparameters' Gaussian is importance-weighted by their Laplace marginal posterior and each
+    neuron's approximate block (its log rates, neuron effect and log dispersion) by its exact density given
+    the hyperparameters; PSIS's Pareto k above ``good_k`` (``min(1 - 1/log10(S), 0.7)`` for S draws) says
+    the approximation should not be trusted there (codes ``laplace_hyper``, ``laplace_units``).
+    ``summary`` holds both k's (the worst neuron's).
+    """
+    lap = _group(idata, "laplace")
+    if lap is None:
+        raise ArgumentError("idata must have a 'laplace' group; got none. Hint: fit with method='laplace'.")
+    hyper_k, good = float(lap["hyper_pareto_k"]), float(lap["good_k"])
+    unit_k, unit_good = np.asarray(lap["pareto_k"].values, float), float(lap["unit_good_k"])
+    problems = []
+    if not hyper_k <= good:
+        problems.append(
+            Problem(
+                "laplace_hyper",
+                "warning",
+                f"the Laplace approximation of the hyperparameters (mu, tau, ...) needs Pareto k <= {good:.2f} to be "
+                f"trusted; got k = {hyper_k:.2f}, so their posterior, and every rate's, may be off.",
+                LAPLACE_REMEDY,
+                parameters=tuple(str(h) for h in lap["hyper"].values),
+            )
+        )
+    bad = ~(unit_k <= unit_good)
+    if bad.any():
+        problems.append(
+            Problem(
+                "laplace_units",
+                "warning",
+                f"the approximate posterior of each neuron needs Pareto k <= {unit_good:.2f} to be trusted; got "
+                f"{int(bad.sum())} of {unit_k.size} above (worst {np.nanmax(unit_k):.2f}).",
+                LAPLACE_REMEDY,
+                neurons=tuple(str(n) for n in lap["neuron"].values[bad]),
+            )
+        )
+    summary = xr.Dataset({"hyper_pareto_k": hyper_k, "pareto_k_max": float(np.nanmax(unit_k))})
+    return CheckReport("Laplace approximation checks", problems, checked=("laplace_hyper", "laplace_units"),
+                       summary=summary)  # fmt: skip
 
 
 LOO_REMEDIES = (

@@ -11,7 +11,8 @@ other steps take; ``check(*data)`` returns the ``CheckReport`` of the design; ``
 
 with nothing sampled before every input has been checked. A model supplies ``prepare``, ``_build`` and
 ``_result``, and where it needs them the hooks ``_check``, ``_fit_spec``, ``_prior_names`` and
-``_sample_options``.
+``_sample_options``. ``method="laplace"`` (a model that offers a fast path: ``METHODS``) runs the same checks
+and then the model's ``_fit_laplace`` in place of NUTS; the spec records ``method``.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from typing import Any, ClassVar
 
 from spikepool._validate import check_choice
 from spikepool.checks.problems import CheckReport
-from spikepool.exceptions import SpikepoolWarning
+from spikepool.exceptions import ArgumentError, SpikepoolWarning
 from spikepool.models.sampling import StageClock, check_sampler_args, sample_tree, warn_problems
 from spikepool.results.base import Result
 
-__all__ = ["SAMPLERS", "Model", "resolve_sampler"]
+__all__ = ["METHODS", "SAMPLERS", "Model", "resolve_sampler"]
 
 SAMPLERS = ("auto", "pymc", "nutpie", "numpyro")
+#: How ``fit`` computes the posterior: NUTS, or a model's fast path (``HierarchicalNegBinom``'s nested Laplace).
+METHODS = ("nuts", "laplace")
 _EXTRAS = {"nutpie": "fast", "numpyro": "jax"}
 
 
@@ -87,6 +90,17 @@ class Model:
     def _check_sampler(self, sampler: str) -> None:
         """Refuse, before anything is prepared, a sampler this model cannot run (default: any will do)."""
 
+    def _check_laplace(self) -> None:
+        """Refuse ``method="laplace"`` before anything is prepared (default: the model has no fast path)."""
+        raise ArgumentError(
+            f"method must be 'nuts' for {type(self).__name__}; got 'laplace' (the fast path is "
+            "HierarchicalNegBinom's). Hint: method='nuts'."
+        )
+
+    def _fit_laplace(self, data: Any, spec: dict, report: CheckReport, *, draws: int, chains: int, random_seed,
+                     clock: StageClock) -> Result:  # fmt: skip
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ the contract
     def check(self, *data: Any) -> CheckReport:
         """The ``CheckReport`` of the design: what the data can identify, before anything is sampled."""
@@ -105,6 +119,7 @@ class Model:
         random_seed: int | None = None,
         progressbar: bool = True,
         sampler: str | None = None,
+        method: str = "nuts",
         **sample_kwargs: Any,
     ) -> Result:
         """Check, build, sample and return the model's result.
@@ -121,6 +136,10 @@ class Model:
             Show the sampler's progress bar.
         sampler : {"auto", "pymc", "nutpie", "numpyro"}, optional
             The NUTS implementation; None takes the model's (``self.sampler``).
+        method : {"nuts", "laplace"}
+            ``"nuts"`` samples the posterior; ``"laplace"`` is a model's fast path where it has one
+            (``HierarchicalNegBinom``: a nested Laplace approximation, ``spikepool.models.laplace``, with
+            ``draws x chains`` independent draws; ``tune``, ``sampler`` and sampler keywords do not apply).
         **sample_kwargs
             Passed to ``pm.sample`` (e.g. ``target_accept``); ``cores`` defaults to one process per chain up to
             the available CPUs.
@@ -131,8 +150,17 @@ class Model:
             The model's result class (``FitResult``, ``NormalNormalResult``, ...).
         """
         check_sampler_args(draws, tune, chains, random_seed, sample_kwargs)
-        nuts = resolve_sampler(self.sampler if sampler is None else sampler)
-        self._check_sampler(nuts)
+        method = check_choice("method", method, METHODS)
+        if method == "laplace":
+            self._check_laplace()
+            if sample_kwargs:
+                raise ArgumentError(
+                    f"sampler keywords apply to method='nuts'; got {sorted(sample_kwargs)} with method='laplace'. "
+                    "Hint: drop them, or use method='nuts'."
+                )
+        else:
+            nuts = resolve_sampler(self.sampler if sampler is None else sampler)
+            self._check_sampler(nuts)
         clock = StageClock()
         with clock("prepare"):
             prepared = self.prepare(*data)
@@ -140,8 +168,16 @@ class Model:
             report = self._check(prepared)
         report.raise_if_failed()
         spec, report = self._fit_spec(prepared, report)
+        spec["method"] = method
         for problem in report.warnings:
             warnings.warn(problem.text(), SpikepoolWarning, stacklevel=2)
+        if method == "laplace":
+            result = self._fit_laplace(
+                prepared, spec, report, draws=draws, chains=chains, random_seed=random_seed, clock=clock
+            )
+            result.idata.attrs["spikepool_timings"] = clock.json()
+            warn_problems(result.post_checks)
+            return result
         with clock("build"):
             model = self._build(prepared)
             kwargs = self._sample_options(prepared, model, nuts, spec, dict(sample_kwargs))

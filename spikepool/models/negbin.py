@@ -47,6 +47,7 @@ from spikepool.models.components import (
     split_normal,
 )
 from spikepool.models.data import CountsData, prepare_counts
+from spikepool.models.laplace import check_laplace_options, fit_laplace
 from spikepool.models.likelihoods import com_loglik, family_logp, window_loglik
 from spikepool.models.priors import negbin_priors
 from spikepool.models.responses import baseline_index, draw_responses, response_model
@@ -334,11 +335,7 @@ class HierarchicalNegBinom(Model):
             coords["condition"] = cells.condition_names
         if self.session:
             coords["session"], sess_codes = data.sessions
-        mu_loc = p["mu_loc"]
-        if mu_loc is None:
-            exposure = float((cells.weight * cells.duration).sum())
-            spikes = float((cells.weight * cells.y).sum())
-            mu_loc = float(np.log(max(spikes, 0.5) / exposure))
+        mu_loc = self._mu_loc(cells)
         neuron_effect = data.neuron_effect
         centered = self._centered(data)
 
@@ -411,6 +408,14 @@ class HierarchicalNegBinom(Model):
         model.spikepool_neuron_effect = neuron_effect
         return model
 
+    def _mu_loc(self, cells) -> float:
+        """The prior mean of ``mu``: ``priors["mu_loc"]``, or the log of the data's pooled rate when None."""
+        if self.priors["mu_loc"] is not None:
+            return float(self.priors["mu_loc"])
+        exposure = float((cells.weight * cells.duration).sum())
+        spikes = float((cells.weight * cells.y).sum())
+        return float(np.log(max(spikes, 0.5) / exposure))
+
     @staticmethod
     def _session_means(pm, mu, tau_s, centered: np.ndarray, pop_dims: tuple, n_cond: int):
         """``mu_session`` (session[, condition]): centered sessions drawn directly, the others as offsets."""
@@ -437,6 +442,12 @@ class HierarchicalNegBinom(Model):
 
     def _check_sampler(self, sampler: str) -> None:
         check_family_options(self.likelihood, self.dispersion, sampler)  # fit(sampler="numpyro") with COM-Poisson
+
+    def _check_laplace(self) -> None:
+        check_laplace_options(self.spec())
+
+    def _fit_laplace(self, data: CountsData, spec: dict, report: CheckReport, **kwargs) -> FitResult:
+        return fit_laplace(data, spec, report, self._mu_loc(data.cells), **kwargs)
 
     def _pooled_rates(self, data: CountsData) -> int:
         """How many of the rates that tau pools have trials: (neuron, condition) cells with valid trials, or with

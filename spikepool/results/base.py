@@ -106,7 +106,9 @@ class Result:
         ``prepare`` (validating and compressing the data), ``checks`` (the design checks), ``build`` (the PyMC
         model), ``sampling`` (all of ``pm.sample``), of which ``nuts_loop`` is the NUTS loop (tuning and draws:
         the rest is compiling the model and converting the draws), ``log_likelihood``, ``prior_draws`` and
-        ``result`` (the result's groups and sampling diagnostics).
+        ``result`` (the result's groups and sampling diagnostics). A ``method="laplace"`` fit has ``hyper_mode``,
+        ``hyper_draws``, ``block_draws`` and ``unit_pareto_k`` in place of the sampler's stages
+        (``spikepool.models.laplace``).
         """
         return json.loads(self.idata.attrs.get("spikepool_timings", "{}"))
 
@@ -197,5 +199,6 @@ class Result:
         return cls.REMEDIES
 
     def __repr__(self) -> str:
-        status = "sampled cleanly" if not self.post_checks.warnings else f"{len(self.post_checks.warnings)} warning(s)"
+        clean = "approximated cleanly (Laplace)" if self.spec.get("method") == "laplace" else "sampled cleanly"
+        status = clean if not self.post_checks.warnings else f"{len(self.post_checks.warnings)} warning(s)"
         return f"<{type(self).__name__} of {self.name}: {status}>"

@@ -19,6 +19,8 @@ import xarray as xr
 from spikepool._validate import check_ci_prob
 from spikepool.checks.counts import check_counts
 from spikepool.checks.neuron_effect import with_neuron_effect
+from spikepool.checks.problems import CheckReport
+from spikepool.checks.sampling import laplace_checks
 from spikepool.counts.schema import valid_mask
 from spikepool.exceptions import ArgumentError, SourceError
 from spikepool.results.base import Result
@@ -211,6 +213,13 @@ class FitResult(ConditionContrasts, Result):
         """The model's remedies, then the count family's own (``Family.remedy``)."""
         family = family_of(json.loads(tree.attrs["spikepool_spec"])["likelihood"])
         return f"{cls.REMEDIES}, (4) {family.remedy}" if family.remedy else f"{cls.REMEDIES}."
+
+    @classmethod
+    def check(cls, tree: xr.DataTree) -> CheckReport:
+        """``check_sampling`` of a NUTS fit; ``laplace_checks`` (Pareto k) of a ``method="laplace"`` fit."""
+        if "laplace" in tree.children:
+            return laplace_checks(tree)
+        return super().check(tree)
 
     @property
     def name(self) -> str:

@@ -120,9 +120,10 @@ def report(
 
 def _status(result: Result) -> str:
     post = result.post_checks
+    laplace = result.spec.get("method") == "laplace"
     if not post.warnings:
-        return '<span class="ok">sampled cleanly</span>'
-    return f'<span class="bad">{len(post.warnings)} sampling warning(s)</span>'
+        return f'<span class="ok">{"Laplace approximation checked (Pareto k)" if laplace else "sampled cleanly"}</span>'
+    return f'<span class="bad">{len(post.warnings)} {"Laplace" if laplace else "sampling"} warning(s)</span>'
 
 
 def _headline(result: Result, shrink) -> str:
@@ -193,13 +194,22 @@ def _model(result: Result) -> str:
         else f"<p>{html.escape(spec['model'])}: see its docstring for the model.</p>"
     )
     timings = result.timings
+    laplace = spec.get("method") == "laplace"
     stages = (
         "<p class='note'>Time of each stage of the fit (s): "
         + ", ".join(f"{html.escape(k)} {v:.3g}" for k, v in timings.items())
-        + " (the NUTS loop is part of sampling, which also compiles the model).</p>"
+        + ("." if laplace else " (the NUTS loop is part of sampling, which also compiles the model).")
+        + "</p>"
         if timings
         else ""
     )
+    if laplace:
+        param = (
+            "<p class='note'>Fitted by the nested Laplace approximation (method='laplace', "
+            "spikepool.models.laplace): hyperparameters from their Laplace marginal posterior (importance-"
+            "weighted), each neuron's log rates from Gaussians given its log dispersion, whose marginal is "
+            "computed on a grid; the diagnostics below are Pareto k of those approximations, not R-hat.</p>"
+        )
     return (
         f"{maths}<table><tr><th>option</th><th>value</th></tr>{rows}</table>{param}"
         f"<table><tr><th>prior</th><th>value</th></tr>{priors}</table>{stages}"
