@@ -38,7 +38,7 @@ def test_rhat_and_ess_agree_with_arviz(rng, chains, draws):
     for name in ds.data_vars:
         np.testing.assert_allclose(ours[name].values, theirs[name].values, rtol=1e-10, equal_nan=True)
         assert ours[name].dims == theirs[name].dims
-    for method in ("bulk", "tail"):
+    for method in ("bulk", "tail", "mean"):
         ours, theirs = ess(ds, method=method), azs.ess(ds, method=method)
         for name in ds.data_vars:
             np.testing.assert_allclose(ours[name].values, theirs[name].values, rtol=1e-9, equal_nan=True)
@@ -63,8 +63,8 @@ def test_nan_draws_and_too_few_draws_give_nan(rng):
     assert np.isnan(rhat(ds)["v"].values[0, 0]) and np.isnan(ess(ds)["v"].values[0, 0])
     assert np.isfinite(rhat(ds)["v"].values[1, 0])
     assert np.isnan(ess(_draws(rng, 2, 3))["s"]).all()
-    with pytest.raises(ArgumentError, match="method must be 'bulk' or 'tail'; got 'mean'"):
-        ess(ds, method="mean")
+    with pytest.raises(ArgumentError, match="method must be 'bulk', 'tail' or 'mean'; got 'median'"):
+        ess(ds, method="median")
 
 
 def test_parameters_diagnosed_in_chunks_give_the_same_numbers(rng, monkeypatch):

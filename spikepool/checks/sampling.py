@@ -12,9 +12,10 @@ code                      severity  finding
 ``no_prior``              info      contraction not computed (no prior draws given)
 ``loo_pareto_k``          warning   PSIS-LOO (``psis_loo`` / ``psis_compare``): observations whose Pareto k
                                     exceeds the reliability threshold, so elpd_loo is unreliable there
-``laplace_hyper``         warning   ``method="laplace"`` (``laplace_checks``): the importance weights of the
-                                    hyperparameters' Gaussian have Pareto k above the threshold: the
-                                    approximation of mu, tau, ... and so of every rate is not reliable
+``laplace_hyper``         warning   ``method="laplace"`` (``laplace_checks``): the hyperparameters' Gaussian
+                                    departs from their Laplace marginal by more than 1 nat at 3 sd, or its
+                                    importance weights have Pareto k above the threshold: the approximation
+                                    of mu, tau, ... and so of every rate is not reliable
 ``laplace_units``         warning   ``method="laplace"``: neurons whose approximate block posterior has
                                     Pareto k above the threshold
 ========================  ========  =================================================================
@@ -34,9 +35,17 @@ import xarray as xr
 
 from spikepool.checks.problems import CheckReport, Problem
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
-from spikepool.stats import convergence
+from spikepool.stats import convergence, psis
 
-__all__ = ["CONTRACTION_MIN", "check_sampling", "contraction", "laplace_checks", "psis_compare", "psis_loo"]
+__all__ = [
+    "CONTRACTION_MIN",
+    "check_sampling",
+    "contraction",
+    "laplace_checks",
+    "psis_compare",
+    "psis_loo",
+    "relative_efficiency",
+]
 
 #: Contraction below which a parameter counts as not informed by the data (posterior variance over
 #: 90% of the prior's).
@@ -240,25 +249,29 @@ LAPLACE_REMEDY = (
 def laplace_checks(idata: Any) -> CheckReport:
     """The checks of a ``method="laplace"`` fit, from its ``laplace`` group (``spikepool.models.laplace``).
 
-    The hyperparameters' Gaussian is importance-weighted by their Laplace marginal posterior and each
-    neuron's approximate block (its log rates, neuron effect and log dispersion) by its exact density given
-    the hyperparameters; PSIS's Pareto k above ``good_k`` (``min(1 - 1/log10(S), 0.7)`` for S draws) says
-    the approximation should not be trusted there (codes ``laplace_hyper``, ``laplace_units``).
-    ``summary`` holds both k's (the worst neuron's).
+    The hyperparameters' Gaussian is compared with their Laplace marginal posterior at 3 sd along each of its
+    axes (``hyper_tail_error``, nats; above ``tail_nats``, 1, it is not trusted) and importance-weighted by it;
+    each neuron's approximate block (its log rates, neuron effect and log dispersion) is importance-weighted
+    by its exact density given the hyperparameters. PSIS's Pareto k above ``good_k``
+    (``min(1 - 1/log10(S), 0.7)`` for S draws) says the approximation should not be trusted there (codes
+    ``laplace_hyper``, ``laplace_units``). ``summary`` holds the k's (the worst neuron's) and the tail error.
     """
     lap = _group(idata, "laplace")
     if lap is None:
         raise ArgumentError("idata must have a 'laplace' group; got none. Hint: fit with method='laplace'.")
     hyper_k, good = float(lap["hyper_pareto_k"]), float(lap["good_k"])
+    tail, tail_max = float(lap["hyper_tail_error"]), float(lap["tail_nats"])
     unit_k, unit_good = np.asarray(lap["pareto_k"].values, float), float(lap["unit_good_k"])
     problems = []
-    if not hyper_k <= good:
+    if not (hyper_k <= good and tail <= tail_max):
         problems.append(
             Problem(
                 "laplace_hyper",
                 "warning",
-                f"the Laplace approximation of the hyperparameters (mu, tau, ...) needs Pareto k <= {good:.2f} to be "
-                f"trusted; got k = {hyper_k:.2f}, so their posterior, and every rate's, may be off.",
+                f"the hyperparameters' (mu, tau, ...) Gaussian approximation must be within {tail_max:g} nat of "
+                f"their Laplace marginal at 3 sd along each axis, and its importance weights need Pareto k <= "
+                f"{good:.2f}; got {tail:.2f} nats and k = {hyper_k:.2f}, so their posterior, and every rate's, may "
+                "be off (often the posterior piles up near tau = 0, which no Gaussian in log tau follows).",
                 LAPLACE_REMEDY,
                 parameters=tuple(str(h) for h in lap["hyper"].values),
             )
@@ -275,7 +288,9 @@ def laplace_checks(idata: Any) -> CheckReport:
                 neurons=tuple(str(n) for n in lap["neuron"].values[bad]),
             )
         )
-    summary = xr.Dataset({"hyper_pareto_k": hyper_k, "pareto_k_max": float(np.nanmax(unit_k))})
+    summary = xr.Dataset(
+        {"hyper_pareto_k": hyper_k, "hyper_tail_error": tail, "pareto_k_max": float(np.nanmax(unit_k))}
+    )
     return CheckReport("Laplace approximation checks", problems, checked=("laplace_hyper", "laplace_units"),
                        summary=summary)  # fmt: skip
 
@@ -287,18 +302,55 @@ LOO_REMEDIES = (
 )
 
 
+def relative_efficiency(idata: Any) -> float:
+    """PSIS-LOO's relative efficiency of the draws: the mean ESS (of the mean) over every posterior value, over
+    the number of draws; 1 with one chain (``arviz_stats.loo``'s rule, computed by ``spikepool.stats.convergence``)."""
+    post = _group(idata, "posterior")
+    n = post.sizes["chain"] * post.sizes["draw"]
+    if post.sizes["chain"] == 1:
+        return 1.0
+    ess = convergence.ess(post, method="mean")
+    return float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n)
+
+
 def psis_loo(idata: Any, name: str = "fit", var_name: str = "y") -> tuple[Any, CheckReport]:
-    """PSIS-LOO (``arviz_stats.loo``, pointwise) and its reliability as a ``CheckReport``.
+    """PSIS-LOO (pointwise) and its reliability as a ``CheckReport``.
 
-    ArviZ's ``UserWarning`` about large Pareto shape estimates is folded into the report's
-    ``loo_pareto_k`` problem (how many observations, the worst k, which model) instead of being printed.
+    The same ``ELPDDataLOO`` as ``arviz_stats.loo(idata, var_name=var_name, pointwise=True)`` (``tests/test_psis.py``),
+    with every observation's Pareto smoothing in one array operation (``spikepool.stats.psis``: ArviZ loops over
+    observations, twice). Large Pareto k are folded into the report's ``loo_pareto_k`` problem (how many
+    observations, the worst k, which model) instead of ArviZ's printed warning.
     """
-    import arviz_stats as azs
+    from arviz_stats.utils import ELPDDataLOO
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*shape parameter of Pareto.*")
-        elpd = azs.loo(idata, var_name=var_name, pointwise=True)
-    return elpd, CheckReport(f"PSIS-LOO reliability ({name})", _pareto_problems(elpd, name), checked=("loo_pareto_k",))
+    ll = _group(idata, "log_likelihood")[var_name]
+    obs_dims = [d for d in ll.dims if d not in ("chain", "draw")]
+    ll = ll.transpose(*obs_dims, "chain", "draw")
+    n_samples = ll.sizes["chain"] * ll.sizes["draw"]
+    out = psis.loo_pointwise(ll.values.reshape(-1, n_samples), relative_efficiency(idata))
+    template = ll.isel(chain=0, draw=0, drop=True)
+    elpd_i = template.copy(data=out["elpd_i"].reshape(template.shape))
+    pareto_k = template.copy(data=out["pareto_k"].reshape(template.shape))
+    elpd = float(out["elpd_i"].sum())
+    n = out["elpd_i"].size
+    good_k = min(1 - 1 / np.log10(n_samples), 0.7) if n_samples > 1 else 0.7
+    result = ELPDDataLOO(
+        elpd=elpd,
+        se=float(np.sqrt(n * np.var(out["elpd_i"], ddof=1))) if n > 1 else 0.0,
+        p=float(out["p_loo_i"].sum()),
+        n_samples=n_samples,
+        n_data_points=n,
+        scale="log",
+        warning=bool(np.any(out["pareto_k"] > good_k)),
+        good_k=good_k,
+        elpd_i=elpd_i,
+        pareto_k=pareto_k,
+        approx_posterior=False,
+        log_weights=ll.copy(data=out["log_weights"].reshape(ll.shape)),
+    )
+    return result, CheckReport(
+        f"PSIS-LOO reliability ({name})", _pareto_problems(result, name), checked=("loo_pareto_k",)
+    )
 
 
 def psis_compare(idatas: Mapping[str, Any], var_name: str = "y") -> tuple[Any, CheckReport]:

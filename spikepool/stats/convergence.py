@@ -191,17 +191,19 @@ def ess(ds: xr.Dataset, method: str = "bulk") -> xr.Dataset:
     ----------
     ds : xarray.Dataset
         Posterior draws with dims ``chain`` and ``draw``.
-    method : {"bulk", "tail"}
+    method : {"bulk", "tail", "mean"}
         Bulk ESS of the rank-normalised split chains, or the smaller ESS of the indicators of the draws
         below two quantiles: ``1 - p`` and ``p`` with ArviZ's ``rcParams["stats.ci_prob"]`` (0.89 by
-        default, as ``arviz_stats.ess(method="tail")``).
+        default, as ``arviz_stats.ess(method="tail")``), or the ESS of the mean (the split chains as drawn,
+        ``method="mean"``; PSIS-LOO's relative efficiency).
 
     Returns
     -------
     xarray.Dataset
         Each variable without ``chain`` and ``draw``; NaN with fewer than 4 draws or where a draw is NaN.
     """
-    if method not in ("bulk", "tail"):
-        raise ArgumentError(f"method must be 'bulk' or 'tail'; got {method!r}.")
-    fn = (lambda a: _ess(_z_scale(_split(a)))) if method == "bulk" else _ess_tail
+    if method not in ("bulk", "tail", "mean"):
+        raise ArgumentError(f"method must be 'bulk', 'tail' or 'mean'; got {method!r}.")
+    fns = {"bulk": lambda a: _ess(_z_scale(_split(a))), "tail": _ess_tail, "mean": lambda a: _ess(_split(a))}
+    fn = fns[method]
     return _apply(ds, fn, min_chains=1)[0]
