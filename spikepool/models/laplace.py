@@ -13,8 +13,10 @@ approximation runs block by block (``spikepool.stats.laplace``), as INLA does:
 2. ``S`` theta draws from the Gaussian at that mode (Hessian by second differences) are importance-weighted
    by the Laplace marginal and Pareto-smoothed (PSIS): their Pareto k says whether the hyperparameters'
    posterior is close enough to Gaussian for the weights to correct it;
-3. every posterior draw picks one theta by those weights and draws each neuron's block from its Gaussian
-   (mode and Hessian at that theta);
+3. every posterior draw picks one theta by those weights and draws each neuron's block: with a log dispersion
+   per neuron, that from its marginal on a grid (made at the mode of theta) and the rest from their Gaussian
+   given it, both moved by the change of the block's mode at the drawn theta (their spread is the mode's);
+   otherwise from the Gaussian at that theta (mode and Hessian there);
 4. each neuron's block Gaussian is checked against its exact conditional density at the mode of theta by
    PSIS (``K`` draws): its Pareto k says whether the Gaussian may stand in for that neuron.
 
@@ -35,17 +37,16 @@ from scipy import optimize, stats
 from spikepool.checks.problems import CheckReport
 from spikepool.exceptions import ArgumentError
 from spikepool.models.data import CountsData
+from spikepool.models.laplace_draws import block_draws, dispersion_grid
 from spikepool.models.sampling import StageClock, default_cores
 from spikepool.results.fit import FitResult, add_fit_groups
 from spikepool.stats.cells import cell_groups, count_pairs
 from spikepool.stats.laplace import (
-    LOG_2PI,
     BlockData,
     Hyper,
     block_data,
     block_modes,
     block_terms,
-    grid_draws,
     laplace_terms,
 )
 from spikepool.stats.psis import psislw
@@ -67,7 +68,7 @@ BLOCK_SOLVES = 200_000
 
 def hyper_draws(n_neuron: int) -> int:
     """Hyperparameter draws importance-weighted by the Laplace marginal: ``BLOCK_SOLVES / n_neuron``, from 200
-    (PSIS's Pareto k needs a few hundred) to 1,000."""
+    (PSIS's Pareto k needs a few hundred) to 4,000."""
     return int(np.clip(BLOCK_SOLVES // max(n_neuron, 1), 200, 4000))
 
 
@@ -83,9 +84,6 @@ def unit_draws(n_neuron: int) -> int:
 
 #: Hyperparameter settings solved in one vectorised pass (bounds memory: chunk x neurons x block^2).
 CHUNK = 32
-#: Nodes of the log dispersion's marginal, in sds of its Gaussian from the mode (the right tail, toward the
-#: Poisson limit, is the long one).
-GRID_SPAN = np.linspace(-6.0, 10.0, 41)
 
 
 def check_laplace_options(options: dict) -> None:
@@ -97,7 +95,10 @@ def check_laplace_options(options: dict) -> None:
     wanted = {
         "pooling": ("partial", options["pooling"] == "partial"),
         "likelihood": ("'negbin' or 'poisson'", options["likelihood"] in ("negbin", "poisson")),
-        "dispersion": ("'neuron', 'pooled' or 'shared'", options["dispersion"] != "fano"),
+        "dispersion": (
+            "'neuron', 'pooled' or 'shared'",
+            options["dispersion"] != "fano" or options["likelihood"] == "poisson",
+        ),
         "session": ("None", options["session"] is None),
         "baseline": ("None", options["baseline"] is None),
     }
@@ -235,7 +236,10 @@ class NestedLaplace:
 
         res = optimize.minimize(neg, self.theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-4})
         if not np.all(np.isfinite(res.x)):
-            raise ArgumentError(f"the Laplace fit's hyperparameters must reach a finite mode; got {res.message}.")
+            raise ArgumentError(
+                "the Laplace fit's hyperparameters must reach a finite mode; got "
+                f"{dict(zip(self.space.names, res.x, strict=True))} ({res.message}). Hint: method='nuts'."
+            )
         neg(res.x)
         return res.x
 
@@ -274,79 +278,17 @@ TAIL_NATS = 1.0
 TAIL_SDS = 3.0
 
 
-def _threaded(fn, n: int, size: int = CHUNK) -> list:
-    """``fn(rows)`` over slices of ``range(n)`` of at most ``size``, in threads (numpy releases the GIL in its
-    array loops: about 1.3x on 2 cores), in order."""
+def _threaded(fn, n: int, size: int = CHUNK, exact: bool = False) -> list:
+    """``fn(rows)`` over slices of ``range(n)`` of at most ``size`` (of exactly ``size`` with ``exact``: each slice
+    its own random stream), in threads (numpy releases the GIL in its array loops: about 1.3x on 2 cores), in
+    order."""
     cores = default_cores(n)
-    step = max(1, min(size, -(-n // cores)))
+    step = size if exact else max(1, min(size, -(-n // cores)))
     rows = [slice(first, first + step) for first in range(0, n, step)]
     if len(rows) == 1:
         return [fn(rows[0])]
     with ThreadPoolExecutor(cores) as pool:
         return list(pool.map(fn, rows))
-
-
-@dataclass(frozen=True)
-class DispersionGrid:
-    """Each block's log dispersion marginal on a grid, and its other values' Gaussian given each node.
-
-    ``nodes``, ``log_d`` (N, G): the nodes and the Laplace log marginal density there; ``mode`` (G, N, d - 1):
-    the other values' mode given the node; ``inv_lt`` (G, N, d - 1, d - 1) and ``log_det`` (G, N): the inverse
-    transposed Cholesky factor of their Hessian there, and half its log determinant.
-    """
-
-    nodes: np.ndarray
-    log_d: np.ndarray
-    mode: np.ndarray
-    inv_lt: np.ndarray
-    log_det: np.ndarray
-
-
-def _dispersion_grid(nested: NestedLaplace, theta: np.ndarray, z: np.ndarray, h: np.ndarray) -> DispersionGrid:
-    """The ``DispersionGrid`` of the blocks at theta (their modes ``z`` (N, d), Hessians ``h`` (N, d, d)).
-
-    At each node phi the other values are integrated out by Laplace (their mode given phi, ``pinned``):
-    the NB's log dispersion is skewed (flat toward the Poisson limit), which one Gaussian misses, and the
-    other values' spread given phi changes with it.
-    """
-    sd = np.sqrt(np.linalg.inv(h)[:, -1, -1])
-    nodes = z[:, -1][:, None] + sd[:, None] * GRID_SPAN[None, :]
-    start = np.repeat(z[None], GRID_SPAN.size, axis=0)
-    start[..., -1] = nodes.T
-    hyper = nested.space.hyper(np.repeat(theta[None], GRID_SPAN.size, axis=0))
-    z_grid, f, h_grid = block_modes(nested.data, hyper, start, pinned=True)
-    chol = np.linalg.cholesky(h_grid[..., :-1, :-1])
-    log_det = np.log(np.diagonal(chol, 0, -2, -1)).sum(-1)
-    inv_lt = np.linalg.inv(np.swapaxes(chol, -1, -2))
-    log_d = (-f + 0.5 * (z.shape[-1] - 1) * LOG_2PI - log_det).T
-    return DispersionGrid(nodes, log_d, z_grid[..., :-1], inv_lt, log_det)
-
-
-def _block_draws(rng, z: np.ndarray, h: np.ndarray, n: int, grid: DispersionGrid | None = None, shift=None):
-    """``n`` draws (n, N, d) of every block from its approximation at one theta, and their log densities (n, N).
-
-    ``z`` (N, d) and ``h`` (N, d, d) are the blocks' modes and Hessians. Without ``grid`` the draws are
-    Gaussian, N(z, h^-1). With a ``DispersionGrid`` (made at another theta: ``shift`` (N, d) is the blocks'
-    mode here minus there), the log dispersion is drawn from its grid marginal and the other values from
-    their Gaussian given it (mean interpolated between the segment's nodes, spread from the nearer node).
-    """
-    if grid is None:
-        chol = np.linalg.cholesky(h)  # h = L L'; z + L'^-1 e has covariance h^-1
-        e = rng.standard_normal((n, *z.shape))
-        x = z + np.einsum("nij,snj->sni", np.linalg.inv(np.swapaxes(chol, -1, -2)), e)
-        log_q = -0.5 * (e**2).sum(-1) - 0.5 * z.shape[-1] * LOG_2PI + np.log(np.diagonal(chol, 0, -2, -1)).sum(-1)
-        return x, log_q
-    phi, log_q, seg, frac = grid_draws(rng, grid.nodes, grid.log_d, n)
-    unit = np.arange(z.shape[0])[None, :]
-    nearest = seg + (frac > 0.5)
-    mean = (1 - frac)[..., None] * grid.mode[seg, unit] + frac[..., None] * grid.mode[seg + 1, unit]
-    e = rng.standard_normal(mean.shape)
-    x = np.empty_like(mean)
-    for first in range(0, n, 64):  # the factors gathered per draw: (64, N, d - 1, d - 1) at a time
-        rows = slice(first, first + 64)
-        x[rows] = np.einsum("snij,snj->sni", grid.inv_lt[nearest[rows], unit], e[rows])
-    log_q = log_q - 0.5 * (e**2).sum(-1) - 0.5 * mean.shape[-1] * LOG_2PI + grid.log_det[nearest, unit]
-    return np.concatenate([mean + x, phi[..., None]], axis=-1) + shift[None], log_q
 
 
 def laplace_posterior(spec: dict, data: CountsData, mu_loc: float, *, draws: int, chains: int, random_seed,
@@ -357,11 +299,14 @@ def laplace_posterior(spec: dict, data: CountsData, mu_loc: float, *, draws: int
     -------
     posterior : xarray.Dataset
         ``mu`` (condition), ``tau``, ``tau_neuron`` and ``neuron_effect`` (neuron; summing to zero, the level
-        in ``mu``, as NUTS's ``ZeroSumNormal``), ``log_rate`` (neuron[, condition]), ``log_alpha`` (neuron or
-        scalar), ``mu_a``, ``tau_a``: the names NUTS gives.
+        in ``mu``, as NUTS's ``ZeroSumNormal``; the prior is independent Normals, re-centred: the same for many
+        neurons), ``log_rate`` (neuron[, condition]), ``log_alpha`` (neuron or scalar), ``mu_a``, ``tau_a``: the
+        names NUTS gives, except that pooled dispersion gives ``log_alpha`` where NUTS has ``log_alpha_offset``
+        (``alpha`` is computed from it either way).
     laplace : xarray.Dataset
-        ``pareto_k`` (neuron) of each block's Gaussian, ``hyper_pareto_k`` of the hyperparameters' Gaussian,
-        ``good_k`` thresholds, ``theta_mode`` / ``theta_sd`` (hyper) of the Gaussian.
+        ``pareto_k`` (neuron) of each block's approximation (grid and conditional Gaussian, or Gaussian),
+        ``hyper_pareto_k`` of the hyperparameters' Gaussian, ``good_k`` thresholds, ``theta_mode`` / ``theta_sd``
+        (hyper) of that Gaussian, ``hyper_tail_error`` and its threshold ``tail_nats``.
     """
     rng = np.random.default_rng(random_seed)
     cells, n, c = data.cells, data.n_neuron, data.n_condition
@@ -376,40 +321,58 @@ def laplace_posterior(spec: dict, data: CountsData, mu_loc: float, *, draws: int
         theta_hat = nested.mode()
         prec = nested.curvature(theta_hat)
         w, v = np.linalg.eigh(prec)
-        cov = (v / np.maximum(w, 1e-12)) @ v.T
-        tail_error = nested.tail_error(theta_hat, v / np.sqrt(np.maximum(w, 1e-12)))
+        if not w.min() > 0:
+            raise ArgumentError(
+                "the hyperparameters' Laplace marginal must curve down in every direction at its mode; got a "
+                f"curvature of {w.min():.3g} along {dict(zip(space.names, np.round(v[:, 0], 3), strict=True))}. "
+                "Hint: the data leave a hyperparameter unidentified for the Laplace path: method='nuts'."
+            )
+        cov = (v / w) @ v.T
+        tail_error = nested.tail_error(theta_hat, v / np.sqrt(w))
     with clock("hyper_draws"):
         n_hyper = hyper_draws(n)
         thetas = rng.multivariate_normal(theta_hat, cov, size=n_hyper, method="cholesky")
         z_modes, lp = nested.solve(thetas, nested.predict(thetas))
         log_q = stats.multivariate_normal(theta_hat, cov).logpdf(thetas)
-        lw, hyper_k = psislw((lp - log_q)[None])
+        ratio = np.where(np.isfinite(lp), lp - log_q, -np.inf)  # a draw whose blocks failed weighs nothing
+        if not np.isfinite(ratio).sum() > 0.9 * n_hyper:
+            raise ArgumentError(
+                f"the hyperparameter draws' Laplace marginals must be finite; got {int((~np.isfinite(lp)).sum())} of "
+                f"{n_hyper} that are not. Hint: method='nuts'."
+            )
+        lw, hyper_k = psislw(np.where(np.isfinite(ratio), ratio, ratio[np.isfinite(ratio)].min() - 50)[None])
         lw, hyper_k = lw[0], hyper_k[0]
         total = draws * chains
         pick = rng.choice(n_hyper, size=total, p=np.exp(lw - np.logaddexp.reduce(lw)))
     with clock("block_draws"):
         z_hat, _, h_hat = block_modes(blocks, space.hyper(theta_hat[None]), nested.z_ref)
-        grid = _dispersion_grid(nested, theta_hat, z_hat[0], h_hat[0]) if blocks.phi else None
+        grid = dispersion_grid(blocks, space.hyper(theta_hat[None]), z_hat[0], h_hat[0]) if blocks.phi else None
         z = np.empty((total, n, blocks.size))
         used = np.unique(pick)
         for first in range(0, used.size, CHUNK):
             part = used[first : first + CHUNK]
             # the grid's draws need no Hessian at each theta (the grid holds the spread)
-            hessians = np.zeros(part.size) if grid else block_terms(z_modes[part], blocks, space.hyper(thetas[part]))[2]
+            hessians = (
+                np.zeros(part.size)
+                if grid is not None
+                else block_terms(z_modes[part], blocks, space.hyper(thetas[part]))[2]
+            )
             for s, h in zip(part, hessians, strict=True):
-                rows = np.flatnonzero(pick == s)
                 shift = z_modes[s] - z_hat[0]
-                z[rows] = _block_draws(rng, z_modes[s], h, rows.size, grid, shift)[0]
+                picked = np.flatnonzero(pick == s)
+                for first in range(0, picked.size, 256):  # bounded memory if the weights pick few thetas
+                    rows = picked[first : first + 256]
+                    z[rows] = block_draws(rng, z_modes[s], h, rows.size, grid, shift)[0]
     with clock("unit_pareto_k"):
         n_unit = unit_draws(n)
         seeds = rng.spawn(n_unit // 100)
         reps = space.hyper(np.repeat(theta_hat[None], 100, axis=0))
 
         def log_ratio(rows: slice) -> np.ndarray:
-            x, log_q = _block_draws(seeds[rows.start // 100], z_hat[0], h_hat[0], 100, grid, np.zeros_like(z_hat[0]))
+            x, log_q = block_draws(seeds[rows.start // 100], z_hat[0], h_hat[0], 100, grid, np.zeros_like(z_hat[0]))
             return -block_terms(x, blocks, reps, order=0)[0] - log_q
 
-        ratios = np.concatenate(_threaded(log_ratio, n_unit, 100))
+        ratios = np.concatenate(_threaded(log_ratio, n_unit, 100, exact=True))
         _, unit_k = psislw(ratios.T)
     post = _posterior(z, thetas[pick], space, data, draws, chains, spec)
     sd = np.sqrt(np.diag(cov))

@@ -259,7 +259,10 @@ def block_terms(z: np.ndarray, data: BlockData, hyper: Hyper, order: int = 2):
         inv_ma = np.exp(-phi - log_ratio)  # 1 / (mu + alpha)
         # d/d alpha of the group terms (the pairs' terms are added below)
         d_alpha = (gr.n * mu - gr.total) * inv_ma - gr.n * log_ratio
-        d_alpha2 = gr.n / alpha - 2.0 * gr.n * inv_ma + (gr.total + gr.n * alpha) * inv_ma**2
+        rest = 1.0 - share  # alpha / (mu + alpha)
+        # alpha^2 d2/d alpha2 of the group terms = n mu s (1 - s) + T (1 - s)^2, s = mu / (mu + alpha): no
+        # cancellation of O(n alpha) terms when alpha >> mu
+        curv_alpha = gr.n * mu * share * rest + gr.total * rest**2
         if data.tails is not None:
             inv = 1.0 / shifted
             psi, psi1 = inv, -(inv**2)
@@ -268,11 +271,9 @@ def block_terms(z: np.ndarray, data: BlockData, hyper: Hyper, order: int = 2):
             psi1 = special.polygamma(1, pr.y + pair_alpha) - special.polygamma(1, pair_alpha)
         g_phi = _scatter(alpha * d_alpha, sums["neuron"]) + _scatter(pair_weight * pair_alpha * psi, sums["pair"])
         h_phi = (
-            _scatter(alpha**2 * d_alpha2, sums["neuron"])
-            + _scatter(pair_weight * pair_alpha**2 * psi1, sums["pair"])
-            + g_phi
+            _scatter(curv_alpha, sums["neuron"]) + _scatter(pair_weight * pair_alpha**2 * psi1, sums["pair"]) + g_phi
         )
-        cross = alpha * mu * (gr.total - gr.n * mu) * inv_ma**2
+        cross = (gr.total - gr.n * mu) * share * rest  # alpha mu (T - n mu) / (mu + alpha)^2
         g[..., -1] -= g_phi
         h[..., -1, -1] -= h_phi
         cross_cell = _scatter(cross, sums["cell"]).reshape(bsz, n, c)
@@ -355,7 +356,7 @@ def block_modes(
     return z, f, h
 
 
-def grid_draws(rng, nodes: np.ndarray, log_d: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def grid_draws(rng, nodes: np.ndarray, log_d: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
     """Draws from 1-D densities given on a grid, exact for a log density linear between the nodes.
 
     Parameters

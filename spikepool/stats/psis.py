@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
+from spikepool.exceptions import ArgumentError
+
 __all__ = ["loo_pointwise", "psislw", "tail_length"]
 
 #: Observations fitted in one array operation (bounds the memory of the (obs, grid, tail) fit).
@@ -104,6 +106,11 @@ def psislw(log_ratio: np.ndarray, r_eff: float = 1.0) -> tuple[np.ndarray, np.nd
     """
     log_ratio = np.asarray(log_ratio, dtype=float)
     m = tail_length(log_ratio.shape[1], r_eff)
+    if m < 5:
+        raise ArgumentError(
+            f"PSIS must fit a tail of at least 5 draws (25 draws or more); got {log_ratio.shape[1]} draws. "
+            "Hint: draw more."
+        )
     lw, k = np.empty_like(log_ratio), np.empty(log_ratio.shape[0])
     for first in range(0, log_ratio.shape[0], CHUNK):
         rows = slice(first, first + CHUNK)
