@@ -175,7 +175,7 @@ def test_spec_signature_and_bad_inputs_refused_before_sampling(monkeypatch):
     assert spec["model"] == "HierarchicalPSTH" and json.loads(json.dumps(spec)) == spec
     assert sp.HierarchicalPSTH(**{k: v for k, v in spec.items() if k != "model"}).spec() == spec
     keyword = [n for n, p in inspect.signature(sp.HierarchicalPSTH.fit).parameters.items() if p.kind is p.KEYWORD_ONLY]
-    assert keyword == ["draws", "tune", "chains", "random_seed", "progressbar", "sampler"]
+    assert keyword == ["draws", "tune", "chains", "random_seed", "progressbar", "sampler", "method"]
     with pytest.raises(sp.ArgumentError, match="smoothing must be 'auto' or a positive time in s; got -1"):
         sp.HierarchicalPSTH(smoothing=-1)
     with pytest.raises(sp.ArgumentError, match="dispersion must be one of"):
