@@ -30,9 +30,9 @@ What is measured (every ratio against a baseline timed in the same run)
 5. Issue 19's Neuropixels-scale session (``--only neuropixels``): ``simulate_neuropixels`` draws 1,000 units x
    8 conditions x 50 trials of 0.5 s (400,000 counts; crossed ``log r_ic = m_c + u_i + e_ic``, per-neuron
    dispersion), fitted with the default ``HierarchicalNegBinom(condition="condition")`` (crossed neuron
-   effects), 2 chains x (1,000 tune + 1,000 draws), ``--sampler`` (pymc, nutpie, numpyro: on a GPU the two
-   chains run vectorised). Prints each stage's time (``result.timings``), gradient evaluations per draw,
-   divergences, R-hat over every parameter, ESS, peak memory, the 90% coverage of the true rates and tau,
+   effects), 2 chains x (1,000 tune + the default draws: 2,500 here), ``--sampler`` (pymc, nutpie, numpyro:
+   on a GPU the two chains run vectorised). Prints each stage's time (``result.timings``), gradient evaluations
+   per draw, divergences, R-hat over every parameter, ESS, peak memory, the 90% coverage of the true rates and tau,
    tau_neuron against the truth; baseline in the same run: the gradient of the same model with one likelihood
    term per (neuron, condition, count) cell, as before issue 19 (``--no-baseline`` skips it). ``--neurons``
    sets the size.
@@ -274,10 +274,11 @@ def _cell_loglik_model(model, counts):
 
 
 def bench_neuropixels(
-    n_neurons: int, n_trials: int, draws: int, tune: int, sampler: str = "auto", baseline: bool = True
+    n_neurons: int, n_trials: int, draws: int | None, tune: int, sampler: str = "auto", baseline: bool = True
 ) -> None:
-    """Issue 19's session: the default crossed model, stage times, memory and recovery of the truth; with
-    ``baseline``, the gradient of the same model with one likelihood term per cell (as before issue 19)."""
+    """Issue 19's session: the default crossed model (``draws=None``: ``fit``'s default for its size), stage times,
+    memory and recovery of the truth; with ``baseline``, the gradient of the same model with one likelihood term
+    per cell (as before issue 19)."""
     import arviz_stats as azs
 
     from spikepool.stats.cells import cell_groups, count_pairs
@@ -306,6 +307,7 @@ def bench_neuropixels(
     # printed at once: the diagnostics below take a while, and a timed-out run should still report the fit
     print(f"fit of {n_neurons} units: {wall:.1f} s; stages {fit.timings}", flush=True)
     post, stats = fit.posterior, fit.idata["sample_stats"]
+    draws = post.sizes["draw"]
     steps = stats["n_steps"] if "n_steps" in stats else 2 ** stats["tree_depth"] - 1
     ess = azs.ess(post[["mu", "tau", "tau_neuron", "log_rate", "alpha"]], method="bulk")
     min_ess = min(float(ess[v].min()) for v in ess.data_vars)
@@ -467,7 +469,7 @@ def main() -> None:
         bench_growth(growth, big[1], draws)
     if "neuropixels" in only:
         n_np = args.neurons or (100 if args.quick else 1000)
-        bench_neuropixels(n_np, 50, draws=draws if args.quick else 1000, tune=tune if args.quick else 1000,
+        bench_neuropixels(n_np, 50, draws=draws if args.quick else None, tune=tune if args.quick else 1000,
                           sampler=args.sampler, baseline=not args.no_baseline)  # fmt: skip
     if "growth_crossed" in only:
         sizes = [(30, 20), (30, 200), (300, 20)] if args.quick else [(100, 50), (100, 500), (1000, 50)]

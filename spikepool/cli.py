@@ -119,7 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fit", help="check, fit the hierarchical model, write report, result and rates")
     _source_args(f, window_required=True)
     _model_args(f)
-    f.add_argument("--draws", type=int, default=1000)
+    f.add_argument(
+        "--draws", type=int, default=None, help="draws per chain (default: 1,000, more for models of many values)"
+    )
     f.add_argument("--tune", type=int, default=1000)
     f.add_argument("--chains", type=int, default=4)
     f.add_argument("--seed", type=int, default=0, help="random seed (default 0: reproducible)")

@@ -17,7 +17,7 @@ import xarray as xr
 
 import spikepool as sp
 from spikepool.models.base import Model
-from spikepool.models.sampling import LEFT_OUT_STATS
+from spikepool.models.sampling import LEFT_OUT_STATS, default_draws, free_values
 from spikepool.results.base import Result
 
 FIT = {"draws": 300, "tune": 300, "chains": 2, "cores": 1, "progressbar": False}
@@ -112,7 +112,7 @@ def test_one_fit_signature(cls):
     params = inspect.signature(cls.fit).parameters
     keyword = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
     assert keyword == ["draws", "tune", "chains", "random_seed", "progressbar", "sampler", "method"]
-    assert params["draws"].default == 1000 and params["chains"].default == 4 and params["sampler"].default is None
+    assert params["draws"].default is None and params["chains"].default == 4 and params["sampler"].default is None
     assert params["method"].default == "nuts"
 
 
@@ -206,3 +206,13 @@ def test_report_and_plots_take_any_result(fitted, tmp_path):
             sp.plots.plot_fano(result)
         with pytest.raises(TypeError, match=r"result must provide posterior_predictive\(\)"):
             sp.plots.plot_ppc_counts(result)
+
+
+def test_fit_without_draws_takes_the_default_for_the_models_size(rng):
+    # 300 estimates on one chain: 1,000 draws would leave R-hat's noise floor over ~300 values above 1.01
+    est, se = rng.normal(0, 1.5, 300), np.full(300, 1.0)
+    model = sp.NormalNormal()
+    expected = default_draws(free_values(model.build(est, se)), 1)
+    assert expected > 1000
+    result = model.fit(est, se, tune=300, chains=1, random_seed=0, progressbar=False)
+    assert result.idata["posterior"].sizes["draw"] == expected

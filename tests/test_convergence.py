@@ -8,6 +8,7 @@ import pytest
 import xarray as xr
 
 from spikepool.exceptions import ArgumentError
+from spikepool.models.sampling import default_draws, rhat_floor
 from spikepool.stats.convergence import diagnose, ess, rhat
 
 
@@ -76,3 +77,22 @@ def test_parameters_diagnosed_in_chunks_give_the_same_numbers(rng, monkeypatch):
     for ours, theirs in zip(diagnose(ds), whole, strict=True):
         xr.testing.assert_allclose(ours, theirs, rtol=1e-12)
     xr.testing.assert_allclose(ess(ds, method="tail"), whole[2], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("chains", "draws", "phi"), [(2, 1000, 0.0), (2, 1000, 0.5), (4, 500, 0.5)])
+def test_rhat_floor_is_the_largest_rhat_of_chains_that_agree(rng, chains, draws, phi):
+    # 1,000 values whose chains agree (AR(1), ESS per draw (1 - phi) / (1 + phi)): the median over 8 sets of
+    # their largest R-hat sits at rhat_floor; default_draws keeps that under 1.01 for the model's size
+    n_values, largest = 1000, []
+    for _ in range(8):
+        noise = rng.normal(size=(chains, draws, n_values))
+        x = noise.copy()
+        for t in range(1, draws):
+            x[:, t] = phi * x[:, t - 1] + np.sqrt(1 - phi**2) * noise[:, t]
+        largest.append(float(rhat(xr.Dataset({"a": (("chain", "draw", "v"), x)}))["a"].max()))
+    floor = rhat_floor(n_values, chains, draws, ess_per_draw=(1 - phi) / (1 + phi))
+    assert 0.8 < (np.median(largest) - 1) / (floor - 1) < 1.5  # 0.95-1.31 over 12 seeds
+    assert default_draws(100, 4) == 1000 and default_draws(10_009, 2) == 2500  # the 1,000-unit session
+    for n, c in [(10, 1), (332, 2), (10_009, 4)]:
+        best = default_draws(n, c)
+        assert rhat_floor(n, c, best) <= 1.01 and (best == 1000 or rhat_floor(n, c, best - 500) > 1.01)

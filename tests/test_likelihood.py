@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.special import gammaln
 
 import spikepool as sp
 from spikepool.models.likelihoods import GRAPHS, family_logp
 from spikepool.stats.analytic import nb_variance
-from spikepool.stats.cells import compress
+from spikepool.stats.cells import compress, count_pairs, count_tails, tails_cheaper
 from spikepool.stats.families import FAMILIES, NEGBIN, POISSON, family_of, nb_logpmf
 
 
@@ -148,3 +149,37 @@ def test_a_fits_remedies_end_with_its_familys_own(likelihood):
     assert text.startswith(sp.results.FitResult.REMEDIES)
     assert ("pool dispersion" in text) is (likelihood == "negbin")
     assert text.endswith(family_of(likelihood).remedy or ".")
+
+
+@pytest.mark.parametrize("top", [None, 200_000])
+def test_negbin_lgamma_terms_by_count_tails_or_pairs_equal_scipy(rng, top):
+    # small counts: sum_{k<y} log(alpha + k) over count tails; one count of 200,000 makes the tails dearer than
+    # the (neuron, count) pairs' lgamma(y + alpha) - lgamma(alpha): both equal scipy's NB log pmf summed
+    counts = _counts(rng).copy()
+    if top is not None:
+        counts[0, 0] = top
+    cells = compress(counts, "condition")
+    pairs = count_pairs(cells.neuron, cells.y, cells.weight)
+    assert tails_cheaper(pairs, counts.sizes["neuron"]) is (top is None)
+    model = sp.HierarchicalNegBinom(condition="condition", parameterization="noncentered").build(counts)
+    fn = model.compile_fn(
+        [model["loglik"], model["rate"], model["alpha"]], inputs=model.value_vars, on_unused_input="ignore"
+    )
+    point = {v.name: rng.normal(0, 0.8, size=model.initial_point()[v.name].shape) for v in model.value_vars}
+    loglik, rate, alpha = fn(point)
+    n, t = np.nonzero(counts["valid"].values)
+    cond = np.unique(counts["condition"].values, return_inverse=True)[1]
+    mu = rate[n, cond[t]] * counts["duration"].values[t]
+    expected = stats.nbinom.logpmf(counts.values[n, t], alpha[n], alpha[n] / (alpha[n] + mu)).sum()
+    assert loglik == pytest.approx(expected, abs=1e-8, rel=1e-12)
+
+
+def test_count_tails_sum_to_the_lgamma_differences(rng):
+    neuron, y = rng.integers(0, 3, 40), rng.integers(0, 25, 40).astype(float)
+    pairs = count_pairs(neuron, y, np.ones(40))
+    t_neuron, k, weight = count_tails(pairs, 4)  # neuron 3 has no counts: no tail entries
+    alpha = rng.uniform(0.3, 8.0, 4)
+    by_tails = np.bincount(t_neuron, weight * np.log(alpha[t_neuron] + k), minlength=4)
+    by_trials = np.bincount(neuron, gammaln(y + alpha[neuron]) - gammaln(alpha[neuron]), minlength=4)
+    np.testing.assert_allclose(by_tails, by_trials, rtol=1e-12, atol=1e-12)
+    assert not tails_cheaper(count_pairs(neuron, y + 0.5, np.ones(40)), 4)  # only whole counts have tails

@@ -24,7 +24,14 @@ from typing import Any, ClassVar
 from spikepool._validate import check_choice
 from spikepool.checks.problems import CheckReport
 from spikepool.exceptions import ArgumentError, SpikepoolWarning
-from spikepool.models.sampling import StageClock, check_sampler_args, sample_tree, warn_problems
+from spikepool.models.sampling import (
+    StageClock,
+    check_sampler_args,
+    default_draws,
+    free_values,
+    sample_tree,
+    warn_problems,
+)
 from spikepool.results.base import Result
 
 __all__ = ["METHODS", "SAMPLERS", "Model", "resolve_sampler"]
@@ -113,7 +120,7 @@ class Model:
     def fit(
         self,
         *data: Any,
-        draws: int = 1000,
+        draws: int | None = None,
         tune: int = 1000,
         chains: int = 4,
         random_seed: int | None = None,
@@ -128,8 +135,12 @@ class Model:
         ----------
         *data
             What the model fits (``prepare`` says: counts, estimates and standard errors, ...).
-        draws, tune, chains : int
-            NUTS settings: kept draws and warm-up iterations per chain, and the number of chains.
+        draws : int, optional
+            Kept draws per chain. None: 1,000, or more for models with so many values that R-hat's noise
+            floor over them would pass 1.01 (``spikepool.models.sampling.default_draws``: 2,500 on 2 chains of
+            the 10,009 values of 1,000 units x 8 conditions); with ``method="laplace"``, 1,000.
+        tune, chains : int
+            NUTS settings: warm-up iterations per chain, and the number of chains.
         random_seed : int, optional
             Seed (set it for reproducible fits).
         progressbar : bool
@@ -173,7 +184,7 @@ class Model:
             warnings.warn(problem.text(), SpikepoolWarning, stacklevel=2)
         if method == "laplace":
             result = self._fit_laplace(
-                prepared, spec, report, draws=draws, chains=chains, random_seed=random_seed, clock=clock
+                prepared, spec, report, draws=draws or 1000, chains=chains, random_seed=random_seed, clock=clock
             )
             result.idata.attrs["spikepool_timings"] = clock.json()
             warn_problems(result.post_checks)
@@ -181,6 +192,8 @@ class Model:
         with clock("build"):
             model = self._build(prepared)
             kwargs = self._sample_options(prepared, model, nuts, spec, dict(sample_kwargs))
+            if draws is None:
+                draws = default_draws(free_values(model), chains)
         tree = sample_tree(
             model,
             spec=spec,

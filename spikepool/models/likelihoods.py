@@ -14,7 +14,7 @@ import numpy as np
 from spikepool.exceptions import ArgumentError
 from spikepool.models.com_poisson import com_groups_loglik
 from spikepool.stats.binned import GroupSums
-from spikepool.stats.cells import CellGroups, CountPairs
+from spikepool.stats.cells import CellGroups, CountPairs, count_tails, tails_cheaper
 from spikepool.stats.families import Family
 
 #: Families whose log-likelihood of a group of counts depends on the group's mean only through the sum
@@ -143,8 +143,15 @@ def _mean_only_loglik(family: Family, total, n, log_mu, pairs: CountPairs, alpha
         return pt.sum(total * log_mu - n * mu) - pairs.log_factorial
     a = group_alpha
     grouped = pt.sum(total * (log_mu - pt.log(mu + a)) - n * a * pt.log1p(mu / a))
-    pair_alpha = alpha[pairs.neuron] if alpha.ndim == 1 else alpha
-    paired = pt.sum(pairs.weight * (pt.gammaln(pairs.y + pair_alpha) - pt.gammaln(pair_alpha)))
+    n_neuron = int(pairs.neuron.max()) + 1 if pairs.neuron.size else 0
+    if tails_cheaper(pairs, n_neuron):
+        # sum_{k<y} log(alpha + k) = lgamma(y + alpha) - lgamma(alpha): a log per tail entry, not two lgamma per pair
+        neuron, k, weight = count_tails(pairs, n_neuron)
+        tail_alpha = alpha[neuron] if alpha.ndim == 1 else alpha
+        paired = pt.sum(weight * pt.log(tail_alpha + k))
+    else:
+        pair_alpha = alpha[pairs.neuron] if alpha.ndim == 1 else alpha
+        paired = pt.sum(pairs.weight * (pt.gammaln(pairs.y + pair_alpha) - pt.gammaln(pair_alpha)))
     return grouped + paired - pairs.log_factorial
 
 

@@ -22,9 +22,12 @@ __all__ = [
     "StageClock",
     "check_sampler_args",
     "default_cores",
+    "default_draws",
+    "free_values",
     "one_blas_thread",
     "process_options",
     "reproducible_compilation",
+    "rhat_floor",
     "sample_tree",
     "warn_problems",
 ]
@@ -82,6 +85,50 @@ def default_cores(chains: int) -> int:
     affinity = getattr(os, "sched_getaffinity", None)
     cpus = len(affinity(0)) if affinity else os.cpu_count() or 1
     return max(1, min(chains, cpus))
+
+
+#: Effective draws per draw of the worst-mixing values that ``default_draws`` assumes: the largest R-hats of
+#: the 1,000-unit session (``benchmarks/bench_scale.py``) and of the PSTH fits (README) match about 0.4.
+WORST_ESS_PER_DRAW = 0.3
+#: Fewest and most draws per chain ``default_draws`` gives.
+DRAWS_RANGE = (1000, 5000)
+
+
+def rhat_floor(n_values: int, chains: int, draws: int, ess_per_draw: float = WORST_ESS_PER_DRAW) -> float:
+    """The largest rank-normalised split R-hat expected over ``n_values`` values that mix well.
+
+    Even chains that agree give R-hats above 1: with ``m = 2 chains`` split chains of ``n = draws / 2``
+    draws each, ``R-hat - 1 ~ (X / (m - 1) - 1) / (2 n_eff)``, ``X ~ chi-square(m - 1)`` and ``n_eff =
+    ess_per_draw * n``. The largest of ``n_values`` values (bulk and folded: ``2 n_values`` R-hats) sits near
+    the ``1 - 1 / (2 n_values)`` quantile of ``X``, and grows with ``log(n_values)``: 2 chains x 1,000 draws of
+    9,010 values give about 1.02 where 100 values give 1.01.
+    """
+    from scipy.stats import chi2
+
+    m = 2 * chains
+    q = chi2.isf(1.0 / (2 * max(n_values, 1)), m - 1) / (m - 1)
+    return float(1.0 + (q - 1.0) / (2 * ess_per_draw * draws / 2))
+
+
+def default_draws(n_values: int, chains: int, rhat_max: float = 1.01) -> int:
+    """Draws per chain of ``fit(draws=None)``: 1,000, or the fewest multiple of 500 (at most 5,000) whose
+    ``rhat_floor`` over the model's ``n_values`` free values is at most ``rhat_max``.
+
+    So a large model's fit of chains that agree does not fail the R-hat check by chance alone: the 1,000-unit
+    session (10,009 values) on 2 chains gets 2,500 draws, on 4 chains 1,500; a model of 100 values on 4 chains
+    keeps 1,000.
+    """
+    low, high = DRAWS_RANGE
+    for draws in range(low, high + 1, 500):
+        if rhat_floor(n_values, chains, draws) <= rhat_max:
+            return draws
+    return high
+
+
+def free_values(model) -> int:
+    """The number of values ``model`` (a ``pm.Model``) samples: the sizes of its free variables."""
+    shapes = model.eval_rv_shapes()
+    return int(sum(np.prod(shapes[v.name]) for v in model.value_vars))
 
 
 def process_options(chains: int, kwargs: dict) -> dict:
@@ -154,12 +201,13 @@ def one_blas_thread() -> Iterator[None]:
 def check_sampler_args(draws: Any, tune: Any, chains: Any, random_seed: Any, sample_kwargs: dict) -> None:
     """Refuse bad sampler settings before anything is built or sampled.
 
-    ``draws`` and ``chains`` must be integers >= 1, ``tune`` an integer >= 0, ``random_seed`` None, an
-    integer >= 0 or a ``numpy.random.Generator``; ``sample_kwargs`` keys must be ``pm.sample`` or NUTS
-    keywords (``SAMPLE_KWARGS``) and ``target_accept`` in (0, 1).
+    ``draws`` must be None (``default_draws``) or an integer >= 1, ``chains`` an integer >= 1, ``tune`` one
+    >= 0, ``random_seed`` None, an integer >= 0 or a ``numpy.random.Generator``; ``sample_kwargs`` keys must be
+    ``pm.sample`` or NUTS keywords (``SAMPLE_KWARGS``) and ``target_accept`` in (0, 1).
     """
     for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
-        check_int(name, value, low)
+        if name != "draws" or value is not None:
+            check_int(name, value, low)
     seed_ok = random_seed is None or isinstance(random_seed, np.random.Generator)
     seed_ok |= isinstance(random_seed, int | np.integer) and not isinstance(random_seed, bool) and random_seed >= 0
     if not seed_ok:

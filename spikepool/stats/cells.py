@@ -18,7 +18,17 @@ import xarray as xr
 
 from spikepool.counts.schema import valid_mask
 
-__all__ = ["CellGroups", "Cells", "CountPairs", "cell_groups", "compress", "count_pairs"]
+__all__ = [
+    "CellGroups",
+    "Cells",
+    "CountPairs",
+    "TAIL_FACTOR",
+    "cell_groups",
+    "compress",
+    "count_pairs",
+    "count_tails",
+    "tails_cheaper",
+]
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,38 @@ def count_pairs(neuron: np.ndarray, y: np.ndarray, weight: np.ndarray) -> CountP
         weight=np.bincount(inverse.ravel(), weight[positive], pairs.shape[0]),
         log_factorial=float((weight * gammaln(y + 1.0)).sum()),
     )
+
+
+#: Largest number of (neuron, k) tail entries relative to the count pairs for which ``count_tails`` are used.
+TAIL_FACTOR = 4
+
+
+def count_tails(pairs: CountPairs, n_neuron: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The count tails of ``pairs``: ``(neuron, k, weight)`` for every neuron and every k below its largest count,
+    with ``weight`` the number of its trials whose count is above k.
+
+    For whole-number counts ``lgamma(y + a) - lgamma(a) = sum_{k<y} log(a + k)``, so the Negative Binomial's
+    ``sum(pairs.weight * [lgamma(pairs.y + a) - lgamma(a)])`` equals ``sum(weight * log(a + k))`` (exact): a log
+    in place of two lgamma, a reciprocal in place of two digamma in the gradient.
+    """
+    top = np.zeros(n_neuron, dtype=np.int64)
+    np.maximum.at(top, pairs.neuron, pairs.y.astype(np.int64))
+    offset = np.concatenate([[0], np.cumsum(top)])
+    steps = np.zeros(offset[-1] + 1)
+    np.add.at(steps, offset[pairs.neuron], pairs.weight)
+    np.add.at(steps, offset[pairs.neuron] + pairs.y.astype(np.int64), -pairs.weight)
+    neuron = np.repeat(np.arange(n_neuron), top)
+    return neuron, (np.arange(offset[-1]) - offset[neuron]).astype(float), np.cumsum(steps)[:-1]
+
+
+def tails_cheaper(pairs: CountPairs, n_neuron: int) -> bool:
+    """Whether ``count_tails`` of ``pairs`` are cheaper than the pairs: at most ``TAIL_FACTOR`` times as many
+    entries (plus 10,000), and whole-number counts."""
+    if pairs.y.size == 0 or not np.all(pairs.y == np.round(pairs.y)):
+        return False
+    top = np.zeros(n_neuron)
+    np.maximum.at(top, pairs.neuron, pairs.y)
+    return bool(top.sum() <= TAIL_FACTOR * pairs.y.size + 10_000)
 
 
 def cell_groups(cells: Cells) -> CellGroups:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, special
 
-from spikepool.stats.cells import CellGroups, CountPairs
+from spikepool.stats.cells import CellGroups, CountPairs, count_tails, tails_cheaper
 
 __all__ = [
     "BlockData",
@@ -36,7 +36,6 @@ __all__ = [
     "block_data",
     "block_modes",
     "block_terms",
-    "count_tails",
     "grid_draws",
     "laplace_terms",
 ]
@@ -123,29 +122,10 @@ class Hyper:
         return int(self.m.shape[0])
 
 
-#: Largest number of (neuron, k) tail entries relative to the count pairs for which ``tails`` are used.
-TAIL_FACTOR = 4
-
-
-def count_tails(pairs: CountPairs, n_neuron: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(neuron, k, weight)`` of ``BlockData.tails`` from the count pairs."""
-    top = np.zeros(n_neuron, dtype=np.int64)
-    np.maximum.at(top, pairs.neuron, pairs.y.astype(np.int64))
-    offset = np.concatenate([[0], np.cumsum(top)])
-    steps = np.zeros(offset[-1] + 1)
-    np.add.at(steps, offset[pairs.neuron], pairs.weight)
-    np.add.at(steps, offset[pairs.neuron] + pairs.y.astype(np.int64), -pairs.weight)
-    neuron = np.repeat(np.arange(n_neuron), top)
-    return neuron, (np.arange(offset[-1]) - offset[neuron]).astype(float), np.cumsum(steps)[:-1]
-
-
 def block_data(groups: CellGroups, pairs: CountPairs, n_neuron: int, n_cond: int, *, effect: bool, phi: bool,
                negbin: bool) -> BlockData:  # fmt: skip
     """The ``BlockData`` of a model's groups and count pairs (with ``tails`` where they are cheaper)."""
-    top = np.zeros(n_neuron)
-    np.maximum.at(top, pairs.neuron, pairs.y)
-    cheap = top.sum() <= TAIL_FACTOR * pairs.y.size + 10_000
-    tails = count_tails(pairs, n_neuron) if negbin and cheap else None
+    tails = count_tails(pairs, n_neuron) if negbin and tails_cheaper(pairs, n_neuron) else None
     return BlockData(n_neuron, n_cond, effect, phi and negbin, negbin, groups, pairs, tails)
 
 

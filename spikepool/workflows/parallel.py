@@ -342,7 +342,7 @@ def fit_many(
     counts_by_session: Mapping[Hashable, Any] | xr.DataArray,
     client: Client | None = None,
     *,
-    draws: int = 1000,
+    draws: int | None = None,
     tune: int = 1000,
     chains: int = 4,
     random_seed: int | None = None,
@@ -376,7 +376,7 @@ def fit_many(
         gets its own PyTensor compile directory (pymc#7819; see the module docstring) and fits one session at
         a time with ``cores=1`` unless ``cores`` is passed.
     draws, tune, chains : int
-        NUTS settings of every fit.
+        NUTS settings of every fit (``draws=None``: ``model.fit``'s default for each session's size).
     random_seed : int, optional
         Root seed (>= 0; default drawn from the OS and recorded in ``FitMany.random_seed``). Each session's
         seed is derived from it and the session's name (``numpy.random.SeedSequence``) and recorded in
@@ -413,7 +413,8 @@ def fit_many(
     5
     """
     sessions = _check_inputs(model, counts_by_session)
-    check_int("draws", draws, 1)
+    if draws is not None:
+        check_int("draws", draws, 1)
     check_int("tune", tune, 0)
     check_int("chains", chains, 1)
     if not isinstance(progressbar, bool):
