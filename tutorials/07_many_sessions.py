@@ -22,8 +22,8 @@
 #
 # Data: the six locust antennal-lobe experiments of the registry, counted in the 2-4 s window of every trial
 # (before any odour; one experiment records only 10 s per trial, so later windows would lose it). Fits run
-# 4 chains × 1000 draws after 1000 tuning steps, `target_accept=0.95`: with 500 draws the largest R-hat of
-# the 45 rates crossed 1.01 for some seeds, so "samples cleanly" would hold only by luck.
+# 4 chains × 1500 draws after 1000 tuning steps, `target_accept=0.95`: with fewer draws the largest R-hat of
+# the 45 rates and 45 dispersions crossed 1.01 for some seeds, so "samples cleanly" would hold only by luck.
 
 # %%
 import warnings
@@ -35,9 +35,10 @@ import pandas as pd
 import spikepool as sp
 
 WINDOW = (2.0, 4.0)
-# 1000 draws per chain and target_accept 0.95: with 500 draws the max R-hat of the 45 rates reached 1.011-1.012
-# for some seeds, and at target_accept 0.9 the tau_session funnel diverged about once in 8000 draws
-SAMPLING = {"draws": 1000, "tune": 1000, "chains": 4, "random_seed": 2, "target_accept": 0.95, "progressbar": False}
+# 1500 draws per chain and target_accept 0.95: the fit without the session level had a max R-hat of 1.0045-1.0104
+# over sampler seeds 0-5 with 1000 draws (500: up to 1.012), 1.0028-1.0067 over seeds 2, 4, 6, 7 with 1500; at
+# target_accept 0.9 the tau_session funnel diverged about once in 8000 draws
+SAMPLING = {"draws": 1500, "tune": 1000, "chains": 4, "random_seed": 2, "target_accept": 0.95, "progressbar": False}
 names = [n for n in sp.datasets.names() if n.startswith("locust2")]
 counts = sp.concat_sessions(names, window=WINDOW)
 print(f"{counts.sizes['neuron']} units × {counts.sizes['trial']} trials from {len(names)} experiments")
@@ -96,9 +97,10 @@ for name, fit in (("session level", nested), ("no session level", flat)):
     print(f"{name}: {int(s['divergences'])} divergences, max R-hat {float(s['rhat_max']):.3f}")
 # R-hat, ESS and contraction must be clean; the session model may diverge about once in 4000 draws where
 # tau_session approaches 0 (six sessions locate it weakly): measured over 20 seeds, never more than 0.1%
+# (6 of these 6000 draws)
 problems = [str(w.message) for w in caught if issubclass(w.category, sp.SamplingWarning)]
 assert [p for p in problems if "divergen" not in p] == [], problems
-assert int(nested.post_checks.summary["divergences"]) <= 4 and int(flat.post_checks.summary["divergences"]) == 0
+assert int(nested.post_checks.summary["divergences"]) <= 6 and int(flat.post_checks.summary["divergences"]) == 0
 print(nested.summary().loc[lambda d: d.index.str.startswith(("mu", "tau"))])
 print(flat.summary().loc[["mu", "tau"]])
 
