@@ -20,6 +20,7 @@ from spikepool.exceptions import ArgumentError, ArgumentTypeError, SamplingWarni
 
 __all__ = [
     "StageClock",
+    "check_lengths",
     "check_sampler_args",
     "default_cores",
     "default_draws",
@@ -198,6 +199,15 @@ def one_blas_thread() -> Iterator[None]:
             os.environ.pop(name, None)
 
 
+def check_lengths(draws: Any, tune: Any, chains: Any) -> None:
+    """Refuse ``draws`` unless None (``default_draws``) or an integer >= 1, ``tune`` unless an integer >= 0,
+    ``chains`` unless an integer >= 1 (``check_sampler_args``, ``fit_many``)."""
+    if draws is not None:
+        check_int("draws", draws, 1)
+    check_int("tune", tune, 0)
+    check_int("chains", chains, 1)
+
+
 def check_sampler_args(draws: Any, tune: Any, chains: Any, random_seed: Any, sample_kwargs: dict) -> None:
     """Refuse bad sampler settings before anything is built or sampled.
 
@@ -205,9 +215,7 @@ def check_sampler_args(draws: Any, tune: Any, chains: Any, random_seed: Any, sam
     >= 0, ``random_seed`` None, an integer >= 0 or a ``numpy.random.Generator``; ``sample_kwargs`` keys must be
     ``pm.sample`` or NUTS keywords (``SAMPLE_KWARGS``) and ``target_accept`` in (0, 1).
     """
-    for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
-        if name != "draws" or value is not None:
-            check_int(name, value, low)
+    check_lengths(draws, tune, chains)
     seed_ok = random_seed is None or isinstance(random_seed, np.random.Generator)
     seed_ok |= isinstance(random_seed, int | np.integer) and not isinstance(random_seed, bool) and random_seed >= 0
     if not seed_ok:

@@ -189,8 +189,7 @@ def count_tails(pairs: CountPairs, n_neuron: int) -> tuple[np.ndarray, np.ndarra
     ``sum(pairs.weight * [lgamma(pairs.y + a) - lgamma(a)])`` equals ``sum(weight * log(a + k))`` (exact): a log
     in place of two lgamma, a reciprocal in place of two digamma in the gradient.
     """
-    top = np.zeros(n_neuron, dtype=np.int64)
-    np.maximum.at(top, pairs.neuron, pairs.y.astype(np.int64))
+    top = _largest_counts(pairs, n_neuron).astype(np.int64)
     offset = np.concatenate([[0], np.cumsum(top)])
     steps = np.zeros(offset[-1] + 1)
     np.add.at(steps, offset[pairs.neuron], pairs.weight)
@@ -204,9 +203,14 @@ def tails_cheaper(pairs: CountPairs, n_neuron: int) -> bool:
     entries (plus 10,000), and whole-number counts."""
     if pairs.y.size == 0 or not np.all(pairs.y == np.round(pairs.y)):
         return False
+    return bool(_largest_counts(pairs, n_neuron).sum() <= TAIL_FACTOR * pairs.y.size + 10_000)
+
+
+def _largest_counts(pairs: CountPairs, n_neuron: int) -> np.ndarray:
+    """Each neuron's largest count (0 for a neuron without counts above 0): its number of tail entries."""
     top = np.zeros(n_neuron)
     np.maximum.at(top, pairs.neuron, pairs.y)
-    return bool(top.sum() <= TAIL_FACTOR * pairs.y.size + 10_000)
+    return top
 
 
 def cell_groups(cells: Cells) -> CellGroups:

@@ -38,6 +38,7 @@ from spikepool.counts.schema import validate_counts
 from spikepool.counts.sessions import split_sessions
 from spikepool.exceptions import ArgumentError, ArgumentTypeError, CountsError, SpikepoolWarning
 from spikepool.models.negbin import HierarchicalNegBinom
+from spikepool.models.sampling import check_lengths
 from spikepool.workflows.compiledir import prepare_workers
 
 if TYPE_CHECKING:
@@ -413,10 +414,7 @@ def fit_many(
     5
     """
     sessions = _check_inputs(model, counts_by_session)
-    if draws is not None:
-        check_int("draws", draws, 1)
-    check_int("tune", tune, 0)
-    check_int("chains", chains, 1)
+    check_lengths(draws, tune, chains)
     if not isinstance(progressbar, bool):
         raise ArgumentTypeError(f"progressbar must be True or False; got {progressbar!r}.")
     kwargs = {**fit_kwargs, "draws": draws, "tune": tune, "chains": chains, "progressbar": False}
