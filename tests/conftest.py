@@ -1,9 +1,16 @@
-"""Shared fixtures: a seeded rng, the real-data folder, small in-memory Neo recordings and simulated responders."""
+"""Shared fixtures (a seeded rng, the real-data folder, small in-memory Neo recordings, simulated responders)
+and the order in which parallel test workers (``pytest -n 2``, pytest-xdist) take the tests.
+
+Under pytest-xdist a worker takes a whole test file at a time, so a module-scoped fixture (a fitted model several
+tests read) is fitted once; the tutorials and the command-line tests, each its own process, are taken one at a
+time. The longest work starts first (``COLD_SECONDS``), so that the two workers finish together.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import neo
 import numpy as np
@@ -72,3 +79,75 @@ def responders(seed: int = 5, n_each: int = 8, trials: int = 40):
     rate = np.stack([base, base * ratio], axis=1)[:, cond]
     y = rng.poisson(rng.gamma(10.0, rate / 10.0))
     return sp.from_array(y, duration=1.0, condition=np.array(["base", "stim"])[cond]), base, ratio
+
+
+#: Files whose tests are independent processes (no shared fixture): parallel workers take them one test at a time.
+ONE_TEST_AT_A_TIME = ("tests/test_tutorials.py", "tests/test_cli.py")
+
+#: Seconds each unit of work took with cold compile caches on 2 cores (a unit: a test file, or a test of the
+#: files above), measured from ``pytest --durations=0``. Parallel workers start the longest units first; the
+#: figures only order the work, so a stale one costs minutes, never a result.
+COLD_SECONDS = {
+    "tests/test_tutorials.py::test_tutorial_runs_end_to_end[08_time_resolved_rates]": 255,
+    "tests/test_psth.py": 174,
+    "tests/test_contract.py": 123,
+    "tests/test_tutorials.py::test_tutorial_runs_end_to_end[05_hippocampal_laps]": 101,
+    "tests/test_tutorials.py::test_tutorial_runs_end_to_end[02_pooling_and_shrinkage]": 80,
+    "tests/test_com_poisson.py": 62,
+    "tests/test_tutorials.py::test_tutorial_runs_end_to_end[07_many_sessions]": 62,
+    "tests/test_models.py": 60,
+    "tests/test_laplace.py": 50,
+    "tests/test_pooling.py": 48,
+    "tests/test_sparse_responses.py": 48,
+    "tests/test_session_model.py": 47,
+    "tests/test_contrasts.py": 39,
+    "tests/test_random_effects.py": 39,
+    "tests/test_parallel.py": 34,
+    "tests/test_beta_binomial.py": 33,
+    "tests/test_tutorials.py::test_tutorial_runs_end_to_end[06_normal_and_beta_binomial]": 32,
+    "tests/test_cli.py::test_fit_then_report_on_the_locust_data": 31,
+    "tests/test_cli.py::test_fit_with_bin_size_fits_the_time_resolved_model": 31,
+    "tests/test_tutorials.py::test_tutorial_runs_end_to_end[03_identifiability_and_parameterization]": 31,
+    "tests/test_reproducibility.py": 29,
+    "tests/test_models_locust.py": 26,
+    "tests/test_tutorials.py::test_tutorial_runs_end_to_end[04_single_neuron_conditions]": 26,
+    "tests/test_plots.py": 26,
+    "tests/test_likelihood.py": 26,
+    "tests/test_io_files.py": 25,
+    "tests/test_lazy.py": 24,
+    "tests/test_report.py": 21,
+    "tests/test_cli.py::test_fit_with_com_poisson_compares_it_with_the_nb_and_the_poisson": 20,
+    "tests/test_cli.py::test_fit_with_method_laplace": 20,
+}
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a parallel worker takes whole: the test's file, or the test itself (ONE_TEST_AT_A_TIME)."""
+    path = nodeid.split("::", 1)[0]
+    return nodeid.split("@", 1)[0] if path in ONE_TEST_AT_A_TIME else path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a parallel worker, put the longest units of work first (each unit's tests stay together, in order)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    first = {}
+    for k, item in enumerate(items):
+        first.setdefault(work_unit(item.nodeid), k)
+    items.sort(key=lambda item: (-COLD_SECONDS.get(work_unit(item.nodeid), 0), first[work_unit(item.nodeid)]))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``-n N`` (``--dist load``, xdist's default, or ``loadscope``): hand out whole ``work_unit``s in the
+    order the workers collected them (longest first), so module-scoped fits are made once per run."""
+    if config.getvalue("dist") not in ("load", "loadscope"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep the collected order: longest first
+    return WorkUnitScheduling(config, log)

@@ -40,6 +40,25 @@ def test_counts_prints_summary_and_writes_netcdf(data_dir, tmp_path):
     assert f"{int(direct.sum())} counted" in out.stdout
 
 
+def test_offline_without_a_data_folder_says_what_to_do(tmp_path):
+    # no network: every HTTPS request goes to a local proxy port nothing listens on
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "HTTPS_PROXY": f"http://127.0.0.1:{port}", "https_proxy": f"http://127.0.0.1:{port}"}
+    env.update(NO_PROXY="", no_proxy="", XDG_CACHE_HOME=str(tmp_path))  # an empty download cache
+    env.pop("SPIKEPOOL_DATA", None)
+    out = subprocess.run([EXE, "counts", "locust20010214"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 2, out.stderr
+    (line,) = [x for x in out.stderr.splitlines() if x.startswith("spikepool: error:")]
+    assert line.startswith("spikepool: error: locust-pouzat/")
+    assert "must be downloaded when SPIKEPOOL_DATA is unset" in line
+    assert "no connection to" in line and "Hint: set SPIKEPOOL_DATA to a folder" in line
+    assert "Traceback" not in out.stderr and "HTTPSConnectionPool" not in line
+
+
 def test_check_prints_the_report(data_dir):
     out = run("check", "locust20010214", "--window", "10", "12")
     assert out.returncode == 0, out.stderr

@@ -190,3 +190,31 @@ def test_without_data_folder_files_are_downloaded_and_verified(local_server, tmp
     (root / "spikes.txt").write_bytes(b"0.5\n")  # upstream changed: checksum no longer matches
     with pytest.raises(sp.DatasetError, match="did not match"):
         sp.datasets.fetch("tiny", cache=tmp_path / "other-cache")
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_failed_download_says_what_failed_and_what_to_do_in_one_line(tmp_path, monkeypatch):
+    entry = {
+        "source": "kramer-eden",
+        "loader": None,
+        "description": "test",
+        "files": [{"path": "tiny/spikes.txt", "sha256": "0" * 64, "url": f"http://127.0.0.1:{_closed_port()}/x"}],
+    }
+    monkeypatch.setitem(datasets._registry()["datasets"], "tiny", entry)
+    monkeypatch.delenv("SPIKEPOOL_DATA", raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with pytest.raises(sp.DatasetError) as err:
+        sp.datasets.fetch("tiny", cache=tmp_path / "cache")
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 400
+    assert "tiny/spikes.txt must be downloaded when SPIKEPOOL_DATA is unset" in message
+    assert "no connection to 127.0.0.1 (ConnectionError)" in message
+    assert "Hint: set SPIKEPOOL_DATA to a folder that holds the recordings" in message

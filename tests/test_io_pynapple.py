@@ -68,6 +68,30 @@ def test_windows_outside_the_time_support_are_refused_and_bad_inputs_named(units
         sp.from_pynapple(group, nap.IntervalSet(1.0, 2.0), condition_key="odour")
 
 
+def test_the_default_time_support_counts_like_tsgroup_count():
+    # a TsGroup built the usual way: its time_support is the span of its spikes (first spike at 0.033 s), which
+    # says nothing about when recording began, so windows before the first spike are counted as pynapple counts
+    rng = np.random.default_rng(4)
+    trains = {k: np.sort(np.r_[0.033 + 0.2 * k, rng.uniform(0.3, 11.0, 60)]) for k in range(3)}
+    group = nap.TsGroup({k: nap.Ts(t=t) for k, t in trains.items()})
+    assert float(group.time_support.start[0]) == pytest.approx(0.033)
+    epochs = nap.IntervalSet(start=np.arange(0.0, 12.0, 2.0), end=np.arange(0.0, 12.0, 2.0) + 0.5)
+    counts = sp.from_pynapple(group, epochs)
+    theirs = group.count(ep=epochs)  # TsdFrame (epoch, unit)
+    assert counts.sizes == {"neuron": 3, "trial": 6} and len(theirs) == 6
+    np.testing.assert_array_equal(counts.values.T, theirs.values)
+    for n, k in enumerate(trains):
+        np.testing.assert_array_equal(counts.values[n], [brute_counts(trains[k], a, a + 0.5) for a in epochs.start])
+    assert counts["valid"].values.all()
+    # a support the user set still bounds the windows, as does one set on each Ts
+    recorded = nap.TsGroup({k: nap.Ts(t=t) for k, t in trains.items()}, time_support=nap.IntervalSet(0.3, 11.0))
+    with pytest.raises(sp.WindowError, match=r"time_support \[\[0.3, 11.0\]\]; got 1 outside, the first \[0, 0.5\)"):
+        sp.from_pynapple(recorded, epochs)
+    own = nap.TsGroup({k: nap.Ts(t=t, time_support=nap.IntervalSet(0.02, 11.0)) for k, t in trains.items()})
+    with pytest.raises(sp.WindowError, match="1 outside"):
+        sp.from_pynapple(own, epochs)
+
+
 def test_counts_go_back_to_pynapple_with_unrecorded_pairs_as_nan(units):
     group, _ = units
     starts = np.arange(2.0, 50.0, 8.0)

@@ -69,7 +69,8 @@ def test_model_loglik_equals_per_trial_sum(rng, dispersion, likelihood, conditio
     has_alpha = likelihood == "negbin"
     if has_alpha:
         values.append(model["eta"] if dispersion == "fano" else model["alpha"])
-    fn = model.compile_fn(values, inputs=model.value_vars, on_unused_input="ignore")
+    # the graph evaluated by PyTensor's Python ops (no Numba compile); the fits run it compiled
+    fn = model.compile_fn(values, inputs=model.value_vars, on_unused_input="ignore", mode="FAST_COMPILE")
     for _ in range(3):
         point = {v.name: rng.normal(0, 0.8, size=model.initial_point()[v.name].shape) for v in model.value_vars}
         loglik, rate, *extra = fn(point)
@@ -163,7 +164,10 @@ def test_negbin_lgamma_terms_by_count_tails_or_pairs_equal_scipy(rng, top):
     assert tails_cheaper(pairs, counts.sizes["neuron"]) is (top is None)
     model = sp.HierarchicalNegBinom(condition="condition", parameterization="noncentered").build(counts)
     fn = model.compile_fn(
-        [model["loglik"], model["rate"], model["alpha"]], inputs=model.value_vars, on_unused_input="ignore"
+        [model["loglik"], model["rate"], model["alpha"]],
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+        mode="FAST_COMPILE",
     )
     point = {v.name: rng.normal(0, 0.8, size=model.initial_point()[v.name].shape) for v in model.value_vars}
     loglik, rate, alpha = fn(point)

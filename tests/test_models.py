@@ -345,12 +345,19 @@ def test_empirical_bayes_initial_values_start_in_the_typical_set(kwargs):
     assert np.isfinite(logp) and logp > default.compile_logp()(default.initial_point())
 
 
-def test_nutpie_sampler_agrees_with_pymc():
+@pytest.mark.nutpie
+def test_nutpie_sampler_agrees_with_pymc_and_is_the_default_where_installed():
     pytest.importorskip("nutpie", reason="the nutpie path needs the 'fast' extra (pip install 'spikepool[fast]')")
+    from spikepool.models.base import resolve_sampler
+
+    assert resolve_sampler("auto") == "nutpie"
     counts, _ = sp.simulate_counts(20, 15, mu=1.5, tau=0.6, alpha=4.0, seed=3)
-    fits = {
-        s: _fit(sp.HierarchicalNegBinom(dispersion="shared", sampler=s), counts, seed=1) for s in ("nutpie", "pymc")
-    }
+    models = {
+        "nutpie": sp.HierarchicalNegBinom(dispersion="shared"),
+        "pymc": sp.HierarchicalNegBinom(dispersion="shared", sampler="pymc"),
+    }  # the first with the default sampler="auto"
+    fits = {s: _fit(model, counts, seed=1) for s, model in models.items()}
+    assert [fits[s].posterior.attrs["inference_library"] for s in ("nutpie", "pymc")] == ["nutpie", "pymc"]
     for name in ("mu", "tau"):
         a, b = (fits[s].posterior[name] for s in ("nutpie", "pymc"))
         assert abs(float(a.mean()) - float(b.mean())) < 0.25 * float(b.std())

@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import reproducibility  # noqa: E402  (benchmarks/reproducibility.py: the child fit and the cache folders)
 
 
-@pytest.mark.parametrize("sampler", ["pymc", "nutpie"])
+@pytest.mark.parametrize("sampler", ["pymc", pytest.param("nutpie", marks=pytest.mark.nutpie)])
 def test_same_seed_same_draws_with_cold_and_warm_compile_caches(sampler, tmp_path):
     if sampler != "pymc" and importlib.util.find_spec(sampler) is None:
         pytest.skip(f"{sampler} is not installed (pip install 'spikepool[fast]')")

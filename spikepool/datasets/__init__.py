@@ -148,7 +148,27 @@ def _download(item: dict, cache: Path | None) -> Path:
         raise DatasetError(
             f"{item['path']} must have sha256 {item['sha256']}; the download from {item['url']} did not match: {err}"
         ) from err
+    except OSError as err:  # requests' connection, timeout and HTTP errors are OSErrors, as are the cache's
+        raise DatasetError(
+            f"{item['path']} must be downloaded when {ENV} is unset; got {_why(err, item['url'])}. Hint: set "
+            f"{ENV} to a folder that holds the recordings (datasets/README.md lists the files), or connect and retry."
+        ) from err
     return Path(fname)
+
+
+def _why(err: OSError, url: str) -> str:
+    """One line on why a download failed (requests' own messages run over several nested causes)."""
+    from urllib.parse import urlsplit
+
+    import requests
+
+    host = urlsplit(url).hostname or url
+    if isinstance(err, requests.ConnectionError | requests.Timeout):
+        return f"no connection to {host} ({type(err).__name__})"
+    if isinstance(err, requests.HTTPError) and err.response is not None:
+        return f"HTTP {err.response.status_code} from {host}"
+    first = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}: {first[:160]}"
 
 
 def fetch(name: str, *, cache: str | os.PathLike | None = None) -> list[Path]:

@@ -125,7 +125,7 @@ def bin_edges(window: tuple[float, float], bin_size: float) -> np.ndarray:
     return edges
 
 
-def _merged_intervals(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def merged_intervals(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Union of half-open intervals, as sorted disjoint ``(starts, stops)``."""
     order = np.argsort(start, kind="stable")
     s, e = start[order], stop[order]
@@ -143,7 +143,7 @@ def covered(start: np.ndarray, stop: np.ndarray, intervals: np.ndarray) -> np.nd
     """Boolean (trial,): ``[start, stop)`` lies inside the union of the half-open ``intervals`` (k, 2)."""
     if intervals.size == 0:
         return np.zeros(start.size, dtype=bool)
-    lo, hi = _merged_intervals(intervals[:, 0], intervals[:, 1])
+    lo, hi = merged_intervals(intervals[:, 0], intervals[:, 1])
     k = np.searchsorted(lo, start + TIME_TOL, side="right") - 1  # the merged interval starting at or before it
     ok = k >= 0
     ok[ok] = stop[ok] <= hi[k[ok]] + TIME_TOL
@@ -156,7 +156,7 @@ def overlapping(start: np.ndarray, stop: np.ndarray, intervals: np.ndarray) -> n
     intervals = intervals[intervals[:, 1] > intervals[:, 0]] if intervals.size else intervals.reshape(0, 2)
     if intervals.size == 0:
         return np.zeros(start.size, dtype=bool)
-    lo, hi = _merged_intervals(intervals[:, 0], intervals[:, 1])
+    lo, hi = merged_intervals(intervals[:, 0], intervals[:, 1])
     # the last merged interval starting before the trial's stop overlaps it iff it ends after the trial's start
     k = np.searchsorted(lo, stop - TIME_TOL, side="left") - 1
     out = k >= 0
@@ -196,7 +196,7 @@ def count_spikes(
     outside = np.zeros(n_neurons, dtype=np.int64)
     total = np.zeros(n_neurons, dtype=np.int64)
     by_segment = {int(s): np.flatnonzero(trials.segment == s) for s in np.unique(trials.segment)}
-    unions = {s: _merged_intervals(trials.start[idx], trials.stop[idx]) for s, idx in by_segment.items()}
+    unions = {s: merged_intervals(trials.start[idx], trials.stop[idx]) for s, idx in by_segment.items()}
     empty = np.zeros(0, dtype=np.intp)
     for n, per_segment in enumerate(neurons.spikes):
         for s, times in per_segment.items():

@@ -16,6 +16,7 @@ from spikepool.io._core import (
     binned_trials,
     column_conditions,
     covered,
+    merged_intervals,
     scalar_columns,
     sorted_times,
     trial_conditions,
@@ -26,6 +27,19 @@ __all__ = ["from_pynapple", "pynapple_module"]
 
 #: TsGroup metadata that pynapple derives itself (not a property of the unit)
 DERIVED = ("rate",)
+
+
+def spans_of_spikes(support: np.ndarray, trains: list[np.ndarray], tol: float = 1e-6) -> bool:
+    """Whether ``support`` (k, 2) is pynapple's default time support: the union of each train's first-to-last
+    spike span (a support set by hand to exactly that span is indistinguishable from it)."""
+    spans = np.array([(t[0], t[-1]) for t in trains if t.size], dtype=np.float64).reshape(-1, 2)
+    if spans.size == 0:
+        return False
+    lo, hi = merged_intervals(spans[:, 0], spans[:, 1])
+    start, stop = merged_intervals(support[:, 0], support[:, 1])
+    if start.size != lo.size:
+        return False
+    return bool(np.allclose(start, lo, rtol=0, atol=tol) and np.allclose(stop, hi, rtol=0, atol=tol))
 
 
 def pynapple_module():
@@ -72,8 +86,16 @@ def from_pynapple(
     Returns
     -------
     xarray.DataArray
-        int64 counts (neuron, trial[, time]) in the schema of ``from_neo``. Every window must lie inside the
-        ``TsGroup``'s ``time_support`` (pynapple's recorded epochs): time outside it is unrecorded, not silence.
+        int64 counts (neuron, trial[, time]) in the schema of ``from_neo``, equal to ``tsgroup.count`` on the
+        same epochs.
+
+    Raises
+    ------
+    WindowError
+        A window outside a ``time_support`` the ``TsGroup`` was given (its recorded epochs: time outside them
+        is unrecorded, not silence). A ``TsGroup`` built without ``time_support=`` has pynapple's default, the
+        span of its spikes, which says nothing about when the recording started or stopped; its windows are
+        then counted wherever they lie, as ``TsGroup.count`` counts them.
 
     Examples
     --------
@@ -100,17 +122,18 @@ def from_pynapple(
         cond = trial_conditions(conditions, align.size)
     if align.size == 0:
         raise SourceError("trials must hold at least one trial; got none.")
+    ids = [str(k) for k in tsgroup.keys()]
+    spikes = [{0: sorted_times(np.asarray(tsgroup[k].t, dtype=np.float64))} for k in tsgroup.keys()]
     support = np.column_stack([np.asarray(tsgroup.time_support.start), np.asarray(tsgroup.time_support.end)])
     outside = ~covered(lo, hi, support)
-    if outside.any():
+    if outside.any() and not spans_of_spikes(support, [s[0] for s in spikes]):
         k = int(np.flatnonzero(outside)[0])
         raise WindowError(
             f"every trial window must lie inside the TsGroup's time_support {support.tolist()}; got "
-            f"{int(outside.sum())} outside, the first [{lo[k]:.6g}, {hi[k]:.6g}) s. Hint: build the TsGroup with "
-            "time_support= the recorded epochs (its default is the span of its spikes), or shorten the window."
+            f"{int(outside.sum())} outside, the first [{lo[k]:.6g}, {hi[k]:.6g}) s. Hint: time outside the "
+            "recorded epochs is unrecorded, not silence; widen time_support= if those times were recorded, or "
+            "shorten the window."
         )
-    ids = [str(k) for k in tsgroup.keys()]
-    spikes = [{0: sorted_times(np.asarray(tsgroup[k].t, dtype=np.float64))} for k in tsgroup.keys()]
     table_trials = Trials(align, lo, hi, np.zeros(align.size, dtype=np.int64), cond)
     bin_s = None if bin_size is None else float(to_seconds(bin_size, "bin_size", units))
     rel_edges = binned_trials(table_trials, bin_s)
