@@ -218,3 +218,7 @@ def test_a_failed_download_says_what_failed_and_what_to_do_in_one_line(tmp_path,
     assert "tiny/spikes.txt must be downloaded when SPIKEPOOL_DATA is unset" in message
     assert "no connection to 127.0.0.1 (ConnectionError)" in message
     assert "Hint: set SPIKEPOOL_DATA to a folder that holds the recordings" in message
+    # a cache folder that cannot be made is named, with what to do about it
+    (tmp_path / "not-a-folder").write_text("")
+    with pytest.raises(sp.DatasetError, match=r"got \w+Error: .*make the download cache '.*not-a-folder.*' writable"):
+        sp.datasets.fetch("tiny", cache=tmp_path / "not-a-folder")

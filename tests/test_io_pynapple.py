@@ -90,6 +90,15 @@ def test_the_default_time_support_counts_like_tsgroup_count():
     own = nap.TsGroup({k: nap.Ts(t=t, time_support=nap.IntervalSet(0.02, 11.0)) for k, t in trains.items()})
     with pytest.raises(sp.WindowError, match="1 outside"):
         sp.from_pynapple(own, epochs)
+    # a subset keeps its parent's support (not the span of its own spikes): it is checked like a support set
+    with pytest.raises(sp.WindowError, match=r"1 outside.*a subset such as tsgroup\[\[0, 2\]\] keeps"):
+        sp.from_pynapple(group[[1, 2]], epochs)
+    # spikes in two stretches: the default support has two intervals, and a window in the gap counts 0 as in pynapple
+    gap = nap.TsGroup({0: nap.Ts(t=np.array([1.0, 1.5, 2.0])), 1: nap.Ts(t=np.array([5.0, 6.0]))})
+    assert len(gap.time_support) == 2
+    ep = nap.IntervalSet(start=[0.5, 3.0], end=[1.6, 4.0])
+    np.testing.assert_array_equal(sp.from_pynapple(gap, ep).values, [[2, 0], [0, 0]])
+    np.testing.assert_array_equal(sp.from_pynapple(gap, ep).values.T, gap.count(ep=ep).values)
 
 
 def test_counts_go_back_to_pynapple_with_unrecorded_pairs_as_nan(units):

@@ -149,26 +149,27 @@ def _download(item: dict, cache: Path | None) -> Path:
             f"{item['path']} must have sha256 {item['sha256']}; the download from {item['url']} did not match: {err}"
         ) from err
     except OSError as err:  # requests' connection, timeout and HTTP errors are OSErrors, as are the cache's
+        why, hint = _why(err, item["url"], target)
         raise DatasetError(
-            f"{item['path']} must be downloaded when {ENV} is unset; got {_why(err, item['url'])}. Hint: set "
-            f"{ENV} to a folder that holds the recordings (datasets/README.md lists the files), or connect and retry."
+            f"{item['path']} must be downloaded when {ENV} is unset; got {why}. Hint: set {ENV} to a folder that "
+            f"holds the recordings (datasets/README.md lists the files), or {hint}."
         ) from err
     return Path(fname)
 
 
-def _why(err: OSError, url: str) -> str:
-    """One line on why a download failed (requests' own messages run over several nested causes)."""
+def _why(err: OSError, url: str, cache: Path) -> tuple[str, str]:
+    """One line on why a download failed (requests' own messages run over several nested causes), and what to do."""
     from urllib.parse import urlsplit
 
     import requests
 
     host = urlsplit(url).hostname or url
     if isinstance(err, requests.ConnectionError | requests.Timeout):
-        return f"no connection to {host} ({type(err).__name__})"
+        return f"no connection to {host} ({type(err).__name__})", "connect and retry"
     if isinstance(err, requests.HTTPError) and err.response is not None:
-        return f"HTTP {err.response.status_code} from {host}"
+        return f"HTTP {err.response.status_code} from {host}", "retry later"
     first = str(err).splitlines()[0] if str(err) else ""
-    return f"{type(err).__name__}: {first[:160]}"
+    return f"{type(err).__name__}: {first[:160]}", f"make the download cache {str(cache)!r} writable"
 
 
 def fetch(name: str, *, cache: str | os.PathLike | None = None) -> list[Path]:

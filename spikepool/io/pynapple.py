@@ -95,7 +95,8 @@ def from_pynapple(
         A window outside a ``time_support`` the ``TsGroup`` was given (its recorded epochs: time outside them
         is unrecorded, not silence). A ``TsGroup`` built without ``time_support=`` has pynapple's default, the
         span of its spikes, which says nothing about when the recording started or stopped; its windows are
-        then counted wherever they lie, as ``TsGroup.count`` counts them.
+        then counted wherever they lie, as ``TsGroup.count`` counts them. A subset such as
+        ``tsgroup[[0, 2]]`` keeps its parent's support, which is then checked like one that was set.
 
     Examples
     --------
@@ -131,7 +132,8 @@ def from_pynapple(
         raise WindowError(
             f"every trial window must lie inside the TsGroup's time_support {support.tolist()}; got "
             f"{int(outside.sum())} outside, the first [{lo[k]:.6g}, {hi[k]:.6g}) s. Hint: time outside the "
-            "recorded epochs is unrecorded, not silence; widen time_support= if those times were recorded, or "
+            "recorded epochs is unrecorded, not silence; build the TsGroup with time_support= the recorded epochs "
+            "(a subset such as tsgroup[[0, 2]] keeps its parent's support, not the span of its own spikes), or "
             "shorten the window."
         )
     table_trials = Trials(align, lo, hi, np.zeros(align.size, dtype=np.int64), cond)
