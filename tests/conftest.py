@@ -81,6 +81,15 @@ def responders(seed: int = 5, n_each: int = 8, trials: int = 40):
     return sp.from_array(y, duration=1.0, condition=np.array(["base", "stim"])[cond]), base, ratio
 
 
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released): a download or proxy there fails at once."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 #: Files whose tests are independent processes (no shared fixture): parallel workers take them one test at a time.
 ONE_TEST_AT_A_TIME = ("tests/test_tutorials.py", "tests/test_cli.py")
 
@@ -124,7 +133,7 @@ COLD_SECONDS = {
 def work_unit(nodeid: str) -> str:
     """The unit of work a parallel worker takes whole: the test's file, or the test itself (ONE_TEST_AT_A_TIME)."""
     path = nodeid.split("::", 1)[0]
-    return nodeid.split("@", 1)[0] if path in ONE_TEST_AT_A_TIME else path
+    return nodeid if path in ONE_TEST_AT_A_TIME else path
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import closed_port
 
 import spikepool as sp
 from spikepool import cli
@@ -42,11 +43,7 @@ def test_counts_prints_summary_and_writes_netcdf(data_dir, tmp_path):
 
 def test_offline_without_a_data_folder_says_what_to_do(tmp_path):
     # no network: every HTTPS request goes to a local proxy port nothing listens on
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = closed_port()
     env = {**os.environ, "HTTPS_PROXY": f"http://127.0.0.1:{port}", "https_proxy": f"http://127.0.0.1:{port}"}
     env.update(NO_PROXY="", no_proxy="", XDG_CACHE_HOME=str(tmp_path))  # an empty download cache
     env.pop("SPIKEPOOL_DATA", None)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import closed_port
 
 import spikepool as sp
 from spikepool import datasets
@@ -192,21 +193,12 @@ def test_without_data_folder_files_are_downloaded_and_verified(local_server, tmp
         sp.datasets.fetch("tiny", cache=tmp_path / "other-cache")
 
 
-def _closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_failed_download_says_what_failed_and_what_to_do_in_one_line(tmp_path, monkeypatch):
     entry = {
         "source": "kramer-eden",
         "loader": None,
         "description": "test",
-        "files": [{"path": "tiny/spikes.txt", "sha256": "0" * 64, "url": f"http://127.0.0.1:{_closed_port()}/x"}],
+        "files": [{"path": "tiny/spikes.txt", "sha256": "0" * 64, "url": f"http://127.0.0.1:{closed_port()}/x"}],
     }
     monkeypatch.setitem(datasets._registry()["datasets"], "tiny", entry)
     monkeypatch.delenv("SPIKEPOOL_DATA", raising=False)

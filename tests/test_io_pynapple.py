@@ -97,8 +97,9 @@ def test_the_default_time_support_counts_like_tsgroup_count():
     gap = nap.TsGroup({0: nap.Ts(t=np.array([1.0, 1.5, 2.0])), 1: nap.Ts(t=np.array([5.0, 6.0]))})
     assert len(gap.time_support) == 2
     ep = nap.IntervalSet(start=[0.5, 3.0], end=[1.6, 4.0])
-    np.testing.assert_array_equal(sp.from_pynapple(gap, ep).values, [[2, 0], [0, 0]])
-    np.testing.assert_array_equal(sp.from_pynapple(gap, ep).values.T, gap.count(ep=ep).values)
+    gap_counts = sp.from_pynapple(gap, ep).values
+    np.testing.assert_array_equal(gap_counts, [[2, 0], [0, 0]])
+    np.testing.assert_array_equal(gap_counts.T, gap.count(ep=ep).values)
 
 
 def test_counts_go_back_to_pynapple_with_unrecorded_pairs_as_nan(units):
