@@ -21,6 +21,7 @@ from spikepool.exceptions import (
     ArgumentTypeError,
     CountsError,
     DatasetError,
+    FormulaError,
     IdentifiabilityError,
     NeuronKeyError,
     SamplingWarning,
@@ -31,10 +32,10 @@ from spikepool.exceptions import (
     WindowError,
 )
 from spikepool.io import from_neo, from_nwb, from_pynapple, from_sorting, from_spike_times, load
-from spikepool.models import HierarchicalNegBinom, HierarchicalPSTH, NormalNormal
+from spikepool.models import HierarchicalGLM, HierarchicalNegBinom, HierarchicalPSTH, NormalNormal
 from spikepool.models.beta_binomial import BetaBinomial
 from spikepool.models.random_effects import RandomEffectsNormal, check_responses
-from spikepool.results import FitResult, load_result
+from spikepool.results import FitResult, GLMResult, load_result
 from spikepool.stats import analytic
 from spikepool.stats.describe import format_summary, summarize_counts
 from spikepool.stats.empirical import fit_empirical_bayes
@@ -48,6 +49,7 @@ __all__ = [
     "ArgumentError",
     "ArgumentTypeError",
     "SamplingWarning",
+    "HierarchicalGLM",
     "HierarchicalNegBinom",
     "HierarchicalPSTH",
     "NormalNormal",
@@ -55,6 +57,8 @@ __all__ = [
     "RandomEffectsNormal",
     "check_responses",
     "FitResult",
+    "GLMResult",
+    "FormulaError",
     "CheckReport",
     "CountsError",
     "DatasetError",

@@ -10,6 +10,7 @@ __all__ = [
     "ArgumentTypeError",
     "CountsError",
     "DatasetError",
+    "FormulaError",
     "IdentifiabilityError",
     "NeuronKeyError",
     "SpikepoolError",
@@ -59,6 +60,11 @@ class SourceError(SpikepoolError):
 
 class DatasetError(SpikepoolError):
     """A registered dataset is unknown, missing, or fails its checksum."""
+
+
+class FormulaError(ArgumentError):
+    """A model formula cannot be used on the counts: it does not parse, its response is not the counts, it names
+    no coordinate, or its coordinates miss values."""
 
 
 class IdentifiabilityError(SpikepoolError):

@@ -2,6 +2,7 @@
 
 from spikepool.results.beta_binomial import BetaBinomialResult
 from spikepool.results.fit import FitResult
+from spikepool.results.glm import GLMResult
 from spikepool.results.load import RESULTS, load_result
 from spikepool.results.normal import NormalNormalResult
 from spikepool.results.psth import PSTHResult
@@ -12,6 +13,7 @@ __all__ = [
     "RESULTS",
     "BetaBinomialResult",
     "FitResult",
+    "GLMResult",
     "NormalNormalResult",
     "PSTHResult",
     "RandomEffectsNormalResult",

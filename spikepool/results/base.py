@@ -150,10 +150,8 @@ class Result:
         Raises ``ArgumentError`` when a fit saw other observations: their log densities are not comparable.
         """
         for f in others:
-            if not isinstance(f, type(self)):
-                raise ArgumentTypeError(
-                    f"others must be {type(self).__name__}s of the same data; got {type(f).__name__}."
-                )
+            if not isinstance(f, Result):
+                raise ArgumentTypeError(f"others must be fitted results of the same data; got {type(f).__name__}.")
             if not self.same_data(f):
                 raise ArgumentError("compare needs fits of the same data; got fits of different observations.")
         fits = [self, *others]

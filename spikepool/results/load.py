@@ -7,6 +7,7 @@ import os
 from spikepool.exceptions import SourceError
 from spikepool.results.beta_binomial import BetaBinomialResult
 from spikepool.results.fit import FitResult
+from spikepool.results.glm import GLMResult
 from spikepool.results.normal import NormalNormalResult
 from spikepool.results.psth import PSTHResult
 from spikepool.results.random_effects import RandomEffectsNormalResult
@@ -22,6 +23,7 @@ RESULTS = {
     "RandomEffectsNormal": RandomEffectsNormalResult,
     "BetaBinomial": BetaBinomialResult,
     "HierarchicalPSTH": PSTHResult,
+    "HierarchicalGLM": GLMResult,
 }
 
 
@@ -35,7 +37,7 @@ def load_result(path: str | os.PathLike):
 
     Returns
     -------
-    FitResult, NormalNormalResult, RandomEffectsNormalResult, BetaBinomialResult or PSTHResult
+    FitResult, NormalNormalResult, RandomEffectsNormalResult, BetaBinomialResult, PSTHResult or GLMResult
         The result class of the model named in the file (``result.spec["model"]``).
     """
     tree, spec, centered = read_tree(path)

@@ -1,0 +1,305 @@
+"""``HierarchicalGLM``: count regressions written as formulas, with each neuron's coefficients partially pooled.
+
+Model (observations o = valid (neuron, trial) pairs, exposure d_o in s)::
+
+    log r_o  = x_o' beta + sum_g z_o,g' b_g[level_g(o)]          log rate (Hz) of the observation
+    beta_j   ~ Normal(loc_j, scale_j)                            fixed effects, priors scaled to the covariates
+    b_g[l]   ~ MvNormal(0, diag(sd_g) C_g diag(sd_g))             effects of level l of grouping g
+    sd_g,k   ~ HalfNormal(scale_g,k),  C_g = L L',  L ~ LKJCholesky(eta)
+    y_o      ~ NegativeBinomial(mu = r_o d_o, alpha_u(o)),   Var = mu + mu**2 / alpha
+
+``(1 + x || g)`` (or ``correlated=False``) makes a grouping's effects independent (C_g = I). Poisson (the
+alpha -> infinity limit) and COM-Poisson (``nu``) are the other families; the dispersion is per neuron,
+pooled across neurons or shared, and with ``dispersion_by`` per level of a coordinate too (glmmTMB's
+``dispformula``). Posterior names: ``beta`` (coef), ``sd_<g>`` (<g>_effect), ``corr_<g>``, ``b_<g>``
+(<g>, <g>_effect), ``alpha`` / ``nu`` (and ``mu_a``, ``tau_a`` / ``mu_nu``, ``tau_nu`` when pooled).
+The formula and its checks: ``spikepool.counts.design``, ``spikepool.checks.design``; the priors:
+``spikepool.models.glm_data``; the likelihood is ``window_loglik`` over observations grouped by their mean
+(``spikepool.stats.glm``), so the window model's designs written as formulas cost what the window model does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from spikepool._validate import check_choice
+from spikepool.checks.counts import check_valid_counts
+from spikepool.checks.design import check_design
+from spikepool.checks.problems import CheckReport
+from spikepool.exceptions import ArgumentTypeError
+from spikepool.models.base import SAMPLERS, Model
+from spikepool.models.components import check_family_options
+from spikepool.models.glm_data import GLMData, glm_priors, prepare_glm
+from spikepool.models.likelihoods import com_loglik, window_loglik
+from spikepool.results.glm import GLMResult, add_glm_groups
+from spikepool.stats.families import FAMILIES, family_of
+
+__all__ = ["HierarchicalGLM"]
+
+DISPERSIONS = ("neuron", "pooled", "shared")
+PARAMETERIZATIONS = ("auto", "centered", "noncentered")
+#: NUTS ``target_accept`` when some level of a grouping is sampled non-centered (sparse levels).
+SPARSE_TARGET_ACCEPT = 0.95
+
+
+class HierarchicalGLM(Model):
+    """Count regression from a formula over the counts' coordinates, with partially pooled effects.
+
+    Parameters
+    ----------
+    formula : str
+        ``"[count ~] fixed + (effects | grouping)"`` in the syntax of brms / lme4 / Bambi, parsed by
+        ``formulae``: names are coordinates of the counts (trial: ``condition``, ``block_trial``,
+        ``direction``; neuron: ``tetrode``, ``depth``; ``neuron`` and ``trial``), with interactions,
+        categorical coding, ``scale(x)``, ``bs(x, df=4)`` splines and numpy functions
+        (``np.cos(np.radians(direction))``). The response is the counts; the exposure ``duration`` is an
+        offset, so every coefficient is on log rate in Hz. Unrecorded (``valid=False``) pairs are left out.
+    likelihood : {"negbin", "poisson", "com_poisson"}
+        Negative Binomial (``Var = mu + mu**2 / alpha``), Poisson, or COM-Poisson (``nu``).
+    dispersion : {"neuron", "pooled", "shared"}
+        alpha (or nu) per neuron; per neuron with ``log alpha_i ~ Normal(mu_a, tau_a)``; one for all.
+    dispersion_by : str, optional
+        A trial or neuron coordinate (e.g. ``"condition"``): the dispersion varies by its levels too
+        (per neuron and level, or per level when shared).
+    priors : dict, optional
+        Overrides of ``spikepool.models.glm_data.GLM_PRIORS``, and by name a fixed column's prior
+        (``{"block_trial": 0.1}`` or ``(loc, sd)``) or a grouping's SD scale (``{"sd_neuron": 0.5}``).
+    correlated : bool
+        Whether the effects of one grouping are correlated (LKJ); ``(a || g)`` blocks are independent anyway.
+    parameterization : {"auto", "centered", "noncentered"}
+        Of each grouping's levels; "auto" centres a level whose data pin its effects
+        (``spikepool.stats.glm.choose_centered_levels``), the others non-centered.
+    sampler : {"auto", "pymc", "nutpie", "numpyro"}
+        As in ``HierarchicalNegBinom``.
+
+    Notes
+    -----
+    ``fit`` runs the counts' checks and the design's (``spikepool.checks.design``: slopes without variation,
+    a rank-deficient or confounded design, groupings with fewer than 3 levels, covariate scales) and refuses
+    an unusable formula (``FormulaError``) before anything is sampled; it returns a ``GLMResult``
+    (``coefficients``, ``predict``, ``tuning``, ``summary``, ``loo``, ``compare``, ``to_netcdf``).
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, truth = sp.simulate_counts(6, 12, mu=1.5, tau=0.5, alpha=4.0, duration=1.0, seed=1)
+    >>> model = sp.HierarchicalGLM("count ~ 1 + (1 | neuron)", dispersion="shared")
+    >>> sorted(v.name for v in model.build(counts).free_RVs)
+    ['b_neuron_centered', 'beta', 'log_alpha', 'sd_neuron']
+    """
+
+    MODEL = "HierarchicalGLM"
+
+    def __init__(
+        self,
+        formula: str,
+        likelihood: str = "negbin",
+        dispersion: str = "neuron",
+        dispersion_by: str | None = None,
+        priors: dict | None = None,
+        correlated: bool = True,
+        parameterization: str = "auto",
+        sampler: str = "auto",
+    ) -> None:
+        if not isinstance(formula, str):
+            raise ArgumentTypeError(
+                f"formula must be a str such as 'count ~ x + (1 + x | neuron)'; got {type(formula).__name__}."
+            )
+        self.formula = formula
+        self.likelihood = check_choice("likelihood", likelihood, tuple(FAMILIES))
+        self.dispersion = check_choice("dispersion", dispersion, DISPERSIONS)
+        check_family_options(self.likelihood, self.dispersion, sampler)
+        if dispersion_by is not None and not isinstance(dispersion_by, str):
+            raise ArgumentTypeError(
+                f"dispersion_by must be a coordinate name (str); got {type(dispersion_by).__name__}."
+            )
+        self.dispersion_by = dispersion_by
+        self.priors, self.named_priors = glm_priors(priors)
+        if not isinstance(correlated, bool):
+            raise ArgumentTypeError(f"correlated must be True or False; got {correlated!r}.")
+        self.correlated = correlated
+        self.parameterization = check_choice("parameterization", parameterization, PARAMETERIZATIONS)
+        self.sampler = check_choice("sampler", sampler, SAMPLERS)
+
+    def __repr__(self) -> str:
+        return (
+            f"HierarchicalGLM({self.formula!r}, likelihood={self.likelihood!r}, dispersion={self.dispersion!r}"
+            + (f", dispersion_by={self.dispersion_by!r}" if self.dispersion_by else "")
+            + ("" if self.correlated else ", correlated=False")
+            + ")"
+        )
+
+    def spec(self) -> dict[str, Any]:
+        """The model's arguments (JSON-able), as stored with results."""
+        return {
+            "model": self.MODEL,
+            "formula": self.formula,
+            "likelihood": self.likelihood,
+            "dispersion": self.dispersion,
+            "dispersion_by": self.dispersion_by,
+            "priors": {
+                **self.priors,
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in self.named_priors.items()},
+            },
+            "correlated": self.correlated,
+            "parameterization": self.parameterization,
+            "sampler": self.sampler,
+        }
+
+    def prepare(self, counts: xr.DataArray | GLMData) -> GLMData:
+        """The counts validated once, with the formula's design, likelihood groups, priors and parameterisation.
+
+        Parameters
+        ----------
+        counts : xarray.DataArray
+            DataArray (neuron, trial[, time]) (binned counts are summed over time).
+        """
+        if isinstance(counts, GLMData):
+            return counts
+        return prepare_glm(
+            counts,
+            formula=self.formula,
+            dispersion=self.dispersion,
+            dispersion_by=self.dispersion_by,
+            priors=self.priors,
+            named=self.named_priors,
+            correlated=self.correlated,
+            parameterization=self.parameterization,
+        )
+
+    def _check(self, data: GLMData) -> CheckReport:
+        dispersion = "poisson" if self.likelihood == "poisson" else self.dispersion
+        counts_report = check_valid_counts(data.counts, dispersion=dispersion, likelihood=self.likelihood)
+        problems = check_design(data.design)
+        return CheckReport(
+            f"formula {self.formula!r}: {counts_report.title}",
+            [*counts_report.problems, *problems],
+            checked=(
+                *counts_report.checked,
+                "slope_no_variation",
+                "rank_deficient",
+                "group_confounded",
+                "few_levels",
+                "covariate_scale",
+            ),  # fmt: skip
+            summary=counts_report.summary,
+        )
+
+    # ------------------------------------------------------------------ build
+    def _build(self, data: GLMData):
+        """The ``pm.Model`` (a ``pm.Potential`` ``loglik`` over the observations grouped by mean)."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        design, obs = data.design, data.obs
+        coords: dict[str, Any] = {"coef": list(design.coefs), **data.unit_coords}
+        for g in design.groups:
+            coords[g.key] = g.levels
+            coords[f"{g.key}_effect"] = list(g.effects)
+            coords[f"{g.key}_effect_bis"] = list(g.effects)
+        with pm.Model(coords=coords) as model:
+            beta = pm.Normal("beta", data.beta_loc, data.beta_scale, dims="coef")
+            eta = pt.dot(obs.X, beta)
+            for i, g in enumerate(design.groups):
+                b = self._group_effects(pm, pt, g, data.sd_scale[i], data.centered[i])
+                eta = eta + (obs.Z[i] * b[obs.levels[i]]).sum(axis=1)
+            log_mu = eta + np.log(obs.groups.duration)
+            family = family_of(self.likelihood)
+            dispersion = self._dispersion(pm, pt, data) if family.dispersion_names else None
+            if family.name == "com_poisson":
+                nu = (
+                    dispersion[obs.groups.neuron] if dispersion.ndim == 1 else pt.broadcast_to(dispersion, log_mu.shape)
+                )
+                pm.Potential("loglik", com_loglik(log_mu, nu, obs.groups.total, obs.groups.n, obs.groups.lf_sum))
+            else:
+                pm.Potential("loglik", window_loglik(family, obs.groups, obs.pairs, log_mu, dispersion))
+        return model
+
+    def _group_effects(self, pm, pt, g, scale: np.ndarray, centered: np.ndarray):
+        """``b_<g>`` (level, effect): centered levels drawn directly, the others as offsets of the SD / Cholesky."""
+        p = self.priors
+        k, key = len(g.effects), g.key
+        dims = (key, f"{key}_effect")
+        if k > 1 and g.correlated:
+            sd_dist = (pm.HalfCauchy if p["sd"] == "halfcauchy" else pm.HalfNormal).dist(scale, shape=k)
+            chol, corr, sd = pm.LKJCholeskyCov(
+                f"chol_{key}", n=k, eta=p["lkj_eta"], sd_dist=sd_dist, compute_corr=True, store_in_trace=False
+            )
+            pm.Deterministic(f"sd_{key}", sd, dims=f"{key}_effect")
+            pm.Deterministic(f"corr_{key}", corr, dims=(f"{key}_effect", f"{key}_effect_bis"))
+
+            def centered_draw(n):
+                return pm.MvNormal(f"b_{key}_centered", mu=np.zeros(k), chol=chol, shape=(n, k))
+
+            def offset(z):
+                return pt.dot(z, chol.T)
+        else:
+            if p["sd"] == "halfcauchy":
+                sd = pm.HalfCauchy(f"sd_{key}", beta=scale, dims=f"{key}_effect")
+            else:
+                sd = pm.HalfNormal(f"sd_{key}", sigma=scale, dims=f"{key}_effect")
+
+            def centered_draw(n):
+                return pm.Normal(f"b_{key}_centered", 0.0, sd, shape=(n, k))
+
+            def offset(z):
+                return z * sd
+
+        cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
+        parts, order = [], []
+        if cen.size:
+            parts.append(centered_draw(cen.size))
+            order.append(cen)
+        if non.size:
+            parts.append(offset(pm.Normal(f"b_{key}_offset", 0.0, 1.0, shape=(non.size, k))))
+            order.append(non)
+        stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
+        return pm.Deterministic(f"b_{key}", stacked[np.argsort(np.concatenate(order))], dims=dims)
+
+    def _dispersion(self, pm, pt, data: GLMData):
+        """alpha (or nu) flattened over the dispersion units (a vector), or a scalar when there is one."""
+        p = self.priors
+        name = "nu" if self.likelihood == "com_poisson" else "alpha"
+        loc = p[f"log_{name}_loc"]
+        scale = p[f"log_{name}_scale"]
+        dims = data.unit_dims or None
+        if self.dispersion == "pooled":
+            short = "a" if name == "alpha" else "nu"
+            pooled_mu = pm.Normal(f"mu_{short}", loc, scale)
+            pooled_tau = pm.HalfNormal(f"tau_{short}", p[f"tau_{name}_scale"])
+            z = pm.Normal(f"log_{name}_offset", 0.0, 1.0, dims=dims)
+            value = pm.Deterministic(name, pt.exp(pooled_mu + pooled_tau * z), dims=dims)
+        else:
+            log_value = pm.Normal(f"log_{name}", loc, scale, dims=dims)
+            value = pm.Deterministic(name, pt.exp(log_value), dims=dims)
+        return value.reshape((-1,)) if data.unit_dims else value
+
+    # ------------------------------------------------------------------ fit (the hooks of Model.fit)
+    def _prior_names(self, data: GLMData, model) -> list[str]:
+        return [n for n in model.named_vars if n.startswith("sd_") or n in ("tau_a", "tau_nu")]
+
+    def _sample_options(self, data: GLMData, model, sampler: str, spec: dict, kwargs: dict) -> dict:
+        given = kwargs.get("target_accept", kwargs.get("nuts", {}).get("target_accept"))
+        sparse = any(not c.all() for c in data.centered)
+        if given is None and sparse:
+            kwargs["target_accept"] = SPARSE_TARGET_ACCEPT
+        spec["target_accept"] = float(given) if given is not None else (SPARSE_TARGET_ACCEPT if sparse else None)
+        if sampler == "pymc" and "initvals" not in kwargs:
+            kwargs["initvals"] = {"beta": data.beta_start}
+        return kwargs
+
+    def _fit_spec(self, data: GLMData, report: CheckReport) -> tuple[dict, CheckReport]:
+        spec = self.spec()
+        spec["centered"] = {g.key: [bool(v) for v in c] for g, c in zip(data.design.groups, data.centered, strict=True)}
+        return spec, report
+
+    def _result(self, tree, data: GLMData, model, spec: dict, report: CheckReport, random_seed) -> GLMResult:
+        tree = add_glm_groups(tree, data, spec)
+        centered = data.centered[0] if data.design.groups else np.zeros(0, dtype=bool)
+        return GLMResult(
+            idata=tree, counts=data.counts, spec=spec, pre_checks=report, post_checks=GLMResult.check(tree),
+            centered=centered, data=data,
+        )  # fmt: skip

@@ -1,0 +1,336 @@
+"""``GLMResult``: the posterior of a ``HierarchicalGLM`` fit, with coefficients, predictions and tuning curves.
+
+The idata holds ``posterior`` (``beta`` over ``coef``; per grouping ``sd_<g>``, ``corr_<g>``, ``b_<g>``; the
+dispersion), ``sample_stats``, ``prior``, ``observed_data`` (``y`` over ``obs``: every valid (neuron, trial)
+pair, the order of ``FitResult``'s, so the two compare by LOO), ``constant_data`` and the counts. The formula's
+design is rebuilt from the counts and the stored formula (``spikepool.counts.design``) after reading a file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from spikepool._validate import check_ci_prob, did_you_mean
+from spikepool.checks.counts import check_counts
+from spikepool.checks.design import check_design
+from spikepool.checks.problems import CheckReport
+from spikepool.checks.sampling import check_sampling
+from spikepool.counts.design import Design, dispersion_units, formula_design
+from spikepool.exceptions import ArgumentError
+from spikepool.results.base import Result
+from spikepool.results.fit import (
+    MAX_LOGLIK_VALUES,
+    RECOMPUTED,
+    require_counts,
+    same_counts,
+    with_derived,
+    write_counts_result,
+)
+from spikepool.results.glm_predict import predict_rates, tuning_table
+from spikepool.stats.families import family_of
+from spikepool.stats.glm import group_observations
+from spikepool.stats.intervals import draw_summary
+
+__all__ = ["GLMResult", "add_glm_groups", "glm_internal"]
+
+REMEDIES = (
+    "(1) raise target_accept (e.g. 0.99), (2) use parameterization='noncentered' for sparse levels or 'centered' "
+    "for data-rich ones, (3) centre and scale covariates (scale(x) in the formula), (4) run more tuning and draws"
+)
+
+
+def glm_internal(post: xr.Dataset) -> tuple[str, ...]:
+    """The sampler's own variables of a formula model's posterior (offsets, centered parts): not kept."""
+    return tuple(n for n in post.data_vars if n.endswith(("_offset", "_centered")) or n.startswith("chol_"))
+
+
+def _obs_data(counts: xr.DataArray, design: Design) -> dict[str, xr.Dataset]:
+    coords = {
+        "obs": np.arange(design.n_obs),
+        "obs_neuron": ("obs", counts["neuron"].values[design.obs_neuron]),
+        "obs_trial": ("obs", counts["trial"].values[design.obs_trial]),
+    }
+    return {
+        "observed_data": xr.Dataset({"y": ("obs", design.y)}, coords=coords),
+        "constant_data": xr.Dataset(
+            {"duration": ("trial", counts["duration"].values)}, coords={"trial": counts["trial"].values}
+        ),
+    }
+
+
+def add_glm_groups(idata: xr.DataTree, data, spec: dict) -> xr.DataTree:
+    """The sampled tree with the derived posterior, observed and constant data, the counts and the ``spec``."""
+    groups = {name: idata[name].to_dataset() for name in idata.children if name != "log_likelihood"}
+    post = groups["posterior"]
+    groups["posterior"] = with_derived(post, glm_internal(post))
+    groups.update(_obs_data(data.counts, data.design))
+    groups["spikepool_counts"] = data.counts.to_dataset(name="counts")
+    if "prior" in groups:
+        groups["prior"] = groups["prior"].drop_vars(list(glm_internal(groups["prior"])))
+    tree = xr.DataTree.from_dict(groups)
+    tree.attrs = {**idata.attrs, "spikepool_spec": json.dumps(spec)}
+    return tree
+
+
+def _diagnosed(post) -> list[str]:
+    names = ["beta"]
+    names += [n for n in post.data_vars if n.startswith(("sd_", "b_"))]
+    names += [n for n in ("alpha", "nu", "mu_a", "tau_a", "mu_nu", "tau_nu") if n in post.data_vars]
+    return names
+
+
+@dataclass(kw_only=True, repr=False)
+class GLMResult(Result):
+    """A fitted ``HierarchicalGLM`` (the ``Result`` contract, plus coefficients, predictions and tuning).
+
+    Attributes
+    ----------
+    counts : xarray.DataArray
+        The counts (neuron, trial[, time]) that were fitted.
+    design : Design
+        The formula's design over the valid (neuron, trial) pairs.
+    """
+
+    MODEL = "HierarchicalGLM"
+    REMEDIES = REMEDIES
+
+    counts: xr.DataArray
+    data: object = field(default=None)
+    design: Design | None = None
+
+    def __post_init__(self) -> None:
+        if self.design is None:
+            self.design = (
+                self.data.design
+                if self.data is not None
+                else formula_design(self.counts, self.spec["formula"], self.spec["correlated"])
+            )
+        self.data = None  # the fit's prepared data are not kept: the design is all the result reads
+
+    # ------------------------------------------------------------------ contract
+    @classmethod
+    def check(cls, tree: xr.DataTree) -> CheckReport:
+        """``check_sampling`` of the fixed effects, random-effect SDs and effects, and the dispersion."""
+        post = tree["posterior"]
+        names = _diagnosed(post)
+        scales = tuple(n for n in post.data_vars if n.startswith("sd_")) + ("tau_a", "tau_nu")
+        return check_sampling(tree, var_names=names, scale_params=scales, remedies=cls.REMEDIES)
+
+    @property
+    def name(self) -> str:
+        return f"{self.spec['formula']} [{self.spec['likelihood']}/{self.spec['dispersion']}]"
+
+    def summary(self, ci_prob: float = 0.94):
+        """Fixed effects, random-effect SDs and correlations (one row per pair), dispersion: mean, sd, the
+        equal-tailed ``ci_prob`` interval, ESS and R-hat (``arviz_stats.summary``)."""
+        ci_prob = check_ci_prob(ci_prob)
+        import arviz_stats as azs
+
+        post = self.posterior
+        keep = {"beta": post["beta"]}
+        for g in self.design.groups:
+            keep[f"sd_{g.key}"] = post[f"sd_{g.key}"]
+            name = f"corr_{g.key}"
+            if name in post and len(g.effects) > 1:
+                i, j = np.tril_indices(len(g.effects), -1)
+                pairs = [f"{g.effects[a]}, {g.effects[b]}" for a, b in zip(i, j, strict=True)]
+                values = post[name].values[..., i, j]
+                keep[name] = xr.DataArray(values, dims=("chain", "draw", f"{g.key}_pair"),
+                                          coords={f"{g.key}_pair": pairs})  # fmt: skip
+        for name in ("mu_a", "tau_a", "mu_nu", "tau_nu", "alpha", "nu"):
+            if name in post:
+                keep[name] = post[name]
+        tree = xr.DataTree.from_dict({"posterior": xr.Dataset(keep)})
+        return azs.summary(tree, ci_prob=ci_prob)
+
+    def same_data(self, other: Result) -> bool:
+        """Whether ``other`` was fitted to the same counts (a ``HierarchicalNegBinom`` fit too)."""
+        return same_counts(self.counts, other)
+
+    def pointwise(self) -> xr.DataTree:
+        """The DataTree with the pointwise log-likelihood ``y`` (chain, draw, obs) of every valid (neuron, trial)."""
+        if "log_likelihood" in self.idata.children:
+            return self.idata
+        post, design, spec = self.posterior, self.design, self.spec
+        n_values = post.sizes["chain"] * post.sizes["draw"] * design.n_obs
+        if n_values > MAX_LOGLIK_VALUES:
+            raise ArgumentError(
+                f"LOO needs the pointwise log-likelihood of at most {MAX_LOGLIK_VALUES:,} values (chains x draws x "
+                f"valid neuron-trials); got {n_values:,}. Hint: compare fits on a subset of neurons or fewer draws."
+            )
+        unit, _, _ = dispersion_units(self.counts, design, spec["dispersion"], spec["dispersion_by"])
+        obs = group_observations(
+            design.y, unit, design.X, [g.level for g in design.groups], [g.Z for g in design.groups], design.duration
+        )
+        eta = _group_eta(post, design, obs)  # (sample, group)
+        mu = np.exp(eta[:, obs.obs_group] + np.log(design.duration))
+        family = family_of(spec["likelihood"])
+        disp = None
+        if family.dispersion_names:
+            name = family.dispersion_names[0]
+            values = post[name].transpose("chain", "draw", ...).values.reshape(eta.shape[0], -1)
+            disp = values[:, unit] if values.shape[1] > 1 else np.broadcast_to(values, mu.shape)
+        loglik = family.logpmf(design.y, mu, disp).reshape(post.sizes["chain"], post.sizes["draw"], -1)
+        coords = self.idata["observed_data"].to_dataset().coords
+        self._add_group(
+            "log_likelihood",
+            xr.Dataset({"y": (("chain", "draw", "obs"), loglik)},
+                       coords={"chain": post["chain"].values, "draw": post["draw"].values, **coords}),
+        )  # fmt: skip
+        return self.idata
+
+    def to_netcdf(self, path) -> None:
+        """Write the result (posterior, groups, counts, model spec), compressed; the pointwise log-likelihood,
+        observed and constant data and the design are recomputed when it is read."""
+        write_counts_result(self, path)
+
+    @classmethod
+    def from_tree(cls, tree: xr.DataTree, spec: dict, centered: np.ndarray) -> GLMResult:
+        """The result of a stored tree; the design, its checks and the diagnostics are recomputed."""
+        require_counts(tree, cls.MODEL)
+        groups = {name: tree[name].to_dataset() for name in tree.children if name not in RECOMPUTED}
+        groups["posterior"] = with_derived(groups["posterior"], ())
+        counts = groups["spikepool_counts"]["counts"]
+        design = formula_design(counts, spec["formula"], spec["correlated"])
+        groups.update(_obs_data(counts, design))
+        attrs, tree = tree.attrs, xr.DataTree.from_dict(groups)
+        tree.attrs = attrs
+        dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
+        report = check_counts(counts, dispersion=dispersion)
+        pre = CheckReport(report.title, [*report.problems, *check_design(design)], checked=report.checked,
+                          summary=report.summary)  # fmt: skip
+        return cls(idata=tree, counts=counts, spec=spec, pre_checks=pre, post_checks=cls.check(tree),
+                   centered=centered, design=design)  # fmt: skip
+
+    # ------------------------------------------------------------------ tables
+    def coefficients(self, group: str = "neuron", ci_prob: float = 0.94) -> xr.Dataset:
+        """Each level's coefficients (population + its own deviation) with intervals and shrinkage.
+
+        Parameters
+        ----------
+        group : str
+            A grouping of the formula (``"neuron"``, ``"session"``, ``"neuron:condition"``).
+        ci_prob : float
+            Probability of the equal-tailed intervals.
+
+        Returns
+        -------
+        xarray.Dataset
+            (<group>, coef): ``mean``, ``lower``, ``upper`` of ``beta + b`` (the fixed effect where the grouping
+            has no such effect), ``population`` (the posterior mean of ``beta``), ``deviation`` (of ``b``), and
+            ``shrinkage`` = posterior var(b) / E[sd**2]: 0 where a level's data pin its coefficient, 1 where it
+            is the population's (the Normal-Normal ``B = sigma**2 / (sigma**2 + tau**2)``); NaN for columns
+            without a random effect.
+        """
+        ci_prob = check_ci_prob(ci_prob)
+        g = self.design.group(group)
+        if g is None:
+            names = [x.name for x in self.design.groups]
+            raise ArgumentError(
+                f"group must be a grouping of the formula {self.spec['formula']!r} ({names}); got {group!r}."
+                f"{did_you_mean(group, names)}"
+            )
+        post = self.posterior
+        beta = post["beta"].transpose("chain", "draw", "coef").values.reshape(-1, len(self.design.coefs))
+        b = post[f"b_{g.key}"].transpose("chain", "draw", ...).values.reshape(beta.shape[0], g.n_levels, -1)
+        sd2 = (post[f"sd_{g.key}"].transpose("chain", "draw", ...).values.reshape(beta.shape[0], -1) ** 2).mean(0)
+        coefs = list(self.design.coefs)
+        total = np.repeat(beta[:, None, :], g.n_levels, axis=1)
+        shrink = np.full((g.n_levels, len(coefs)), np.nan)
+        deviation = np.zeros((beta.shape[0], g.n_levels, len(coefs)))
+        for k, effect in enumerate(g.effects):
+            if effect in coefs:
+                j = coefs.index(effect)
+                total[:, :, j] += b[:, :, k]
+                deviation[:, :, j] = b[:, :, k]
+                shrink[:, j] = np.clip(b[:, :, k].var(axis=0) / sd2[k], 0.0, 1.0)
+        mean, low, high = draw_summary(total, ci_prob)
+        dims = (g.key, "coef")
+        return xr.Dataset(
+            {
+                "mean": (dims, mean),
+                "lower": (dims, low),
+                "upper": (dims, high),
+                "population": ("coef", beta.mean(axis=0)),
+                "deviation": (dims, deviation.mean(axis=0)),
+                "shrinkage": (dims, shrink),
+            },
+            coords={g.key: g.levels, "coef": coefs},
+            attrs={"ci_prob": ci_prob, "interval": "equal-tailed", "scale": "log rate (Hz)"},
+        )
+
+    def predict(self, ci_prob: float = 0.94, **covariates) -> xr.Dataset:
+        """Rates in Hz per neuron and for the population at covariate values (arrays make a grid).
+
+        Every trial covariate of the fixed terms and slopes needs a value; a neuron's own coordinates and effects
+        are used for its rows; the population is every grouping's effect at 0 (a typical neuron).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``mean``, ``lower``, ``upper`` (neuron, *grid) and ``population_mean``, ``population_lower``,
+            ``population_upper`` (*grid), in Hz.
+
+        Examples
+        --------
+        ``result.predict(block_trial=np.arange(1, 26), condition="Citral_1")``
+        """
+        return predict_rates(self.posterior, self.design, self.counts, ci_prob, covariates)
+
+    def tuning(self, covariate: str = "direction", ci_prob: float = 0.94, **at) -> xr.Dataset:
+        """Von Mises tuning per neuron and for the population from the cos / sin terms of ``covariate``.
+
+        ``b0 + b1 cos(theta) + b2 sin(theta) = b0 + depth cos(theta - preferred)`` on the log link:
+        ``preferred = atan2(b2, b1)`` (circular mean and interval, in the covariate's units: degrees when the
+        formula converts it with ``np.radians``), ``depth = sqrt(b1**2 + b2**2)``, and the ``peak`` and
+        ``trough`` rates (Hz) with the other covariates at ``at``.
+
+        Returns
+        -------
+        xarray.Dataset
+            (neuron,): ``preferred``, ``depth``, ``peak``, ``trough``, each with ``_lower`` / ``_upper``; the same
+            with a ``population_`` prefix (scalars).
+        """
+        return tuning_table(self.posterior, self.design, self.counts, covariate, ci_prob, at)
+
+    def rates(self, ci_prob: float = 0.94) -> xr.Dataset:
+        """Posterior mean rate (Hz) of every valid (neuron, trial): Dataset (neuron, trial) of mean, lower, upper
+        (NaN where unrecorded)."""
+        ci_prob = check_ci_prob(ci_prob)
+        design = self.design
+        unit = np.zeros(design.n_obs, dtype=np.int64)
+        obs = group_observations(
+            design.y, unit, design.X, [g.level for g in design.groups], [g.Z for g in design.groups], design.duration
+        )
+        eta = _group_eta(self.posterior, design, obs)
+        mean, low, high = draw_summary(np.exp(eta), ci_prob)
+        shape = self.counts.shape[:2]
+        out = {}
+        for name, v in (("mean", mean), ("lower", low), ("upper", high)):
+            full = np.full(shape, np.nan)
+            full[design.obs_neuron, design.obs_trial] = v[obs.obs_group]
+            out[name] = (("neuron", "trial"), full)
+        coords = {"neuron": self.counts["neuron"].values, "trial": self.counts["trial"].values}
+        return xr.Dataset(out, coords=coords, attrs={"ci_prob": ci_prob, "interval": "equal-tailed", "units": "Hz"})
+
+    def shrinkage(self, ci_prob: float = 0.94) -> xr.Dataset:
+        """The neurons' coefficients and their shrinkage (``coefficients("neuron")``)."""
+        return self.coefficients("neuron", ci_prob)
+
+
+def _group_eta(post: xr.Dataset, design: Design, obs) -> np.ndarray:
+    """Log rates (sample, group) of the likelihood's groups of observations."""
+    beta = post["beta"].transpose("chain", "draw", "coef").values
+    beta = beta.reshape(-1, beta.shape[-1])
+    eta = beta @ obs.X.T
+    for i, g in enumerate(design.groups):
+        b = post[f"b_{g.key}"].transpose("chain", "draw", ...).values
+        b = b.reshape(beta.shape[0], g.n_levels, -1)
+        step = max(1, 20_000_000 // max(1, obs.n_groups * b.shape[-1]))  # draws per chunk: bounded memory
+        for s in range(0, beta.shape[0], step):
+            eta[s : s + step] += np.einsum("sgk,gk->sg", b[s : s + step][:, obs.levels[i], :], obs.Z[i])
+    return eta
