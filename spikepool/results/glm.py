@@ -287,7 +287,8 @@ class GLMResult(Result):
         ``b0 + b1 cos(theta) + b2 sin(theta) = b0 + depth cos(theta - preferred)`` on the log link:
         ``preferred = atan2(b2, b1)`` (circular mean and interval, in the covariate's units: degrees when the
         formula converts it with ``np.radians``), ``depth = sqrt(b1**2 + b2**2)``, and the ``peak`` and
-        ``trough`` rates (Hz) with the other covariates at ``at``.
+        ``trough`` rates (Hz) with the other covariates at ``at`` (by default numeric ones at their mean,
+        categorical ones at their most frequent level; ``attrs["at"]`` says which).
 
         Returns
         -------

@@ -25,7 +25,14 @@ from spikepool.stats.intervals import draw_summary
 #: The value of a grouping-only variable in new rows: a level no fit has seen (its effect is 0).
 UNSEEN = "\x00unseen"
 
-__all__ = ["circular_summary", "linear_predictor", "predict_rates", "tuning_columns", "tuning_table"]
+__all__ = [
+    "circular_summary",
+    "linear_predictor",
+    "predict_rates",
+    "tuning_columns",
+    "tuning_table",
+    "typical_values",
+]
 
 
 def _draws(post: xr.Dataset, name: str) -> np.ndarray:
@@ -168,6 +175,19 @@ def _number(name: str, value) -> float:
         raise ArgumentError(f"{name} must be numeric, as in the fitted counts; got {value!r}.") from None
 
 
+def typical_values(design: Design, counts: xr.DataArray, skip: tuple[str, ...] = ()) -> dict:
+    """The formula's trial covariates at typical values: numeric ones at their mean over the fitted observations,
+    categorical ones at their most frequent level (neuron coordinates and ``skip`` left out)."""
+    neuron_cols = _neuron_columns(counts)
+    out = {}
+    for name in design.variables:
+        if name in skip or name in neuron_cols or name == "trial":
+            continue
+        column = design.frame[name]
+        out[name] = float(column.mean()) if column.dtype.kind in "iufb" else str(column.value_counts().index[0])
+    return out
+
+
 def tuning_columns(design: Design, covariate: str) -> tuple[int, int, bool]:
     """The fixed columns of ``cos`` and ``sin`` of ``covariate``, and whether the covariate is in degrees
     (the formula converts it with ``np.radians`` / ``np.deg2rad``)."""
@@ -213,6 +233,7 @@ def tuning_table(post: xr.Dataset, design: Design, counts: xr.DataArray, covaria
                 b_sin = b_sin + b[:, :, k]
     units["neuron"] = (b_cos, b_sin)
     units["population"] = (beta[:, None, jc], beta[:, None, js])
+    at = {**typical_values(design, counts, skip=(covariate,)), **at}
     zero = {**at, covariate: 0.0}
     eta0 = {
         "neuron": linear_predictor(post, design, _frame_at(design, counts, zero)),
@@ -233,7 +254,8 @@ def tuning_table(post: xr.Dataset, design: Design, counts: xr.DataArray, covaria
             out[f"{prefix}{name}"], out[f"{prefix}{name}_lower"], out[f"{prefix}{name}_upper"] = m, lo, hi
     data = {k: (("neuron",), v) if not k.startswith("population") else ((), v[0]) for k, v in out.items()}
     attrs = {"ci_prob": ci_prob, "covariate": covariate, "angle_units": "degrees" if degrees else "radians",
-             "depth": "log-rate modulation (peak / trough = exp(2 depth))", "rates": "Hz"}  # fmt: skip
+             "depth": "log-rate modulation (peak / trough = exp(2 depth))", "rates": "Hz",
+             "at": ", ".join(f"{k}={v}" for k, v in at.items())}  # fmt: skip
     return xr.Dataset(data, coords={"neuron": counts["neuron"].values}, attrs=attrs)
 
 

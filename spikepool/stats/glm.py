@@ -154,11 +154,12 @@ def choose_centered_levels(
         diag = np.diag(cov)
         if np.all(np.isfinite(diag)) and np.all(diag > 0):
             est[i], se[i] = b, np.sqrt(diag)
-    centered = np.isfinite(se).all(axis=1)
-    if centered.sum() < 3:
+    estimable = np.isfinite(se).all(axis=1)
+    if estimable.sum() < 3:
         return np.zeros(n_levels, dtype=bool)
+    centered = estimable.copy()
     for j in range(k):
-        e, s = est[centered, j], se[centered, j]
+        e, s = est[estimable, j], se[estimable, j]
         tau2 = float(np.var(e, ddof=1) - np.mean(s**2))
         centered &= se[:, j] < CENTER_FRACTION * np.sqrt(max(tau2, 0.0))
     return centered

@@ -1,0 +1,190 @@
+"""Formulas on counts (``spikepool.counts.design``) and the checks of their designs (``spikepool.checks.design``):
+every refusal before anything is built or sampled, against designs whose defect is known."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pymc as pm
+import pytest
+
+import spikepool as sp
+from spikepool.checks.design import check_design, dependent_columns
+from spikepool.counts.design import formula_design
+from spikepool.stats.glm import choose_centered_levels, group_observations
+
+
+def _counts(n_neuron=6, n_trial=24, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.poisson(5.0, (n_neuron, n_trial))
+    counts = sp.from_array(y, duration=0.5)
+    return counts.assign_coords(
+        x=("trial", rng.normal(size=n_trial)),
+        stim=("trial", np.tile(["a", "b", "c"], n_trial // 3)),
+        block_trial=("trial", np.arange(n_trial) % 8 + 1),
+        depth=("neuron", np.linspace(100.0, 600.0, n_neuron)),
+        area=("neuron", np.array(["CA1", "CA3"] * (n_neuron // 2))),
+    )
+
+
+def _codes(report):
+    return {(p.code, p.severity) for p in report.problems}
+
+
+def test_the_design_is_formulae_s_over_the_valid_pairs():
+    counts = _counts()
+    valid = np.ones(counts.shape, dtype=bool)
+    valid[2, :5] = False  # unrecorded pairs are left out
+    counts = counts.assign_coords(valid=(("neuron", "trial"), valid))
+    d = formula_design(counts, "count ~ stim + x + (1 + x | neuron)")
+    assert d.n_obs == valid.sum() and d.coefs == ("Intercept", "stim[b]", "stim[c]", "x")
+    i, t = np.nonzero(valid)
+    np.testing.assert_array_equal(d.y, counts.values[i, t])
+    np.testing.assert_allclose(d.X[:, 3], counts["x"].values[t])
+    np.testing.assert_allclose(d.X[:, 1], (counts["stim"].values[t] == "b").astype(float))
+    (g,) = d.groups
+    assert g.name == g.key == "neuron" and g.effects == ("Intercept", "x") and g.correlated
+    np.testing.assert_array_equal(g.levels, counts["neuron"].values)  # every neuron, in the counts' order
+    np.testing.assert_array_equal(g.level, i)
+    np.testing.assert_allclose(g.Z, np.column_stack([np.ones(d.n_obs), counts["x"].values[t]]))
+    assert d.intercept_like.tolist() == [True, False, False, False]
+    # a categorical term coded without an intercept: each column a level mean
+    cell = formula_design(counts, "0 + stim + (1 | neuron) + (1 | neuron:stim)")
+    assert cell.intercept_like.all() and [g.key for g in cell.groups] == ["neuron", "neuron_stim"]
+    assert cell.groups[1].n_levels == 18
+    # (a || g) blocks are independent; neuron coordinates enter per neuron
+    d2 = formula_design(counts, "count ~ x + scale(depth) + (1 + x || neuron)")
+    assert not d2.groups[0].correlated
+    np.testing.assert_allclose(d2.X[:, 2], (lambda v: (v - v.mean()) / v.std())(d2.frame["depth"].values))
+
+
+def test_grouping_keeps_sufficient_statistics_of_categorical_designs():
+    counts = _counts()
+    d = formula_design(counts, "0 + stim + (1 | neuron)")
+    obs = group_observations(d.y, d.obs_neuron, d.X, [g.level for g in d.groups], [g.Z for g in d.groups], d.duration)
+    assert obs.n_groups == 6 * 3  # one group per neuron x condition: the trials do not add groups
+    np.testing.assert_allclose(obs.groups.total.sum(), counts.values.sum())
+    np.testing.assert_array_equal(np.bincount(obs.obs_group, d.y, obs.n_groups), obs.groups.total)
+    continuous = formula_design(counts, "1 + x + (1 | neuron)")
+    assert group_observations(
+        continuous.y, continuous.obs_neuron, continuous.X, [continuous.groups[0].level], [continuous.groups[0].Z],
+        continuous.duration,
+    ).n_groups == continuous.n_obs  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("formula", "match"),
+    [
+        ("count ~ x + (1 + x | nueron)", r"must name coordinates of the counts; got 'nueron'.*Did you mean 'neuron'"),
+        ("rate ~ x + (1 | neuron)", r"must have the counts as its response .* got 'rate'"),
+        ("count ~ x +", r"cannot be parsed"),
+        ("count ~ (x | )", r"cannot be parsed"),
+        ("", r"must name at least one term"),
+    ],
+)
+def test_unusable_formulas_are_refused_by_name(formula, match):
+    with pytest.raises(sp.FormulaError, match=match):
+        formula_design(_counts(), formula)
+
+
+def test_missing_covariate_values_are_refused_with_how_many_trials():
+    counts = _counts()
+    x = counts["x"].values.copy()
+    x[[3, 7]] = np.nan
+    with pytest.raises(sp.FormulaError, match=r"coordinate 'x' .* missing values .* in 2 trials"):
+        formula_design(counts.assign_coords(x=("trial", x)), "count ~ x + (1 | neuron)")
+    with pytest.raises(TypeError, match="formula must be a str"):
+        sp.HierarchicalGLM(3)
+
+
+def test_each_design_defect_is_found_before_anything_is_sampled(monkeypatch):
+    counts = _counts()
+    monkeypatch.setattr(pm, "sample", lambda *a, **k: pytest.fail("sampling started before the refusal"))
+    # a slope whose covariate is constant within every neuron: depth is a neuron coordinate
+    with pytest.raises(sp.IdentifiabilityError, match="slope_no_variation.*'depth' to vary within levels"):
+        sp.HierarchicalGLM("count ~ depth + (1 + depth | neuron)").fit(counts, draws=10, tune=10, chains=1)
+    # collinear fixed columns: x2 = 2 x
+    twice = counts.assign_coords(x2=("trial", 2 * counts["x"].values))
+    with pytest.raises(sp.IdentifiabilityError, match=r"rank_deficient: fixed column 'x2' .* combination of 'x'"):
+        sp.HierarchicalGLM("count ~ x + x2 + (1 | neuron)").fit(twice, draws=10, tune=10, chains=1)
+    # the grouping's levels as fixed effects too
+    with pytest.raises(sp.IdentifiabilityError, match="group_confounded"):
+        sp.HierarchicalGLM("count ~ 0 + neuron + (1 | neuron)").fit(counts, draws=10, tune=10, chains=1)
+    # a category confounded with another term: area is a function of the neuron's tetrode here
+    paired = counts.assign_coords(tetrode=("neuron", np.array(["t1", "t2"] * 3)))
+    report = sp.HierarchicalGLM("count ~ area + tetrode + (1 | neuron)").check(paired)
+    assert ("rank_deficient", "error") in _codes(report)
+    assert "'tetrode[t2]'" in report.problems[[p.code for p in report.problems].index("rank_deficient")].message
+
+
+def test_warnings_name_the_levels_and_the_remedy():
+    counts = _counts()
+    x = counts["x"].values
+    # the slope's covariate varies within some neurons only
+    per_pair = np.tile(x, (6, 1))
+    per_pair[[1, 4]] = 0.5
+    report = sp.HierarchicalGLM("count ~ z + (1 + z | neuron)").check(
+        counts.assign_coords(z=(("neuron", "trial"), per_pair))
+    )
+    (slope,) = [p for p in report.problems if p.code == "slope_no_variation"]
+    assert slope.severity == "warning" and slope.neurons == ("1", "4") and "2 of 6 levels" in slope.message
+    # two levels: the SD is the prior's
+    few = sp.HierarchicalGLM("count ~ x + (1 | area)").check(counts)
+    assert ("few_levels", "warning") in _codes(few) and "'area' has 2 level(s)" in str(few)
+    # a covariate far from 0, and covariates on very different scales
+    far = counts.assign_coords(t_start=("trial", 1000.0 + np.arange(24)), big=("trial", 1e4 * x))
+    scales = check_design(formula_design(far, "count ~ t_start + x + big + (1 | neuron)"))
+    texts = " ".join(p.message + p.remedy for p in scales if p.code == "covariate_scale")
+    assert "'t_start' (mean 1.01e+03" in texts and "very different scales" in texts and "scale(x)" in texts
+    assert not [p for p in check_design(formula_design(far, "count ~ scale(t_start) + x + (1 | neuron)"))
+                if p.code == "covariate_scale"]  # fmt: skip
+    # a warning is a SpikepoolWarning at fit time (errors in this test run), not a refusal
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        assert sp.HierarchicalGLM("count ~ x + (1 | area)").check(counts).ok
+
+
+def test_dependent_columns_names_the_combination():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=50), rng.normal(size=50)
+    X = np.column_stack([np.ones(50), a, b, a - 2 * b, np.zeros(50)])
+    assert dependent_columns(X) == [(3, [1, 2]), (4, [])]
+    assert dependent_columns(X[:, :3]) == []
+
+
+def test_centering_follows_how_informative_each_level_is():
+    rng = np.random.default_rng(4)
+    n, T = 20, 200
+    b = rng.normal(0, 0.5, n)
+    level = np.repeat(np.arange(n), T)
+    y = rng.poisson(np.exp(2.0 + b)[level])
+    Z = np.ones((n * T, 1))
+    assert choose_centered_levels(y, np.full(n * T, 2.0), level, Z, n).all()  # 1,500 spikes a level: data pin it
+    sparse = rng.poisson(np.exp(-2.0 + 0.02 * b)[level[: n * 5]])  # a few spikes and no spread between levels
+    assert not choose_centered_levels(sparse, np.full(n * 5, -2.0), level[: n * 5], Z[: n * 5], n).any()
+
+
+def test_likelihood_equals_scipy_summed_over_every_valid_trial():
+    from scipy import stats
+
+    counts = _counts(seed=5)
+    model = sp.HierarchicalGLM("count ~ stim + x + (1 + x | neuron)", dispersion="neuron")
+    pm_model = model.build(counts)
+    point = pm_model.initial_point()
+    rng = np.random.default_rng(6)
+    point["beta"] = np.array([1.8, 0.2, -0.3, 0.15])
+    point["log_alpha"] = rng.normal(1.0, 0.3, 6)
+    values = {v.name: point[v.name] for v in pm_model.value_vars}
+    offsets = [v for v in values if v.startswith("b_neuron")]
+    for name in offsets:
+        values[name] = rng.normal(0, 0.3, values[name].shape)
+    logp = pm_model.compile_logp(vars=pm_model.potentials, sum=True)
+    (b_graph,) = pm_model.replace_rvs_by_values([pm_model["b_neuron"]])
+    b = pm_model.compile_fn(b_graph, inputs=pm_model.value_vars, on_unused_input="ignore", mode="FAST_COMPILE")(values)
+    d = model.prepare(counts).design
+    eta = d.X @ values["beta"] + (d.groups[0].Z * b[d.groups[0].level]).sum(axis=1)
+    mu = np.exp(eta) * d.duration
+    alpha = np.exp(values["log_alpha"])[d.obs_neuron]
+    expected = stats.nbinom.logpmf(d.y, alpha, alpha / (alpha + mu)).sum()
+    assert logp(values) == pytest.approx(expected, rel=1e-10)
