@@ -11,6 +11,9 @@ the sessions are combined with ``concat_sessions`` and fitted with a session lev
 only when ``--condition`` names them)
 ``spikepool fit locust20010214 --window 8 14 --bin-size 0.05 --out psth/`` (with ``--bin-size``: the
 time-resolved model, ``HierarchicalPSTH``, of one recording)
+``spikepool fit locust20010214 --window 10 12 --formula "count ~ condition + block_trial + (1 + block_trial |
+neuron)" --out adaptation/`` (with ``--formula``: ``HierarchicalGLM``, a regression on the counts' coordinates
+with each neuron's coefficients pooled; compared by LOO with the window model)
 
 SOURCE is a registered dataset name (``spikepool datasets``) or any file Neo (or pynwb) reads.
 Bad input (any ``SpikepoolError``, a missing or unwritable file, a missing optional package) ends with one
@@ -40,6 +43,7 @@ from spikepool.datasets import list_datasets
 from spikepool.exceptions import ArgumentError, SpikepoolError, SpikepoolWarning
 from spikepool.io.files import load
 from spikepool.models.base import METHODS
+from spikepool.models.glm import HierarchicalGLM
 from spikepool.models.negbin import DISPERSIONS, LIKELIHOODS, POOLINGS, HierarchicalNegBinom
 from spikepool.models.psth import HierarchicalPSTH
 from spikepool.models.sampling import check_sampler_args
@@ -83,6 +87,11 @@ def _source_args(p: argparse.ArgumentParser, window_required: bool = False) -> N
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--formula",
+        help="fit a regression on the counts' coordinates instead, e.g. \"count ~ condition + block_trial + "
+        "(1 + block_trial | neuron)\" (HierarchicalGLM: each neuron's coefficients pooled)",
+    )
     p.add_argument(
         "--condition",
         help="trial coordinate of conditions (default: 'condition' when it varies; 'none' to pool all trials)",
@@ -239,7 +248,12 @@ def _time_resolved(args) -> bool:
 
 def _check(args) -> int:
     binned = _time_resolved(args)
+    _check_formula_args(args, binned)
     counts = _counts(args)
+    if args.formula is not None:
+        report = _formula_model(args, args.likelihood).check(counts)
+        print(report)
+        return 0 if report.ok else 1
     dispersion = "poisson" if args.likelihood == "poisson" else args.dispersion
     condition = _condition(args, counts)
     if binned:
@@ -269,6 +283,7 @@ def _fit(args) -> int:
             f"--method laplace is for window counts (HierarchicalNegBinom); got --bin-size {args.bin_size} (the "
             "time-resolved HierarchicalPSTH). Hint: drop --bin-size, or use --method nuts."
         )
+    _check_formula_args(args, binned)
     counts = _counts(args)
     print(format_summary(counts))
     condition = _condition(args, counts)
@@ -289,9 +304,17 @@ def _fit(args) -> int:
         others = []
         # the LOO comparison: against the Poisson, and a COM-Poisson fit also against the Negative Binomial
         baselines = {"negbin": ["poisson"], "com_poisson": ["negbin", "poisson"]}.get(args.likelihood, [])
+        if args.formula is not None:  # the formula against the window model of the same counts
+            baselines = ["window"]
         for other in [] if args.no_compare else baselines:
             _say(f"fitting the {other} model for the LOO comparison ...")
-            others.append(_model(args, condition, other, binned).fit(counts, **settings))
+            if other == "window":
+                window = HierarchicalNegBinom(
+                    dispersion=args.dispersion, likelihood=args.likelihood, condition=condition
+                )
+                others.append(window.fit(counts, **settings))
+            else:
+                others.append(_model(args, condition, other, binned).fit(counts, **settings))
     for w in caught:
         if issubclass(w.category, SpikepoolWarning):
             _say(f"warning: {w.message}")
@@ -299,9 +322,10 @@ def _fit(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     result.to_netcdf(out / "result.nc")
     shrink = result.shrinkage()
-    shrink.to_dataframe().to_csv(out / "rates.csv")
+    table_name = "coefficients.csv" if args.formula is not None else "rates.csv"
+    shrink.to_dataframe().to_csv(out / table_name)
     html_path = report(result, out / "report.html", others=others, baseline=args.baseline, fdr=args.fdr)
-    written = [html_path, out / "result.nc", out / "rates.csv"]
+    written = [html_path, out / "result.nc", out / table_name]
     responsive = None if args.baseline is None else result.responsive(args.baseline, fdr=args.fdr)
     if responsive is not None:
         responsive.to_dataframe().to_csv(out / "responsive.csv")
@@ -309,7 +333,12 @@ def _fit(args) -> int:
     print()
     print(result.checks)
     print()
-    if binned:  # one row per neuron [x condition]: the per-bin table is in rates.csv
+    if args.formula is not None:
+        table = shrink.to_dataframe()[["mean", "lower", "upper", "shrinkage"]]
+        table = table[table["shrinkage"].notna()]  # the neurons' own coefficients (the rest are the population's)
+        print(result.summary().round(3).to_string(max_rows=40))
+        print()
+    elif binned:  # one row per neuron [x condition]: the per-bin table is in rates.csv
         rates = shrink[["raw_rate", "rate"]].mean("time").rename(raw_rate="mean_raw_rate", rate="mean_rate")
         table = xr.merge([rates, shrink[["course_shrinkage", "n_trials"]]]).to_dataframe()
     else:
@@ -361,8 +390,32 @@ def _check_baseline(args, counts, condition: str | None, binned: bool) -> None:
         )
 
 
+def _check_formula_args(args, binned: bool) -> None:
+    """Refuse, before anything is read, the options a ``--formula`` fit has no use for."""
+    if args.formula is None:
+        return
+    clashes = (
+        (binned, "--bin-size (the formula model fits window counts)"),
+        (args.pooling != "partial", f"--pooling {args.pooling} (the formula says what is pooled)"),
+        (args.neuron_effect != "auto", f"--neuron-effect {args.neuron_effect} (write '(1 | neuron:condition)')"),
+        (args.dispersion == "fano", "--dispersion fano (neuron, pooled or shared)"),
+        (getattr(args, "method", "nuts") != "nuts", "--method laplace (NUTS only)"),
+        (getattr(args, "baseline", None) is not None, "--baseline (put the contrast in the formula)"),
+    )
+    for bad, what in clashes:
+        if bad:
+            raise ArgumentError(f"--formula cannot be combined with {what}. Hint: drop one of them.")
+
+
+def _formula_model(args, likelihood: str) -> HierarchicalGLM:
+    return HierarchicalGLM(args.formula, likelihood=likelihood, dispersion=args.dispersion)
+
+
 def _model(args, condition: str | None, likelihood: str, binned: bool):
-    """The model the command line asks for: HierarchicalPSTH with ``--bin-size``, else HierarchicalNegBinom."""
+    """The model the command line asks for: HierarchicalGLM with ``--formula``, HierarchicalPSTH with
+    ``--bin-size``, else HierarchicalNegBinom."""
+    if getattr(args, "formula", None) is not None:
+        return _formula_model(args, likelihood)
     if binned:
         return HierarchicalPSTH(condition=condition, dispersion=args.dispersion, likelihood=likelihood)
     return HierarchicalNegBinom(

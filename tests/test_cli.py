@@ -354,3 +354,37 @@ def test_every_input_error_spikepool_raises_is_a_spikepool_error():
         if re.search(r"raise (ValueError|TypeError)\(", line)
     ]
     assert bare == []
+
+
+def test_fit_with_a_formula_fits_the_regression(data_dir, tmp_path):
+    folder = tmp_path / "glm"
+    formula = "count ~ scale(block_trial) + (1 + scale(block_trial) | neuron)"
+    argv = ["locust20010214", "--window", "10", "12", "--formula", formula]
+    out = run("fit", *argv, "--draws", "100", "--tune", "150", "--chains", "1", "--no-compare", "--out", str(folder))
+    assert out.returncode == 0, out.stderr
+    result = sp.load_result(folder / "result.nc")
+    assert isinstance(result, sp.GLMResult) and result.spec["formula"] == formula
+    table = pd.read_csv(folder / "coefficients.csv")
+    assert set(table["coef"]) == {"Intercept", "scale(block_trial)"} and len(table) == 20
+    np.testing.assert_allclose(table["mean"], result.coefficients().to_dataframe()["mean"], rtol=1e-12)
+    page = (folder / "report.html").read_text()
+    assert "Predicted rates" in page and "scale(block_trial) per neuron" in page
+    assert "scale(block_trial)" in out.stdout  # the neurons' slopes are printed
+    check = run("check", *argv)
+    assert check.returncode == 0 and "slope_no_variation" in check.stdout  # checked, and passed
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--formula", "count ~ block_trial + (1 | nueron)"], "Did you mean 'neuron'"),
+        (
+            ["--formula", "count ~ block_trial + (1 | neuron)", "--bin-size", "0.05"],
+            "cannot be combined with --bin-size",
+        ),
+        (["--formula", "count ~ block_trial + (1 | neuron)", "--pooling", "none"], "cannot be combined with --pooling"),
+    ],
+)
+def test_a_formula_that_cannot_be_fitted_is_one_line(data_dir, tmp_path, extra, match):
+    out = run("fit", "locust20010214", "--window", "10", "12", *extra, "--out", str(tmp_path / "x"))
+    assert out.returncode == 2 and match in out.stderr and "Traceback" not in out.stderr

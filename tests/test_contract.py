@@ -76,6 +76,8 @@ CASES.append(
 # the COM-Poisson family (issue 17) through the whole contract of both count models
 CASES.append((sp.HierarchicalNegBinom, {"likelihood": "com_poisson"}, *CASES[0][2:]))
 CASES.append((sp.HierarchicalPSTH, {"condition": "condition", "likelihood": "com_poisson"}, *CASES[-2][2:]))
+# the formula model, with the window model's design written as a formula
+CASES.append((sp.HierarchicalGLM, {"formula": "count ~ 1 + (1 | neuron)", "dispersion": "shared"}, *CASES[0][2:]))
 IDS = [case[0].__name__ + (f"-{case[1]['likelihood']}" if "likelihood" in case[1] else "") for case in CASES]
 
 
@@ -188,9 +190,18 @@ def test_report_and_plots_take_any_result(fitted, tmp_path):
         assert section in page
     assert page.count("<img") >= 1 and "LOO could not be computed" not in page
     counts_model, time_model = cls is sp.HierarchicalNegBinom, cls is sp.HierarchicalPSTH
+    formula_model = cls is sp.HierarchicalGLM
     assert ("Fano factors" in page) is counts_model and ("Posterior predictive checks" in page) is counts_model
     assert ("Time courses" in page) is time_model and ("Variability over time" in page) is time_model
     if counts_model:
+        with pytest.raises(sp.ArgumentError, match="must be a pooled-estimates fit"):
+            sp.plots.plot_pooled_estimates(result)
+    elif formula_model:
+        assert "Shrinkage (coefficients per neuron)" in page and "count ~ 1 + (1 | neuron)" in page
+        ax = sp.plots.plot_coefficients(result, "Intercept")
+        np.testing.assert_allclose(sorted(ax.lines[0].get_xdata()), sorted(result.coefficients()["mean"].values[:, 0]))
+        with pytest.raises(sp.ArgumentError, match="coef must be one of"):
+            sp.plots.plot_coefficients(result, "slope")
         with pytest.raises(sp.ArgumentError, match="must be a pooled-estimates fit"):
             sp.plots.plot_pooled_estimates(result)
     elif time_model:

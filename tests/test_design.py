@@ -188,3 +188,40 @@ def test_likelihood_equals_scipy_summed_over_every_valid_trial():
     alpha = np.exp(values["log_alpha"])[d.obs_neuron]
     expected = stats.nbinom.logpmf(d.y, alpha, alpha / (alpha + mu)).sum()
     assert logp(values) == pytest.approx(expected, rel=1e-10)
+
+
+def test_priors_scale_to_the_covariates_and_are_overridden_by_name():
+    counts = _counts()
+    counts = counts.assign_coords(ms=("trial", 1000.0 * counts["x"].values))  # the same covariate in other units
+    data = sp.HierarchicalGLM("count ~ stim + x + ms + (1 + x | neuron)").prepare(counts.isel(trial=slice(0, 24)))
+    sd_x = data.design.X[:, 3].std()
+    np.testing.assert_allclose(data.beta_scale, [2.0, 2.0, 2.0, 1.0 / sd_x, 1.0 / (1000.0 * sd_x)])
+    assert data.beta_loc[0] == pytest.approx(np.log(counts.values.sum() / (0.5 * counts.values.size)))
+    np.testing.assert_allclose(data.sd_scale[0], [1.0, 1.0 / sd_x])
+    named = sp.HierarchicalGLM(
+        "count ~ stim + x + (1 + x | neuron)",
+        priors={"coef": {"x": 0.1, "stim[b]": (0.5, 0.3)}, "group_sd": {"neuron": 0.2}},
+    ).prepare(counts)
+    np.testing.assert_allclose(named.beta_scale[1:], [0.3, 2.0, 0.1])
+    assert named.beta_loc[1] == 0.5
+    np.testing.assert_allclose(named.sd_scale[0], [0.2, 0.2 / sd_x])
+    with pytest.raises(
+        sp.ArgumentError, match=r"priors\['coef'\] must name fixed columns .* got 'xx'.*Did you mean 'x'"
+    ):
+        sp.HierarchicalGLM("count ~ x + (1 | neuron)", priors={"coef": {"xx": 1.0}}).prepare(counts)
+    with pytest.raises(sp.ArgumentError, match=r"priors\['coef'\]\['x'\] must be a positive sd"):
+        sp.HierarchicalGLM("count ~ x + (1 | neuron)", priors={"coef": {"x": -1.0}}).prepare(counts)
+
+
+def test_dispersion_by_a_coordinate():
+    counts = _counts()
+    model = sp.HierarchicalGLM("count ~ stim + (1 | neuron)", dispersion_by="stim")
+    data = model.prepare(counts)
+    assert data.unit_dims == ("neuron", "stim") and list(data.unit_coords["stim"]) == ["a", "b", "c"]
+    np.testing.assert_array_equal(data.unit, data.design.obs_neuron * 3 + np.searchsorted(["a", "b", "c"],
+                                  counts["stim"].values[data.design.obs_trial]))  # fmt: skip
+    assert model.build(counts).initial_point()["log_alpha"].shape == (6, 3)
+    shared = sp.HierarchicalGLM("count ~ stim + (1 | neuron)", dispersion="shared", dispersion_by="stim")
+    assert shared.prepare(counts).unit_dims == ("stim",)
+    with pytest.raises(sp.ArgumentError, match="dispersion_by must name a trial or neuron coordinate.*'stim'"):
+        sp.HierarchicalGLM("count ~ 1 + (1 | neuron)", dispersion_by="stimm").prepare(counts)

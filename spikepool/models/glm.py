@@ -51,7 +51,8 @@ class HierarchicalGLM(Model):
     Parameters
     ----------
     formula : str
-        ``"[count ~] fixed + (effects | grouping)"`` in the syntax of brms / lme4 / Bambi, parsed by
+        ``"[count ~] fixed + (effects | grouping)"`` (default ``"count ~ 1 + (1 | neuron)"``, the window
+        model's partial pooling) in the syntax of brms / lme4 / Bambi, parsed by
         ``formulae``: names are coordinates of the counts (trial: ``condition``, ``block_trial``,
         ``direction``; neuron: ``tetrode``, ``depth``; ``neuron`` and ``trial``), with interactions,
         categorical coding, ``scale(x)``, ``bs(x, df=4)`` splines and numpy functions
@@ -65,8 +66,9 @@ class HierarchicalGLM(Model):
         A trial or neuron coordinate (e.g. ``"condition"``): the dispersion varies by its levels too
         (per neuron and level, or per level when shared).
     priors : dict, optional
-        Overrides of ``spikepool.models.glm_data.GLM_PRIORS``, and by name a fixed column's prior
-        (``{"block_trial": 0.1}`` or ``(loc, sd)``) or a grouping's SD scale (``{"sd_neuron": 0.5}``).
+        Overrides of ``spikepool.models.glm_data.GLM_PRIORS``; by name, ``{"coef": {"block_trial": 0.1}}`` (a
+        fixed column's Normal sd, or a ``(loc, sd)`` pair) and ``{"group_sd": {"neuron": 0.5}}`` (a grouping's
+        SD scale).
     correlated : bool
         Whether the effects of one grouping are correlated (LKJ); ``(a || g)`` blocks are independent anyway.
     parameterization : {"auto", "centered", "noncentered"}
@@ -95,7 +97,7 @@ class HierarchicalGLM(Model):
 
     def __init__(
         self,
-        formula: str,
+        formula: str = "count ~ 1 + (1 | neuron)",
         likelihood: str = "negbin",
         dispersion: str = "neuron",
         dispersion_by: str | None = None,
@@ -117,7 +119,7 @@ class HierarchicalGLM(Model):
                 f"dispersion_by must be a coordinate name (str); got {type(dispersion_by).__name__}."
             )
         self.dispersion_by = dispersion_by
-        self.priors, self.named_priors = glm_priors(priors)
+        self.priors = glm_priors(priors)
         if not isinstance(correlated, bool):
             raise ArgumentTypeError(f"correlated must be True or False; got {correlated!r}.")
         self.correlated = correlated
@@ -140,10 +142,7 @@ class HierarchicalGLM(Model):
             "likelihood": self.likelihood,
             "dispersion": self.dispersion,
             "dispersion_by": self.dispersion_by,
-            "priors": {
-                **self.priors,
-                **{k: list(v) if isinstance(v, tuple) else v for k, v in self.named_priors.items()},
-            },
+            "priors": {k: dict(v) if isinstance(v, dict) else v for k, v in self.priors.items()},
             "correlated": self.correlated,
             "parameterization": self.parameterization,
             "sampler": self.sampler,
@@ -165,7 +164,6 @@ class HierarchicalGLM(Model):
             dispersion=self.dispersion,
             dispersion_by=self.dispersion_by,
             priors=self.priors,
-            named=self.named_priors,
             correlated=self.correlated,
             parameterization=self.parameterization,
         )

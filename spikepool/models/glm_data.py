@@ -21,9 +21,10 @@ key                     default       meaning
                         ``priors``
 ======================  ============  ===========================================================================
 
-By name, ``priors`` also takes a fixed column's prior (``{"block_trial": 0.1}``: Normal(0, 0.1), or a
-``(loc, sd)`` pair) and a grouping's SD scale (``{"sd_neuron": 0.5}``). The default's prior predictive
-rates are checked in ``benchmarks/prior_predictive_glm.py``.
+By name: ``priors={"coef": {"block_trial": 0.1}}`` gives a fixed column Normal(0, 0.1) (or a ``(loc, sd)``
+pair), ``priors={"group_sd": {"neuron": 0.5}}`` a grouping's SD scale (numeric effects divided by sd(x) as
+above); the names are checked against the formula's columns and groupings when the counts are prepared. The
+default's prior predictive rates are checked in ``benchmarks/prior_predictive_glm.py``.
 """
 
 from __future__ import annotations
@@ -56,25 +57,30 @@ GLM_PRIORS: dict[str, Any] = {
     "sd_scale": 1.0,
     "lkj_eta": 2.0,
     **{k: DEFAULT_PRIORS[k] for k in _DISPERSION_KEYS},
+    "coef": {},
+    "group_sd": {},
 }
 
 
-def glm_priors(priors: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``GLM_PRIORS`` updated with the known keys of ``priors`` (checked), and the by-name overrides (checked
-    once the formula's names are known, in ``prepare_glm``)."""
+def glm_priors(priors: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``GLM_PRIORS`` updated with ``priors`` (checked; the names inside ``coef`` and ``group_sd`` are checked once
+    the formula's columns are known, in ``prepare_glm``)."""
     if priors is not None and not isinstance(priors, Mapping):
         raise ArgumentTypeError(f"priors must be a dict; got {type(priors).__name__}.")
-    known = {k: v for k, v in (priors or {}).items() if k in GLM_PRIORS}
-    named = {k: v for k, v in (priors or {}).items() if k not in GLM_PRIORS}
-    finite = ("log_alpha_loc", "log_nu_loc") + (("intercept_loc",) if known.get("intercept_loc") is not None else ())
+    given = dict(priors or {})
+    finite = ("log_alpha_loc", "log_nu_loc") + (("intercept_loc",) if given.get("intercept_loc") is not None else ())
     resolved = resolve_priors(
         GLM_PRIORS,
-        known,
+        given,
         families={"sd": ("halfnormal", "halfcauchy")},
         positive=tuple(k for k in GLM_PRIORS if k.endswith("_scale")) + ("lkj_eta",),
         finite=finite,
     )
-    return resolved, named
+    for key in ("coef", "group_sd"):
+        if not isinstance(resolved[key], Mapping):
+            raise ArgumentTypeError(f"priors[{key!r}] must be a dict of names to values; got {resolved[key]!r}.")
+        resolved[key] = {str(k): list(v) if isinstance(v, tuple) else v for k, v in resolved[key].items()}
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ class GLMData:
     beta_start: np.ndarray
 
 
-def _fixed_priors(design: Design, priors: dict, named: dict, mu_loc: float) -> tuple[np.ndarray, np.ndarray]:
+def _fixed_priors(design: Design, priors: dict, mu_loc: float) -> tuple[np.ndarray, np.ndarray]:
     X = design.X
     numeric = numeric_columns(X)
     sd = X.std(axis=0)
@@ -127,8 +133,8 @@ def _fixed_priors(design: Design, priors: dict, named: dict, mu_loc: float) -> t
     loc[design.intercept_like] = mu_loc
     scale[design.intercept_like] = priors["intercept_scale"]
     for j, name in enumerate(design.coefs):
-        if name in named:
-            loc[j], scale[j] = _normal_override(name, named[name])
+        if name in priors["coef"]:
+            loc[j], scale[j] = _normal_override(name, priors["coef"][name])
     return loc, scale
 
 
@@ -136,21 +142,21 @@ def _normal_override(name: str, value) -> tuple[float, float]:
     pair = value if isinstance(value, tuple | list) else (0.0, value)
     ok = len(pair) == 2 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
     if not ok or not np.isfinite(pair[0]) or not (np.isfinite(pair[1]) and pair[1] > 0):
-        raise ArgumentError(f"priors[{name!r}] must be a positive sd or a (loc, sd) pair; got {value!r}.")
+        raise ArgumentError(f"priors['coef'][{name!r}] must be a positive sd or a (loc, sd) pair; got {value!r}.")
     return float(pair[0]), float(pair[1])
 
 
-def _sd_scales(design: Design, priors: dict, named: dict) -> tuple[np.ndarray, ...]:
+def _sd_scales(design: Design, priors: dict) -> tuple[np.ndarray, ...]:
     out = []
     for g in design.groups:
         numeric = numeric_columns(g.Z)
         sd = g.Z.std(axis=0)
         scale = np.where(numeric, priors["sd_scale"] / np.where(sd > 0, sd, 1.0), priors["sd_scale"])
-        key = f"sd_{g.key}"
-        if key in named:
-            value = named[key]
+        key = g.name if g.name in priors["group_sd"] else g.key
+        if key in priors["group_sd"]:
+            value = priors["group_sd"][key]
             if isinstance(value, bool) or not isinstance(value, int | float) or not (np.isfinite(value) and value > 0):
-                raise ArgumentError(f"priors[{key!r}] must be a positive number; got {value!r}.")
+                raise ArgumentError(f"priors['group_sd'][{key!r}] must be a positive number; got {value!r}.")
             scale = np.where(numeric, value / np.where(sd > 0, sd, 1.0), float(value))
         out.append(scale)
     return tuple(out)
@@ -163,21 +169,19 @@ def prepare_glm(
     dispersion: str,
     dispersion_by: str | None,
     priors: dict,
-    named: dict,
     correlated: bool,
     parameterization: str,
 ) -> GLMData:
     """Validate ``counts`` once and derive the design, dispersion units, likelihood groups and priors."""
     counts = validate_counts(counts)
     design = formula_design(counts, formula, correlated=correlated)
-    names = set(design.coefs) | {f"sd_{g.key}" for g in design.groups}
-    unknown = sorted(set(named) - names)
-    if unknown:
-        choices = sorted(names | set(GLM_PRIORS))
-        raise ArgumentError(
-            f"priors keys must be among {choices} (defaults, fixed columns, sd_<grouping>); got {unknown[0]!r}."
-            f"{did_you_mean(unknown[0], choices)}"
-        )
+    for key, names in (("coef", list(design.coefs)), ("group_sd", [g.name for g in design.groups])):
+        unknown = sorted(set(priors[key]) - set(names) - {g.key for g in design.groups})
+        if unknown:
+            raise ArgumentError(
+                f"priors[{key!r}] must name {'fixed columns' if key == 'coef' else 'groupings'} of the formula "
+                f"({names}); got {unknown[0]!r}.{did_you_mean(unknown[0], names)}"
+            )
     unit, unit_dims, unit_coords = dispersion_units(counts, design, dispersion, dispersion_by)
     obs = group_observations(
         design.y, unit, design.X, [g.level for g in design.groups], [g.Z for g in design.groups], design.duration
@@ -186,7 +190,7 @@ def prepare_glm(
     mu_loc = priors["intercept_loc"]
     if mu_loc is None:
         mu_loc = float(np.log(max(spikes, 0.5) / max(exposure, 1e-12)))
-    beta_loc, beta_scale = _fixed_priors(design, priors, named, mu_loc)
+    beta_loc, beta_scale = _fixed_priors(design, priors, mu_loc)
     beta_start = fixed_start(design.X, design.y, design.duration) if design.n_obs else beta_loc.copy()
     if not np.all(np.isfinite(beta_start)):
         beta_start = beta_loc.copy()
@@ -207,6 +211,6 @@ def prepare_glm(
         centered=tuple(centered),
         beta_loc=beta_loc,
         beta_scale=beta_scale,
-        sd_scale=_sd_scales(design, priors, named),
+        sd_scale=_sd_scales(design, priors),
         beta_start=beta_start,
     )

@@ -222,9 +222,10 @@ class GLMResult(Result):
         xarray.Dataset
             (<group>, coef): ``mean``, ``lower``, ``upper`` of ``beta + b`` (the fixed effect where the grouping
             has no such effect), ``population`` (the posterior mean of ``beta``), ``deviation`` (of ``b``), and
-            ``shrinkage`` = posterior var(b) / E[sd**2]: 0 where a level's data pin its coefficient, 1 where it
-            is the population's (the Normal-Normal ``B = sigma**2 / (sigma**2 + tau**2)``); NaN for columns
-            without a random effect.
+            ``shrinkage`` = posterior var(beta + b) / E[sd**2], clipped to [0, 1]: near 0 where a level's data pin
+            its coefficient, 1 where it is the population's (in the Normal-Normal model the posterior variance of
+            theta_j is B_j tau**2, so this is ``B = sigma**2 / (sigma**2 + tau**2)``); NaN for columns without a
+            random effect.
         """
         ci_prob = check_ci_prob(ci_prob)
         g = self.design.group(group)
@@ -247,7 +248,7 @@ class GLMResult(Result):
                 j = coefs.index(effect)
                 total[:, :, j] += b[:, :, k]
                 deviation[:, :, j] = b[:, :, k]
-                shrink[:, j] = np.clip(b[:, :, k].var(axis=0) / sd2[k], 0.0, 1.0)
+                shrink[:, j] = np.clip(total[:, :, j].var(axis=0) / sd2[k], 0.0, 1.0)
         mean, low, high = draw_summary(total, ci_prob)
         dims = (g.key, "coef")
         return xr.Dataset(

@@ -18,11 +18,15 @@ from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments
 from spikepool.results.contrasts import MIN_RATIO
 from spikepool.stats.binned import bin_width
 from spikepool.viz._common import COUNT_HINT, MAX_ROWS, _axes, _cells, _provided
+from spikepool.viz.glm_plots import plot_coefficients, plot_predicted, plot_tuning
 from spikepool.viz.time_plots import plot_fano_time, plot_psth_fit, plot_rate_map
 from spikepool.viz.variability_plots import plot_fano, plot_ppc_counts, plot_ppc_fano
 
 __all__ = [
     "MAX_ROWS",
+    "plot_coefficients",
+    "plot_predicted",
+    "plot_tuning",
     "plot_fano",
     "plot_fano_time",
     "plot_psth_fit",

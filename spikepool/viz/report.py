@@ -14,10 +14,12 @@ from spikepool._version import __version__
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.results.base import Result
 from spikepool.results.fit import FitResult
+from spikepool.results.glm import GLMResult
 from spikepool.results.psth import PSTHResult
 from spikepool.stats.describe import format_summary
 from spikepool.viz import plots
 from spikepool.viz._html import _figure, _table
+from spikepool.viz.report_glm import glm_headline, glm_maths, glm_sections
 from spikepool.viz.report_psth import family_maths, psth_headline, psth_maths, psth_sections
 
 __all__ = ["report"]
@@ -74,6 +76,7 @@ def report(
     matplotlib.use("Agg", force=False)
     counts_fit = isinstance(result, FitResult)
     time_fit = isinstance(result, PSTHResult)
+    glm_fit = isinstance(result, GLMResult)
     shrink = result.shrinkage(ci_prob=ci_prob)
     sections = [
         ("data", "Data", _data(result)),
@@ -83,6 +86,8 @@ def report(
     ]
     if time_fit:
         sections += psth_sections(result, shrink, ci_prob)
+    elif glm_fit:
+        sections += glm_sections(result, ci_prob)
     else:
         sections.append(
             (
@@ -107,7 +112,8 @@ def report(
     sections.append(("loo", "Leave-one-out comparison (PSIS-LOO)", _loo(result, others)))
     nav = "".join(f'<a href="#{anchor}">{title.split(" (")[0]}</a>' for anchor, title, _ in sections)
     body = "".join(_section(anchor, title, html_) for anchor, title, html_ in sections)
-    source = str(result.counts.attrs.get("source", "")) if counts_fit or time_fit else result.spec["model"]
+    with_counts = counts_fit or time_fit or glm_fit
+    source = str(result.counts.attrs.get("source", "")) if with_counts else result.spec["model"]
     doc = (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>spikepool report: {html.escape(source)}"
         f"</title><style>{_CSS}</style></head><body><h1>spikepool report</h1><p class='note'>{html.escape(source)} "
@@ -129,6 +135,8 @@ def _status(result: Result) -> str:
 def _headline(result: Result, shrink) -> str:
     if isinstance(result, PSTHResult):
         return psth_headline(result, shrink, _status(result))
+    if isinstance(result, GLMResult):
+        return glm_headline(result, _status(result))
     if not isinstance(result, FitResult):
         dim = result.spec.get("dim", "group")
         hypers = "; ".join(f"{k} = {v:.3g}" for k, v in shrink.attrs.items() if isinstance(v, float) and k != "ci_prob")
@@ -150,7 +158,7 @@ def _headline(result: Result, shrink) -> str:
 
 
 def _data(result: Result) -> str:
-    if isinstance(result, FitResult | PSTHResult):
+    if isinstance(result, FitResult | PSTHResult | GLMResult):
         return f"<pre>{html.escape(format_summary(result.counts))}</pre>"
     observed = result.idata["observed_data"].to_dataset()
     return f"<p>{observed['y'].size} observations of y.</p>" + _table(observed.to_dataframe().head(40))
@@ -172,6 +180,11 @@ def _model(result: Result) -> str:
         "levels centered, the shape deviations non-centered (summing to zero over neurons); NUTS "
         f"target_accept {spec.get('target_accept') or 'at the sampler default'}.</p>"
         if isinstance(result, PSTHResult)
+        else "<p class='note'>Parameterisation per grouping (levels centered / non-centered, chosen from how "
+        "informative each level's data are): "
+        + ", ".join(f"{html.escape(k)} {sum(v)} / {len(v) - sum(v)}" for k, v in spec.get("centered", {}).items())
+        + f"; NUTS target_accept {spec.get('target_accept') or 'at the sampler default'}.</p>"
+        if isinstance(result, GLMResult)
         else f"<p class='note'>Parameterisation: {int(centered.sum())} unit(s) centered, {int((~centered).sum())} "
         "non-centered (chosen per unit from how informative its data are); NUTS target_accept "
         f"{spec.get('target_accept') or 'at the sampler default'}.</p>"
@@ -191,6 +204,8 @@ def _model(result: Result) -> str:
         if isinstance(result, FitResult)
         else psth_maths(spec["likelihood"])
         if isinstance(result, PSTHResult)
+        else glm_maths(spec)
+        if isinstance(result, GLMResult)
         else f"<p>{html.escape(spec['model'])}: see its docstring for the model.</p>"
     )
     timings = result.timings
