@@ -44,8 +44,8 @@ write.csv(table, args[4], row.names = FALSE)
 sampler <- rstan::get_sampler_params(fit$fit, inc_warmup = FALSE)
 out <- list(
   wall_s = wall,
-  warmup_s = as.list(elapsed[, "warmup"]),
-  sample_s = as.list(elapsed[, "sample"]),
+  warmup_s = as.list(unname(elapsed[, "warmup"])),
+  sample_s = as.list(unname(elapsed[, "sample"])),
   divergences = sum(sapply(sampler, function(s) sum(s[, "divergent__"]))),
   max_rhat = max(rhat(fit), na.rm = TRUE),
   versions = list(

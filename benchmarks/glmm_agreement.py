@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -127,6 +128,10 @@ def min_ess(*arrays: np.ndarray) -> float:
 
 
 def spikepool_fit(counts, formula: str, seed: int, **kwargs):
+    import pymc  # noqa: F401  (imported first, so that its logger's level set here sticks)
+
+    for name in ("pymc", "pytensor"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     with CpuMonitor() as mon, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = sp.HierarchicalGLM(formula).fit(counts, random_seed=seed, progressbar=False, **kwargs)
@@ -224,7 +229,38 @@ def diagnostics(result, mon: CpuMonitor, effects) -> dict:
         "target_accept": result.spec.get("target_accept"),
         "timings": {k: round(v, 1) for k, v in result.timings.items()},
         "draws": f"{post.sizes['chain']} x {post.sizes['draw']}",
+        "per_variable": per_variable(result, effects),
     }
+
+
+def per_variable(result, effects) -> list[str]:
+    """Per variable: the largest R-hat and smallest bulk ESS (with the worst value's index), and per chain the
+    NUTS step size, mean tree depth and the means of beta and sd (chains that disagree show there)."""
+    post, stats = result.posterior, result.idata["sample_stats"]
+    corr, pairs = lower_pairs(post, "corr_neuron", effects)
+    arrays = {name: draws_of(post, name) for name in ("beta", "sd_neuron", "b_neuron", "alpha") if name in post}
+    arrays["corr_neuron"] = corr
+    lines = []
+    for name, a in arrays.items():
+        rhat, ess = np.asarray(azs.rhat(a)), np.asarray(azs.ess(a, method="bulk"))
+        lines.append(
+            f"{name:12s} max R-hat {np.nanmax(rhat):.3f} (index {int(np.nanargmax(rhat))}), "
+            f"min bulk ESS {np.nanmin(ess):.0f} (index {int(np.nanargmin(ess))}), median ESS {np.nanmedian(ess):.0f}"
+        )
+    depth = "tree_depth" if "tree_depth" in stats else "depth"
+    beta, sd = draws_of(post, "beta"), draws_of(post, "sd_neuron")
+    for c in range(post.sizes["chain"]):
+        step = stats["step_size"].isel(chain=c).values.mean() if "step_size" in stats else np.nan
+        tree = stats[depth].isel(chain=c).values.mean() if depth in stats else np.nan
+        lines.append(
+            f"chain {c}: step size {step:.4f}, mean tree depth {tree:.1f}, beta means "
+            + ", ".join(f"{v:.3f}" for v in beta[c].mean(0))
+            + "; sd means "
+            + ", ".join(f"{v:.3f}" for v in sd[c].mean(0))
+        )
+    for problem in result.post_checks.problems:
+        lines.append(f"post-fit check {problem.severity} {problem.code}: {problem.message}")
+    return lines
 
 
 def print_diagnostics(d: dict) -> None:
@@ -235,6 +271,8 @@ def print_diagnostics(d: dict) -> None:
         f"centered levels {d['centered']}; target_accept {d['target_accept']}"
     )
     print(f"  min bulk ESS (beta, sd) {d['ess']:.0f}; ESS/s {d['ess_s']:.2f}")
+    for line in d["per_variable"]:
+        print(f"    {line}")
 
 
 def agreement(result, tmb, effects, factors, scale, truth=None) -> None:

@@ -160,9 +160,42 @@ def test_centering_follows_how_informative_each_level_is():
     level = np.repeat(np.arange(n), T)
     y = rng.poisson(np.exp(2.0 + b)[level])
     Z = np.ones((n * T, 1))
-    assert choose_centered_levels(y, np.full(n * T, 2.0), level, Z, n).all()  # 1,500 spikes a level: data pin it
+    assert (choose_centered_levels(y, np.full(n * T, 2.0), level, Z, n) == 1).all()  # 1,500 spikes a level
     sparse = rng.poisson(np.exp(-2.0 + 0.02 * b)[level[: n * 5]])  # a few spikes and no spread between levels
     assert not choose_centered_levels(sparse, np.full(n * 5, -2.0), level[: n * 5], Z[: n * 5], n).any()
+    # a slope that hardly varies between levels: the intercept centered, the slope non-centered given it
+    x = rng.normal(size=n * T)
+    y2 = rng.poisson(np.exp(2.0 + b[level] + (0.3 + 0.002 * rng.normal(size=n))[level] * x))
+    prefix = choose_centered_levels(y2, np.full(n * T, 2.0), level, np.column_stack([np.ones(n * T), x]), n)
+    assert (prefix == 1).all()
+
+
+def test_partly_centered_levels_have_the_model_s_prior():
+    # the leading effect centered (theta = shift + b), the slope drawn from its conditional given it: the prior of
+    # b must be the same MvNormal as with every level non-centered
+    rng = np.random.default_rng(8)
+    n, T = 12, 150
+    x = rng.normal(size=T)
+    b0 = rng.normal(0, 0.6, n)
+    y = rng.poisson(np.exp(2.0 + b0[:, None] + (0.2 + 0.001 * rng.normal(size=n))[:, None] * x))
+    counts = sp.from_array(y, duration=1.0).assign_coords(x=("trial", x))
+    formula = "count ~ x + (1 + x | neuron)"
+    partial = sp.HierarchicalGLM(formula, priors={"lkj_eta": 1.0})
+    assert (partial.prepare(counts).centered[0] == 1).all()
+    draws = {}
+    for name, model in (("partial", partial), ("offsets", sp.HierarchicalGLM(formula, parameterization="noncentered",
+                                                                                priors={"lkj_eta": 1.0}))):  # fmt: skip
+        with model.build(counts):
+            prior = pm.sample_prior_predictive(
+                draws=3000, var_names=["b_neuron", "sd_neuron"], random_seed=1, compile_kwargs={"mode": "FAST_COMPILE"}
+            )
+        draws[name] = prior["prior"]["b_neuron"].values.reshape(-1, n, 2)
+    from scipy import stats
+
+    for k in (0, 1):  # each effect's prior, and the correlation of a level's two effects
+        assert stats.ks_2samp(draws["partial"][:, 0, k], draws["offsets"][:, 0, k]).pvalue > 1e-3
+    for d in draws.values():
+        assert abs(np.corrcoef(d[:, 0, 0], d[:, 0, 1])[0, 1]) < 0.06  # LKJ(1) is symmetric about 0
 
 
 def test_likelihood_equals_scipy_summed_over_every_valid_trial():

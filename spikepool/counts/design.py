@@ -215,6 +215,11 @@ def design_frame(
                 f"got missing values (NaN or None) in {np.unique(where).size} {what}. Hint: fill them, or mark "
                 "those pairs valid=False to leave them out."
             )
+        if column.dtype == object and len(set(column)) < 2:
+            raise FormulaError(
+                f"coordinate {name!r} of formula {formula!r} must take at least two values over the valid "
+                f"(neuron, trial) pairs to be a term or a grouping; got only {column[0]!r}. Hint: drop it."
+            )
         if column.dtype == bool:
             column = column.astype(int)
         data[name] = column

@@ -201,9 +201,14 @@ class HierarchicalGLM(Model):
         with pm.Model(coords=coords) as model:
             beta = pm.Normal("beta", data.beta_loc, data.beta_scale, dims="coef")
             eta = pt.dot(obs.X, beta)
-            for i, g in enumerate(design.groups):
-                b = self._group_effects(pm, pt, g, data.sd_scale[i], data.centered[i])
-                eta = eta + (obs.Z[i] * b[obs.levels[i]]).sum(axis=1)
+            built: dict[int, Any] = {}
+            # coarser groupings first: a finer level's centered effects are centred on its coarser levels' effects
+            for i in sorted(range(len(design.groups)), key=lambda i: design.groups[i].n_levels):
+                g = design.groups[i]
+                shift = self._shift(pt, data, i, beta, built)
+                built[i] = self._group_effects(pm, pt, g, data.sd_scale[i], data.centered[i], shift)
+            for i in range(len(design.groups)):
+                eta = eta + (obs.Z[i] * built[i][obs.levels[i]]).sum(axis=1)
             log_mu = eta + np.log(obs.groups.duration)
             family = family_of(self.likelihood)
             dispersion = self._dispersion(pm, pt, data) if family.dispersion_names else None
@@ -216,8 +221,45 @@ class HierarchicalGLM(Model):
                 pm.Potential("loglik", window_loglik(family, obs.groups, obs.pairs, log_mu, dispersion))
         return model
 
-    def _group_effects(self, pm, pt, g, scale: np.ndarray, centered: np.ndarray):
-        """``b_<g>`` (level, effect): centered levels drawn directly, the others as offsets of the SD / Cholesky."""
+    @staticmethod
+    def _shift(pt, data: GLMData, i: int, beta, built: dict):
+        """(level, effect): what each centered level's effects are centred on (hierarchical centering).
+
+        A centered level samples its coefficients ``theta = shift + b``, not its deviation ``b``: the intercept
+        is centred on the fixed part averaged over the level's observations (and the intercept of the coarser
+        level it lies in), a slope on the population's slope of the same column (and the coarser level's). Any
+        shift that does not depend on ``b`` leaves the model unchanged; this one removes the ridge between a
+        population mean and the deviations around it that makes NUTS crawl when the data pin each level.
+        """
+        design = data.design
+        g = design.groups[i]
+        coefs = list(design.coefs)
+        counts = np.bincount(g.level, minlength=g.n_levels).astype(float)
+        columns = []
+        for effect in g.effects:
+            W = np.zeros((g.n_levels, len(coefs)))
+            if effect == "Intercept":
+                own = [j for j, c in enumerate(coefs) if c not in g.effects]
+                for j in own:
+                    W[:, j] = np.bincount(g.level, design.X[:, j], g.n_levels) / np.maximum(counts, 1.0)
+            elif effect in coefs:
+                W[:, coefs.index(effect)] = 1.0
+            column = pt.dot(W, beta)
+            for j, parent in built.items():
+                coarse = design.groups[j]
+                if effect not in coarse.effects:
+                    continue
+                index = _parent_levels(g.level, coarse.level, g.n_levels)
+                if index is not None:
+                    column = column + pt.where(
+                        index >= 0, parent[np.maximum(index, 0), coarse.effects.index(effect)], 0.0
+                    )
+            columns.append(column)
+        return pt.stack(columns, axis=1)
+
+    def _group_effects(self, pm, pt, g, scale: np.ndarray, prefix: np.ndarray, shift):
+        """``b_<g>`` (level, effect): each level's leading ``prefix`` effects centered (``theta = shift + b``
+        drawn), the rest non-centered given them (``spikepool.stats.glm.choose_centered_levels``)."""
         p = self.priors
         k, key = len(g.effects), g.key
         dims = (key, f"{key}_effect")
@@ -228,32 +270,39 @@ class HierarchicalGLM(Model):
             )
             pm.Deterministic(f"sd_{key}", sd, dims=f"{key}_effect")
             pm.Deterministic(f"corr_{key}", corr, dims=(f"{key}_effect", f"{key}_effect_bis"))
-
-            def centered_draw(n):
-                return pm.MvNormal(f"b_{key}_centered", mu=np.zeros(k), chol=chol, shape=(n, k))
-
-            def offset(z):
-                return pt.dot(z, chol.T)
         else:
             if p["sd"] == "halfcauchy":
                 sd = pm.HalfCauchy(f"sd_{key}", beta=scale, dims=f"{key}_effect")
             else:
                 sd = pm.HalfNormal(f"sd_{key}", sigma=scale, dims=f"{key}_effect")
-
-            def centered_draw(n):
-                return pm.Normal(f"b_{key}_centered", 0.0, sd, shape=(n, k))
-
-            def offset(z):
-                return z * sd
-
-        cen, non = np.flatnonzero(centered), np.flatnonzero(~centered)
+            chol = None
         parts, order = [], []
-        if cen.size:
-            parts.append(centered_draw(cen.size))
-            order.append(cen)
-        if non.size:
-            parts.append(offset(pm.Normal(f"b_{key}_offset", 0.0, 1.0, shape=(non.size, k))))
-            order.append(non)
+        for m in np.unique(prefix):
+            idx = np.flatnonzero(prefix == m)
+            n = idx.size
+            if m == 0:
+                z = pm.Normal(f"b_{key}_offset", 0.0, 1.0, shape=(n, k))
+                parts.append(z * sd if chol is None else pt.dot(z, chol.T))
+            elif chol is None:  # independent effects: each centered or not on its own
+                name = f"b_{key}_centered" if m == k else f"b_{key}_lead{m}_centered"
+                theta = pm.Normal(name, shift[idx, :m], sd[:m], shape=(n, m))
+                b_c = theta - shift[idx, :m]
+                if m < k:
+                    z = pm.Normal(f"b_{key}_lead{m}_offset", 0.0, 1.0, shape=(n, k - m))
+                    b_c = pt.concatenate([b_c, z * sd[m:]], axis=1)
+                parts.append(b_c)
+            elif m == k:
+                theta = pm.MvNormal(f"b_{key}_centered", mu=shift[idx], chol=chol, shape=(n, k))
+                parts.append(theta - shift[idx])
+            else:  # the leading m centered, the rest from their conditional given them
+                lead = chol[:m, :m]
+                theta = pm.MvNormal(f"b_{key}_lead{m}_centered", mu=shift[idx, :m], chol=lead, shape=(n, m))
+                b_c = theta - shift[idx, :m]
+                u = pt.linalg.solve_triangular(lead, b_c.T, lower=True)  # (m, n): the standard normals of b_c
+                z = pm.Normal(f"b_{key}_lead{m}_offset", 0.0, 1.0, shape=(n, k - m))
+                b_n = (pt.dot(chol[m:, :m], u) + pt.dot(chol[m:, m:], z.T)).T
+                parts.append(pt.concatenate([b_c, b_n], axis=1))
+            order.append(idx)
         stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
         return pm.Deterministic(f"b_{key}", stacked[np.argsort(np.concatenate(order))], dims=dims)
 
@@ -281,7 +330,7 @@ class HierarchicalGLM(Model):
 
     def _sample_options(self, data: GLMData, model, sampler: str, spec: dict, kwargs: dict) -> dict:
         given = kwargs.get("target_accept", kwargs.get("nuts", {}).get("target_accept"))
-        sparse = any(not c.all() for c in data.centered)
+        sparse = any((c < len(g.effects)).any() for g, c in zip(data.design.groups, data.centered, strict=True))
         if given is None and sparse:
             kwargs["target_accept"] = SPARSE_TARGET_ACCEPT
         spec["target_accept"] = float(given) if given is not None else (SPARSE_TARGET_ACCEPT if sparse else None)
@@ -291,13 +340,25 @@ class HierarchicalGLM(Model):
 
     def _fit_spec(self, data: GLMData, report: CheckReport) -> tuple[dict, CheckReport]:
         spec = self.spec()
-        spec["centered"] = {g.key: [bool(v) for v in c] for g, c in zip(data.design.groups, data.centered, strict=True)}
+        spec["centered"] = {g.key: [int(v) for v in c] for g, c in zip(data.design.groups, data.centered, strict=True)}
         return spec, report
 
     def _result(self, tree, data: GLMData, model, spec: dict, report: CheckReport, random_seed) -> GLMResult:
         tree = add_glm_groups(tree, data, spec)
-        centered = data.centered[0] if data.design.groups else np.zeros(0, dtype=bool)
+        first = data.design.groups[0] if data.design.groups else None
+        centered = data.centered[0] == len(first.effects) if first else np.zeros(0, dtype=bool)
         return GLMResult(
             idata=tree, counts=data.counts, spec=spec, pre_checks=report, post_checks=GLMResult.check(tree),
             centered=centered, data=data,
         )  # fmt: skip
+
+
+def _parent_levels(fine: np.ndarray, coarse: np.ndarray, n_fine: int) -> np.ndarray | None:
+    """int (fine level,): the coarse level each fine level lies in (-1 for a level without observations), or
+    None when some fine level spans several coarse levels (the groupings are not nested)."""
+    parent = np.full(n_fine, -1, dtype=np.int64)
+    pairs = np.unique(np.stack([fine, coarse], axis=1), axis=0)
+    if np.unique(pairs[:, 0]).size != pairs.shape[0]:
+        return None
+    parent[pairs[:, 0]] = pairs[:, 1]
+    return parent

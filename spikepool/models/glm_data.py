@@ -102,7 +102,7 @@ class GLMData:
     obs : ObsGroups
         The observations grouped for the likelihood.
     centered : tuple of numpy.ndarray
-        Per grouping, boolean (level,): which levels are sampled centered.
+        Per grouping, int (level,): how many leading effects each level takes in the centered form.
     beta_loc, beta_scale : numpy.ndarray
         (coef,): the Normal prior of each fixed column.
     sd_scale : tuple of numpy.ndarray
@@ -200,7 +200,7 @@ def prepare_glm(
         if parameterization == "auto":
             centered.append(choose_centered_levels(design.y, offset, g.level, g.Z, g.n_levels))
         else:
-            centered.append(np.full(g.n_levels, parameterization == "centered"))
+            centered.append(np.full(g.n_levels, len(g.effects) if parameterization == "centered" else 0))
     return GLMData(
         counts=counts,
         design=design,

@@ -11,9 +11,10 @@ Parameterisation. A level of a grouping is sampled centered when its data pin ea
 tightly than the spread of the effects between levels can be (the rule of ``spikepool.stats.parameterization``,
 per effect): each level's effects are estimated by a few Poisson IRLS steps with the fixed part as offset, their
 sampling sds from the Negative Binomial's Fisher information (moment alpha per level), and the between-level
-sd of each effect by its moment estimate (the spread of the estimates less their mean sampling variance). A
-level is centered when every effect's sampling sd is below half that estimate; otherwise (sparse levels, or
-effects that hardly vary between levels, where the centered form has a funnel) non-centered.
+sd of each effect by its moment estimate (the spread of the estimates less their mean sampling variance). An
+effect is informative at a level when its sampling sd is below half that estimate; a level takes its leading
+informative effects in the centered form and the rest non-centered given them (sparse levels, or effects that
+hardly vary between levels, where the centered form has a funnel).
 """
 
 from __future__ import annotations
@@ -125,10 +126,14 @@ def fixed_start(X: np.ndarray, y: np.ndarray, duration: np.ndarray) -> np.ndarra
 def choose_centered_levels(
     y: np.ndarray, offset: np.ndarray, level: np.ndarray, Z: np.ndarray, n_levels: int
 ) -> np.ndarray:
-    """Boolean (level,): which levels of a grouping take the centered form (see the module docstring).
+    """int (level,): how many of a grouping's effects, in their order, each level takes in the centered form.
+
+    Effect k of a level is informative when its sampling sd is below ``CENTER_FRACTION`` of the moment estimate
+    of the effect's between-level sd (see the module docstring); a level centres the leading effects that are
+    all informative (e.g. 1: its intercept centered, its slopes non-centered given it) and 0 where even its
+    first is not, or where it has no observations (prior only).
 
     ``offset`` (obs,) is the fixed part of each observation's log mean count (including log duration).
-    Levels without observations are non-centered (prior only).
     """
     k = Z.shape[1]
     est = np.full((n_levels, k), np.nan)
@@ -156,10 +161,10 @@ def choose_centered_levels(
             est[i], se[i] = b, np.sqrt(diag)
     estimable = np.isfinite(se).all(axis=1)
     if estimable.sum() < 3:
-        return np.zeros(n_levels, dtype=bool)
-    centered = estimable.copy()
+        return np.zeros(n_levels, dtype=np.int64)
+    informative = np.zeros((n_levels, k), dtype=bool)
     for j in range(k):
         e, s = est[estimable, j], se[estimable, j]
         tau2 = float(np.var(e, ddof=1) - np.mean(s**2))
-        centered &= se[:, j] < CENTER_FRACTION * np.sqrt(max(tau2, 0.0))
-    return centered
+        informative[:, j] = estimable & (se[:, j] < CENTER_FRACTION * np.sqrt(max(tau2, 0.0)))
+    return np.cumprod(informative, axis=1).sum(axis=1).astype(np.int64)

@@ -180,9 +180,12 @@ def _model(result: Result) -> str:
         "levels centered, the shape deviations non-centered (summing to zero over neurons); NUTS "
         f"target_accept {spec.get('target_accept') or 'at the sampler default'}.</p>"
         if isinstance(result, PSTHResult)
-        else "<p class='note'>Parameterisation per grouping (levels centered / non-centered, chosen from how "
-        "informative each level's data are): "
-        + ", ".join(f"{html.escape(k)} {sum(v)} / {len(v) - sum(v)}" for k, v in spec.get("centered", {}).items())
+        else "<p class='note'>Parameterisation per grouping (how many levels take 0, 1, ... of their leading effects "
+        "in the centered form, chosen from how informative each level's data are): "
+        + "; ".join(
+            f"{html.escape(k)} " + ", ".join(f"{m}: {v.count(m)}" for m in sorted(set(v)))
+            for k, v in spec.get("centered", {}).items()
+        )
         + f"; NUTS target_accept {spec.get('target_accept') or 'at the sampler default'}.</p>"
         if isinstance(result, GLMResult)
         else f"<p class='note'>Parameterisation: {int(centered.sum())} unit(s) centered, {int((~centered).sum())} "
