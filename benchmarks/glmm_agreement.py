@@ -35,12 +35,15 @@ What is measured
 "other CPU" is the CPU time other processes used during a timed block, in cores (``/proc/stat``); on a 2-core
 machine anything above ~0.2 makes the timings pessimistic. The script exits 0: it is a report.
 
-Needs ``Rscript`` with glmmTMB and jsonlite (and brms, rstan for 4; skipped with a note when missing).
+Needs ``Rscript`` with glmmTMB and jsonlite, and brms and rstan for 4 (its failure is printed, the rest runs):
+``apt-get install r-cran-glmmtmb r-cran-brms r-cran-jsonlite``; Debian's r-cran-bh ships without its
+``include`` folder, so brms compiles nothing until it is linked to the system's Boost headers
+(``ln -s /usr/include "$(Rscript -e 'cat(system.file(package="BH"))')/include"``).
 
 Run from the repository root::
 
-    SPIKEPOOL_DATA=../shared/data python benchmarks/glmm_agreement.py           # full (~15-30 min on 2 cores)
-    SPIKEPOOL_DATA=../shared/data python benchmarks/glmm_agreement.py --quick   # smoke run, a few minutes
+    SPIKEPOOL_DATA=../shared/data python benchmarks/glmm_agreement.py           # full, ~40 min on 2 cores
+    SPIKEPOOL_DATA=../shared/data python benchmarks/glmm_agreement.py --quick   # smoke run, ~4 min
     python benchmarks/glmm_agreement.py --no-brms --no-locust
 """
 
@@ -217,7 +220,14 @@ def diagnostics(result, mon: CpuMonitor, effects) -> dict:
     arrays = [draws_of(post, "beta"), draws_of(post, "sd_neuron"), corr, draws_of(post, "b_neuron")]
     rhat = max(float(np.nanmax(np.asarray(azs.rhat(a)))) for a in arrays)
     ess = min_ess(arrays[0], arrays[1])
-    centered = result.spec.get("centered", {}).get("neuron", [])
+    centered = np.asarray(result.spec.get("centered", {}).get("neuron", []))
+    if centered.dtype == bool:
+        centered_text = f"{centered.sum()}/{centered.size} levels"
+    else:  # per level, the number of its leading effects sampled centered
+        centered_text = (
+            f"{(centered == len(effects)).sum()}/{centered.size} levels fully, "
+            f"{centered.sum()}/{centered.size * len(effects)} effects"
+        )
     return {
         "wall": mon.wall,
         "other": other(mon),
@@ -225,7 +235,7 @@ def diagnostics(result, mon: CpuMonitor, effects) -> dict:
         "divergences": int(result.idata["sample_stats"]["diverging"].sum()),
         "ess": ess,
         "ess_s": ess / mon.wall,
-        "centered": f"{sum(centered)}/{len(centered)}",
+        "centered": centered_text,
         "target_accept": result.spec.get("target_accept"),
         "timings": {k: round(v, 1) for k, v in result.timings.items()},
         "draws": f"{post.sizes['chain']} x {post.sizes['draw']}",
@@ -268,7 +278,7 @@ def print_diagnostics(d: dict) -> None:
     print(f"  result.timings: {d['timings']}")
     print(
         f"  max R-hat (beta, sd, corr, b) {d['rhat']:.3f}; divergences {d['divergences']}; "
-        f"centered levels {d['centered']}; target_accept {d['target_accept']}"
+        f"centered {d['centered']}; target_accept {d['target_accept']}"
     )
     print(f"  min bulk ESS (beta, sd) {d['ess']:.0f}; ESS/s {d['ess_s']:.2f}")
     for line in d["per_variable"]:

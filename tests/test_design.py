@@ -163,11 +163,13 @@ def test_centering_follows_how_informative_each_level_is():
     assert (choose_centered_levels(y, np.full(n * T, 2.0), level, Z, n) == 1).all()  # 1,500 spikes a level
     sparse = rng.poisson(np.exp(-2.0 + 0.02 * b)[level[: n * 5]])  # a few spikes and no spread between levels
     assert not choose_centered_levels(sparse, np.full(n * 5, -2.0), level[: n * 5], Z[: n * 5], n).any()
-    # a slope that hardly varies between levels: the intercept centered, the slope non-centered given it
+    # slopes that vary a lot between levels are centered with the intercepts; the intercepts always are here
     x = rng.normal(size=n * T)
-    y2 = rng.poisson(np.exp(2.0 + b[level] + (0.3 + 0.002 * rng.normal(size=n))[level] * x))
-    prefix = choose_centered_levels(y2, np.full(n * T, 2.0), level, np.column_stack([np.ones(n * T), x]), n)
-    assert (prefix == 1).all()
+    Z2 = np.column_stack([np.ones(n * T), x])
+    y2 = rng.poisson(np.exp(2.0 + b[level] + rng.normal(0.3, 0.5, n)[level] * x))
+    assert (choose_centered_levels(y2, np.full(n * T, 2.0), level, Z2, n) == 2).all()
+    y3 = rng.poisson(np.exp(2.0 + b[level] + 0.3 * x))
+    assert (choose_centered_levels(y3, np.full(n * T, 2.0), level, Z2, n) >= 1).all()
 
 
 def test_partly_centered_levels_have_the_model_s_prior():
@@ -228,14 +230,14 @@ def test_priors_scale_to_the_covariates_and_are_overridden_by_name():
     counts = counts.assign_coords(ms=("trial", 1000.0 * counts["x"].values))  # the same covariate in other units
     data = sp.HierarchicalGLM("count ~ stim + x + ms + (1 + x | neuron)").prepare(counts.isel(trial=slice(0, 24)))
     sd_x = data.design.X[:, 3].std()
-    np.testing.assert_allclose(data.beta_scale, [2.0, 2.0, 2.0, 1.0 / sd_x, 1.0 / (1000.0 * sd_x)])
+    np.testing.assert_allclose(data.beta_scale, [1.5, 1.0, 1.0, 0.5 / sd_x, 0.5 / (1000.0 * sd_x)])
     assert data.beta_loc[0] == pytest.approx(np.log(counts.values.sum() / (0.5 * counts.values.size)))
-    np.testing.assert_allclose(data.sd_scale[0], [1.0, 1.0 / sd_x])
+    np.testing.assert_allclose(data.sd_scale[0], [1.0, 0.5 / sd_x])
     named = sp.HierarchicalGLM(
         "count ~ stim + x + (1 + x | neuron)",
         priors={"coef": {"x": 0.1, "stim[b]": (0.5, 0.3)}, "group_sd": {"neuron": 0.2}},
     ).prepare(counts)
-    np.testing.assert_allclose(named.beta_scale[1:], [0.3, 2.0, 0.1])
+    np.testing.assert_allclose(named.beta_scale[1:], [0.3, 1.0, 0.1])
     assert named.beta_loc[1] == 0.5
     np.testing.assert_allclose(named.sd_scale[0], [0.2, 0.2 / sd_x])
     with pytest.raises(

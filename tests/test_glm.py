@@ -160,7 +160,8 @@ def test_the_window_designs_as_formulas_give_the_window_model_s_rates(formula, o
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sp.SpikepoolWarning)
         window = HierarchicalNegBinom(**options).fit(counts, **settings)
-        glm = sp.HierarchicalGLM(formula).fit(counts, **settings)
+        # the window model's priors: mu ~ Normal(log pooled rate, 2), tau and tau_neuron ~ HalfNormal(1)
+        glm = sp.HierarchicalGLM(formula, priors={"intercept_scale": 2.0}).fit(counts, **settings)
     if options:
         levels = [f"{n}:{c}" for n in counts["neuron"].values for c in ("a", "b", "c")]
         beta = glm.posterior["beta"].values

@@ -226,8 +226,9 @@ class HierarchicalGLM(Model):
         """(level, effect): what each centered level's effects are centred on (hierarchical centering).
 
         A centered level samples its coefficients ``theta = shift + b``, not its deviation ``b``: the intercept
-        is centred on the fixed part averaged over the level's observations (and the intercept of the coarser
-        level it lies in), a slope on the population's slope of the same column (and the coarser level's). Any
+        is centred on the fixed columns that are constant within the level (the intercept, a condition's code
+        within a neuron x condition level) and the intercept of the coarser level it lies in, a slope on the
+        population's slope of the same column (and the coarser level's). Any
         shift that does not depend on ``b`` leaves the model unchanged; this one removes the ridge between a
         population mean and the deviations around it that makes NUTS crawl when the data pin each level.
         """
@@ -238,10 +239,14 @@ class HierarchicalGLM(Model):
         columns = []
         for effect in g.effects:
             W = np.zeros((g.n_levels, len(coefs)))
-            if effect == "Intercept":
-                own = [j for j, c in enumerate(coefs) if c not in g.effects]
-                for j in own:
-                    W[:, j] = np.bincount(g.level, design.X[:, j], g.n_levels) / np.maximum(counts, 1.0)
+            if effect == "Intercept":  # the fixed columns that are constant within the level
+                slopes = set(g.effects) - {"Intercept"}
+                for j in (j for j, c in enumerate(coefs) if c not in slopes):
+                    low = np.full(g.n_levels, np.inf)
+                    high = np.full(g.n_levels, -np.inf)
+                    np.minimum.at(low, g.level, design.X[:, j])
+                    np.maximum.at(high, g.level, design.X[:, j])
+                    W[:, j] = np.where((counts > 0) & (low == high), np.where(np.isfinite(low), low, 0.0), 0.0)
             elif effect in coefs:
                 W[:, coefs.index(effect)] = 1.0
             column = pt.dot(W, beta)

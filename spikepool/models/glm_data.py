@@ -9,12 +9,13 @@ key                     default       meaning
 ``intercept_loc``       ``None``      mean of the Normal prior of the intercept (or of each level mean of a
                                       categorical term coded without one); ``None``: the log of the data's
                                       pooled rate
-``intercept_scale``     2.0           its sd (a factor e^4 ~ 55 either way at 95%)
-``slope_scale``         1.0           a numeric column x: coefficient ~ Normal(0, slope_scale / sd(x)): one sd
-                                      of x changes the rate by a factor e at one prior sd
-``contrast_scale``      2.0           a 0/1 column (a category's contrast): coefficient ~ Normal(0, 2)
+``intercept_scale``     1.5           its sd (a factor e^3 ~ 20 either way at 95%)
+``slope_scale``         0.5           a numeric column x: coefficient ~ Normal(0, slope_scale / sd(x)): one sd
+                                      of x changes the rate by a factor e^0.5 = 1.6 at one prior sd
+``contrast_scale``      1.0           a 0/1 column (a category's contrast): coefficient ~ Normal(0, 1)
 ``sd``                  "halfnormal"  family of the prior of each random effect's SD ("halfnormal", "halfcauchy")
-``sd_scale``            1.0           its scale for intercepts and 0/1 columns; sd_scale / sd(x) for numeric
+``sd_scale``            1.0           its scale for intercepts and 0/1 columns (the window model's ``tau``)
+``slope_sd_scale``      0.5           and for a numeric column x: slope_sd_scale / sd(x)
 ``lkj_eta``             2.0           LKJ shape of the correlations of a grouping's effects (1: uniform;
                                       2: mild pull toward 0)
 ``log_alpha_loc``, ...  as in         the count family's dispersion (``spikepool.models.priors``)
@@ -24,7 +25,10 @@ key                     default       meaning
 By name: ``priors={"coef": {"block_trial": 0.1}}`` gives a fixed column Normal(0, 0.1) (or a ``(loc, sd)``
 pair), ``priors={"group_sd": {"neuron": 0.5}}`` a grouping's SD scale (numeric effects divided by sd(x) as
 above); the names are checked against the formula's columns and groupings when the counts are prepared. The
-default's prior predictive rates are checked in ``benchmarks/prior_predictive_glm.py``.
+default's prior predictive rates are checked in ``benchmarks/prior_predictive_glm.py``: on the locust
+adaptation design and a simulated one with three covariates, most of the rates the defaults predict over the
+observed covariates lie in 0.01-500 Hz, 92% and 96% (the wider ``intercept_scale=2``, ``slope_scale=1``,
+``contrast_scale=2``, ``slope_sd_scale=1`` gave 79-84%, with 5% above 3,000 Hz).
 """
 
 from __future__ import annotations
@@ -50,11 +54,12 @@ __all__ = ["GLM_PRIORS", "GLMData", "glm_priors", "prepare_glm"]
 _DISPERSION_KEYS = ("log_alpha_loc", "log_alpha_scale", "tau_alpha_scale", "log_nu_loc", "log_nu_scale", "tau_nu_scale")
 GLM_PRIORS: dict[str, Any] = {
     "intercept_loc": None,
-    "intercept_scale": 2.0,
-    "slope_scale": 1.0,
-    "contrast_scale": 2.0,
+    "intercept_scale": 1.5,
+    "slope_scale": 0.5,
+    "contrast_scale": 1.0,
     "sd": "halfnormal",
     "sd_scale": 1.0,
+    "slope_sd_scale": 0.5,
     "lkj_eta": 2.0,
     **{k: DEFAULT_PRIORS[k] for k in _DISPERSION_KEYS},
     "coef": {},
@@ -151,7 +156,7 @@ def _sd_scales(design: Design, priors: dict) -> tuple[np.ndarray, ...]:
     for g in design.groups:
         numeric = numeric_columns(g.Z)
         sd = g.Z.std(axis=0)
-        scale = np.where(numeric, priors["sd_scale"] / np.where(sd > 0, sd, 1.0), priors["sd_scale"])
+        scale = np.where(numeric, priors["slope_sd_scale"] / np.where(sd > 0, sd, 1.0), priors["sd_scale"])
         key = g.name if g.name in priors["group_sd"] else g.key
         if key in priors["group_sd"]:
             value = priors["group_sd"][key]

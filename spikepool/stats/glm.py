@@ -12,9 +12,12 @@ tightly than the spread of the effects between levels can be (the rule of ``spik
 per effect): each level's effects are estimated by a few Poisson IRLS steps with the fixed part as offset, their
 sampling sds from the Negative Binomial's Fisher information (moment alpha per level), and the between-level
 sd of each effect by its moment estimate (the spread of the estimates less their mean sampling variance). An
-effect is informative at a level when its sampling sd is below half that estimate; a level takes its leading
+effect is informative at a level when its sampling sd is below that estimate; a level takes its leading
 informative effects in the centered form and the rest non-centered given them (sparse levels, or effects that
-hardly vary between levels, where the centered form has a funnel).
+hardly vary between levels, where the centered form has a funnel). Centered levels sample their coefficients
+(the population's plus their own), not their deviations (``HierarchicalGLM._shift``): on the locust recording
+(10 units x 244 trials, ``condition + block_trial + (1 + block_trial | neuron) + (1 | neuron:condition)``)
+that takes NUTS from about 300 leapfrog steps per draw to about 25.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ import numpy as np
 
 from spikepool.stats.cells import CellGroups, CountPairs, count_pairs
 
-#: A level is centered when every effect's sampling sd is below this fraction of the moment estimate of the
+#: An effect is informative at a level when its sampling sd is below this fraction of the moment estimate of the
 #: effect's between-level sd.
-CENTER_FRACTION = 0.5
+CENTER_FRACTION = 1.0
 
 __all__ = ["CENTER_FRACTION", "ObsGroups", "choose_centered_levels", "fixed_start", "group_observations"]
 
