@@ -260,3 +260,53 @@ def test_dispersion_by_a_coordinate():
     assert shared.prepare(counts).unit_dims == ("stim",)
     with pytest.raises(sp.ArgumentError, match="dispersion_by must name a trial or neuron coordinate.*'stim'"):
         sp.HierarchicalGLM("count ~ 1 + (1 | neuron)", dispersion_by="stimm").prepare(counts)
+
+
+def test_splines_and_numpy_functions_are_formulae_s():
+    counts = _counts()
+    d = formula_design(counts, "count ~ bs(x, df=4) + np.cos(np.radians(block_trial * 45)) + (1 | neuron)")
+    assert d.coefs[:5] == ("Intercept", *(f"bs(x, df=4)[{k}]" for k in range(4)))
+    t = d.obs_trial
+    np.testing.assert_allclose(d.X[:, 5], np.cos(np.radians(counts["block_trial"].values[t] * 45)))
+    basis = d.X[:, 1:5]
+    assert np.linalg.matrix_rank(np.column_stack([np.ones(d.n_obs), basis])) == 5  # a B-spline basis, no collinearity
+
+
+@pytest.mark.parametrize(
+    ("likelihood", "dispersion", "by"),
+    [
+        ("poisson", "neuron", None),
+        ("com_poisson", "pooled", None),
+        ("negbin", "shared", "stim"),
+        ("negbin", "pooled", "stim"),
+    ],
+)
+def test_every_family_s_likelihood_is_its_log_pmf_summed(likelihood, dispersion, by):
+    from scipy import stats
+
+    from spikepool.stats.com_poisson import com_logpmf
+
+    counts = _counts(seed=9)
+    model = sp.HierarchicalGLM("count ~ x + stim + (1 | neuron)", likelihood=likelihood, dispersion=dispersion,
+                               dispersion_by=by)  # fmt: skip
+    pm_model = model.build(counts)
+    rng = np.random.default_rng(10)
+    point = {k: v + 0.2 * rng.normal(size=np.shape(v)) for k, v in pm_model.initial_point().items()}
+    logp = pm_model.compile_logp(vars=pm_model.potentials, sum=True, mode="FAST_COMPILE")
+    names = ["b_neuron"] + [n for n in ("alpha", "nu") if n in pm_model.named_vars]
+    graphs = pm_model.replace_rvs_by_values([pm_model[n] for n in names])
+    values = dict(zip(names, pm_model.compile_fn(graphs, inputs=pm_model.value_vars, on_unused_input="ignore",
+                                                 mode="FAST_COMPILE")(point), strict=True))  # fmt: skip
+    data = model.prepare(counts)
+    d = data.design
+    mu = np.exp(d.X @ point["beta"] + values["b_neuron"][d.groups[0].level, 0]) * d.duration
+    if likelihood == "poisson":
+        expected = stats.poisson.logpmf(d.y, mu).sum()
+    else:
+        disp = np.ravel(values["alpha" if likelihood == "negbin" else "nu"])
+        disp = disp[data.unit] if disp.size > 1 else np.full(d.n_obs, disp[0])
+        if likelihood == "negbin":
+            expected = stats.nbinom.logpmf(d.y, disp, disp / (disp + mu)).sum()
+        else:
+            expected = com_logpmf(d.y, mu, disp).sum()
+    assert logp(point) == pytest.approx(expected, rel=1e-8)

@@ -176,3 +176,25 @@ def test_the_window_designs_as_formulas_give_the_window_model_s_rates(formula, o
     reference = window.posterior["rate"].transpose("chain", "draw", ...)
     worst, ok = _mcse_equal(rate, xr.DataArray(reference.values, dims=rate.dims))
     assert ok, f"rates differ by up to {worst:.1f} Monte Carlo errors"
+
+
+def test_plots_and_report_of_a_formula_fit(fitted, tmp_path):
+    counts, _, result = fitted
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = sp.plots.plot_tuning(result, "3", "direction", ci_prob=0.8, x=0.0)
+    grid = ax.lines[0].get_xdata()
+    expected = result.predict(ci_prob=0.8, x=0.0, direction=grid)["mean"].isel(neuron=3).values
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), expected, rtol=1e-12)
+    assert grid.max() == 360.0 and "preferred" in ax.get_title()
+    ax = sp.plots.plot_predicted(result, "x", direction=90.0)
+    assert len(ax.lines) == N_NEURON + 1 and ax.get_yscale() == "log"
+    with pytest.raises(sp.ArgumentError, match="covariate must be a numeric covariate .* got 'speed'"):
+        sp.plots.plot_predicted(result, "speed")
+    with pytest.raises(sp.ArgumentError, match="neuron must be one of the fitted neurons; got 'u99'"):
+        sp.plots.plot_tuning(result, "u99")
+    page = sp.report(result, tmp_path / "glm.html").read_text()
+    for section in ("Shrinkage (coefficients per neuron)", "Predicted rates", "Tuning over direction"):
+        assert section in page
+    assert "x per neuron" in page and page.count("<img") >= 3
