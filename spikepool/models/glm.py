@@ -255,10 +255,10 @@ class HierarchicalGLM(Model):
                 if effect not in coarse.effects:
                     continue
                 index = _parent_levels(g.level, coarse.level, g.n_levels)
-                if index is not None:
-                    column = column + pt.where(
-                        index >= 0, parent[np.maximum(index, 0), coarse.effects.index(effect)], 0.0
-                    )
+                if index is None:
+                    continue
+                value = parent[np.maximum(index, 0), coarse.effects.index(effect)]
+                column = column + (value if (index >= 0).all() else pt.where(index >= 0, value, 0.0))
             columns.append(column)
         return pt.stack(columns, axis=1)
 
