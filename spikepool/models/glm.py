@@ -354,7 +354,7 @@ class HierarchicalGLM(Model):
         centered = data.centered[0] == len(first.effects) if first else np.zeros(0, dtype=bool)
         return GLMResult(
             idata=tree, counts=data.counts, spec=spec, pre_checks=report, post_checks=GLMResult.check(tree),
-            centered=centered, data=data,
+            centered=centered, design=data.design,
         )  # fmt: skip
 
 

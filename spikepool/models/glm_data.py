@@ -47,7 +47,7 @@ from spikepool.counts.schema import validate_counts
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.models.options import resolve_priors
 from spikepool.models.priors import DEFAULT_PRIORS
-from spikepool.stats.glm import ObsGroups, choose_centered_levels, fixed_start, group_observations
+from spikepool.stats.glm import ObsGroups, choose_centered_levels, design_groups, fixed_start
 
 __all__ = ["GLM_PRIORS", "GLMData", "glm_priors", "prepare_glm"]
 
@@ -188,9 +188,7 @@ def prepare_glm(
                 f"({names}); got {unknown[0]!r}.{did_you_mean(unknown[0], names)}"
             )
     unit, unit_dims, unit_coords = dispersion_units(counts, design, dispersion, dispersion_by)
-    obs = group_observations(
-        design.y, unit, design.X, [g.level for g in design.groups], [g.Z for g in design.groups], design.duration
-    )
+    obs = design_groups(design, unit)
     spikes, exposure = float(design.y.sum()), float(design.duration.sum())
     mu_loc = priors["intercept_loc"]
     if mu_loc is None:

@@ -81,7 +81,7 @@ def _cell_params(post: xr.Dataset, cells: Cells, spec: dict) -> tuple[np.ndarray
 
 def _obs_coords(counts: xr.DataArray, cells: Cells) -> dict:
     return {
-        "obs": np.arange(cells.obs_cell.size),
+        "obs": np.arange(cells.obs_neuron.size),
         "obs_neuron": ("obs", counts["neuron"].values[cells.obs_neuron]),
         "obs_trial": ("obs", counts["trial"].values[cells.obs_trial]),
     }
@@ -120,7 +120,9 @@ RECOMPUTED = ("log_likelihood", "observed_data", "constant_data")
 
 def data_groups(counts: xr.DataArray, cells: Cells) -> dict[str, xr.Dataset]:
     """``observed_data`` (``y`` over ``obs``: each valid (neuron, trial) pair's window count) and
-    ``constant_data`` (``duration`` over ``trial``) of ``counts``, as after sampling and after reading a file."""
+    ``constant_data`` (``duration`` over ``trial``) of ``counts``, as after sampling and after reading a file.
+
+    ``cells`` gives the valid pairs as ``obs_neuron`` / ``obs_trial`` (``Cells``, or a formula's ``Design``)."""
     window = counts.sum("time") if "time" in counts.dims else counts
     y_obs = window.values[cells.obs_neuron, cells.obs_trial]
     return {

@@ -9,7 +9,7 @@ design is rebuilt from the counts and the stored formula (``spikepool.counts.des
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
@@ -25,6 +25,7 @@ from spikepool.results.base import Result
 from spikepool.results.fit import (
     MAX_LOGLIK_VALUES,
     RECOMPUTED,
+    data_groups,
     require_counts,
     same_counts,
     with_derived,
@@ -32,7 +33,7 @@ from spikepool.results.fit import (
 )
 from spikepool.results.glm_predict import predict_rates, tuning_table
 from spikepool.stats.families import family_of
-from spikepool.stats.glm import group_observations
+from spikepool.stats.glm import design_groups
 from spikepool.stats.intervals import draw_summary
 
 __all__ = ["GLMResult", "add_glm_groups", "glm_internal"]
@@ -48,26 +49,12 @@ def glm_internal(post: xr.Dataset) -> tuple[str, ...]:
     return tuple(n for n in post.data_vars if n.endswith(("_offset", "_centered")) or n.startswith("chol_"))
 
 
-def _obs_data(counts: xr.DataArray, design: Design) -> dict[str, xr.Dataset]:
-    coords = {
-        "obs": np.arange(design.n_obs),
-        "obs_neuron": ("obs", counts["neuron"].values[design.obs_neuron]),
-        "obs_trial": ("obs", counts["trial"].values[design.obs_trial]),
-    }
-    return {
-        "observed_data": xr.Dataset({"y": ("obs", design.y)}, coords=coords),
-        "constant_data": xr.Dataset(
-            {"duration": ("trial", counts["duration"].values)}, coords={"trial": counts["trial"].values}
-        ),
-    }
-
-
 def add_glm_groups(idata: xr.DataTree, data, spec: dict) -> xr.DataTree:
     """The sampled tree with the derived posterior, observed and constant data, the counts and the ``spec``."""
     groups = {name: idata[name].to_dataset() for name in idata.children if name != "log_likelihood"}
     post = groups["posterior"]
     groups["posterior"] = with_derived(post, glm_internal(post))
-    groups.update(_obs_data(data.counts, data.design))
+    groups.update(data_groups(data.counts, data.design))
     groups["spikepool_counts"] = data.counts.to_dataset(name="counts")
     if "prior" in groups:
         groups["prior"] = groups["prior"].drop_vars(list(glm_internal(groups["prior"])))
@@ -99,17 +86,11 @@ class GLMResult(Result):
     REMEDIES = REMEDIES
 
     counts: xr.DataArray
-    data: object = field(default=None)
     design: Design | None = None
 
     def __post_init__(self) -> None:
-        if self.design is None:
-            self.design = (
-                self.data.design
-                if self.data is not None
-                else formula_design(self.counts, self.spec["formula"], self.spec["correlated"])
-            )
-        self.data = None  # the fit's prepared data are not kept: the design is all the result reads
+        if self.design is None:  # rebuilt from the counts and the stored formula
+            self.design = formula_design(self.counts, self.spec["formula"], self.spec["correlated"])
 
     # ------------------------------------------------------------------ contract
     @classmethod
@@ -163,9 +144,7 @@ class GLMResult(Result):
                 f"valid neuron-trials); got {n_values:,}. Hint: compare fits on a subset of neurons or fewer draws."
             )
         unit, _, _ = dispersion_units(self.counts, design, spec["dispersion"], spec["dispersion_by"])
-        obs = group_observations(
-            design.y, unit, design.X, [g.level for g in design.groups], [g.Z for g in design.groups], design.duration
-        )
+        obs = design_groups(design, unit)
         eta = _group_eta(post, design, obs)  # (sample, group)
         mu = np.exp(eta[:, obs.obs_group] + np.log(design.duration))
         family = family_of(spec["likelihood"])
@@ -196,7 +175,7 @@ class GLMResult(Result):
         groups["posterior"] = with_derived(groups["posterior"], ())
         counts = groups["spikepool_counts"]["counts"]
         design = formula_design(counts, spec["formula"], spec["correlated"])
-        groups.update(_obs_data(counts, design))
+        groups.update(data_groups(counts, design))
         attrs, tree = tree.attrs, xr.DataTree.from_dict(groups)
         tree.attrs = attrs
         dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
@@ -304,10 +283,7 @@ class GLMResult(Result):
         (NaN where unrecorded)."""
         ci_prob = check_ci_prob(ci_prob)
         design = self.design
-        unit = np.zeros(design.n_obs, dtype=np.int64)
-        obs = group_observations(
-            design.y, unit, design.X, [g.level for g in design.groups], [g.Z for g in design.groups], design.duration
-        )
+        obs = design_groups(design, np.zeros(design.n_obs, dtype=np.int64))
         eta = _group_eta(self.posterior, design, obs)
         mean, low, high = draw_summary(np.exp(eta), ci_prob)
         shape = self.counts.shape[:2]

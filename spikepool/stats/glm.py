@@ -26,13 +26,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikepool.counts.design import Design
 from spikepool.stats.cells import CellGroups, CountPairs, count_pairs
 
 #: An effect is informative at a level when its sampling sd is below this fraction of the moment estimate of the
 #: effect's between-level sd.
 CENTER_FRACTION = 1.0
 
-__all__ = ["CENTER_FRACTION", "ObsGroups", "choose_centered_levels", "fixed_start", "group_observations"]
+__all__ = [
+    "CENTER_FRACTION",
+    "ObsGroups",
+    "choose_centered_levels",
+    "design_groups",
+    "fixed_start",
+    "group_observations",
+]
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,13 @@ def group_observations(
         levels=tuple(level[first] for level in levels),
         Z=tuple(z[first] for z in Z),
         obs_group=inverse,
+    )
+
+
+def design_groups(design: Design, unit: np.ndarray) -> ObsGroups:
+    """``group_observations`` of a formula's design, with each observation's dispersion ``unit``."""
+    return group_observations(
+        design.y, unit, design.X, [g.level for g in design.groups], [g.Z for g in design.groups], design.duration
     )
 
 
