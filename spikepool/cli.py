@@ -47,6 +47,7 @@ from spikepool.models.glm import HierarchicalGLM
 from spikepool.models.negbin import DISPERSIONS, LIKELIHOODS, POOLINGS, HierarchicalNegBinom
 from spikepool.models.psth import HierarchicalPSTH
 from spikepool.models.sampling import check_sampler_args
+from spikepool.results.glm_shared import has_shared
 from spikepool.results.load import load_result
 from spikepool.stats.describe import format_summary
 from spikepool.viz.report import report
@@ -91,6 +92,14 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         "--formula",
         help="fit a regression on the counts' coordinates instead, e.g. \"count ~ condition + block_trial + "
         "(1 + block_trial | neuron)\" (HierarchicalGLM: each neuron's coefficients pooled)",
+    )
+    p.add_argument(
+        "--shared",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --formula: K factors shared by the neurons recorded on a trial (or write '(1 | trial)' in the "
+        "formula for one gain shared by all); writes variance_partition.csv",
     )
     p.add_argument(
         "--condition",
@@ -326,6 +335,14 @@ def _fit(args) -> int:
     shrink.to_dataframe().to_csv(out / table_name)
     html_path = report(result, out / "report.html", others=others, baseline=args.baseline, fdr=args.fdr)
     written = [html_path, out / "result.nc", out / table_name]
+    partition = None
+    if args.formula is not None and has_shared(result.design, result.spec):
+        partition = result.variance_partition()
+        frame = partition[["mean", "lower", "upper"]].to_dataframe().unstack("part")
+        frame.columns = [f"{part}_{stat}" for stat, part in frame.columns]
+        frame["fano"], frame["fano_private"] = partition["fano"].values, partition["fano_private"].values
+        frame.to_csv(out / "variance_partition.csv")
+        written.append(out / "variance_partition.csv")
     responsive = None if args.baseline is None else result.responsive(args.baseline, fdr=args.fdr)
     if responsive is not None:
         responsive.to_dataframe().to_csv(out / "responsive.csv")
@@ -338,6 +355,10 @@ def _fit(args) -> int:
         table = table[table["shrinkage"].notna()]  # the neurons' own coefficients (the rest are the population's)
         print(result.summary().round(3).to_string(max_rows=40))
         print()
+        if partition is not None:
+            print("shares of each neuron's count variance (posterior means):")
+            print(partition["mean"].to_pandas().round(3).to_string(max_rows=40))
+            print()
     elif binned:  # one row per neuron [x condition]: the per-bin table is in rates.csv
         rates = shrink[["raw_rate", "rate"]].mean("time").rename(raw_rate="mean_raw_rate", rate="mean_rate")
         table = xr.merge([rates, shrink[["course_shrinkage", "n_trials"]]]).to_dataframe()
@@ -393,7 +414,14 @@ def _check_baseline(args, counts, condition: str | None, binned: bool) -> None:
 def _check_formula_args(args, binned: bool) -> None:
     """Refuse, before anything is read, the options a ``--formula`` fit has no use for."""
     if args.formula is None:
+        if getattr(args, "shared", 0):
+            raise ArgumentError(
+                f"--shared needs --formula (the formula model holds the shared factors); got --shared {args.shared} "
+                'alone. Hint: --formula "count ~ condition + (1 | neuron)" --shared 1.'
+            )
         return
+    if getattr(args, "shared", 0) < 0:
+        raise ArgumentError(f"--shared must be a number of factors (0 or more); got {args.shared}.")
     clashes = (
         (binned, "--bin-size (the formula model fits window counts)"),
         (args.pooling != "partial", f"--pooling {args.pooling} (the formula says what is pooled)"),
@@ -408,7 +436,9 @@ def _check_formula_args(args, binned: bool) -> None:
 
 
 def _formula_model(args, likelihood: str) -> HierarchicalGLM:
-    return HierarchicalGLM(args.formula, likelihood=likelihood, dispersion=args.dispersion)
+    return HierarchicalGLM(
+        args.formula, likelihood=likelihood, dispersion=args.dispersion, shared=getattr(args, "shared", 0)
+    )
 
 
 def _model(args, condition: str | None, likelihood: str, binned: bool):

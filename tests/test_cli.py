@@ -374,6 +374,30 @@ def test_fit_with_a_formula_fits_the_regression(data_dir, tmp_path):
     assert check.returncode == 0 and "slope_no_variation" in check.stdout  # checked, and passed
 
 
+def test_fit_with_shared_factors_writes_the_variance_partition(data_dir, tmp_path):
+    folder = tmp_path / "shared"
+    argv = [
+        "locust20010214",
+        "--window",
+        "10",
+        "11.5",
+        "--formula",
+        "count ~ condition + (1 | neuron)",
+        "--shared",
+        "1",
+    ]
+    out = run("fit", *argv, "--draws", "100", "--tune", "150", "--chains", "1", "--no-compare", "--out", str(folder))
+    assert out.returncode == 0, out.stderr
+    result = sp.load_result(folder / "result.nc")
+    assert result.spec["shared"] == 1 and result.posterior.sizes["factor"] == 1
+    table = pd.read_csv(folder / "variance_partition.csv")
+    assert len(table) == 10 and {"shared_mean", "private_mean", "poisson_mean", "fano_private"} <= set(table.columns)
+    total = table[["poisson_mean", "private_mean", "shared_mean"]].sum(axis=1)
+    np.testing.assert_allclose(total, 1.0)
+    assert "Shared variability" in (folder / "report.html").read_text()
+    assert "shares of each neuron's count variance" in out.stdout
+
+
 @pytest.mark.parametrize(
     ("extra", "match"),
     [
@@ -383,6 +407,7 @@ def test_fit_with_a_formula_fits_the_regression(data_dir, tmp_path):
             "cannot be combined with --bin-size",
         ),
         (["--formula", "count ~ block_trial + (1 | neuron)", "--pooling", "none"], "cannot be combined with --pooling"),
+        (["--shared", "1"], "--shared needs --formula"),
     ],
 )
 def test_a_formula_that_cannot_be_fitted_is_one_line(data_dir, tmp_path, extra, match):

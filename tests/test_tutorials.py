@@ -43,8 +43,8 @@ def _run(path: Path, cwd: Path, env: dict, timeout: float) -> subprocess.Complet
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
-def test_there_are_ten_tutorials():
-    assert [p.name[:2] for p in TUTORIALS] == ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"]
+def test_there_are_eleven_tutorials():
+    assert [p.name[:2] for p in TUTORIALS] == ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11"]
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)

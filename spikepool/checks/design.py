@@ -10,6 +10,14 @@ Each finding names the term, the levels and what to change (``Problem`` codes):
   condition recorded by one neuron each with ``(1 | neuron)``): its SD is not identified (error);
 - ``few_levels``: a grouping with fewer than 3 levels: its SD is set by the prior (warning);
 - ``covariate_scale``: numeric covariates far from 0 or on very different scales (warning, ``scale()``).
+
+Shared variability (a ``(1 | trial)`` gain or ``shared`` factors):
+
+- ``shared_neurons``: a gain shared on a trial is told apart from each neuron's own variability only where at
+  least 2 neurons were recorded on it (error when no trial has 2; warning naming the trials with 1);
+- ``shared_factors``: ``k`` factors need fewer than half as many factors as neurons (error);
+- ``trial_confounded``: the fixed columns that are constant within a trial already hold one value per trial
+  (one trial per condition): the trial gains are not identified (error).
 """
 
 from __future__ import annotations
@@ -56,11 +64,13 @@ def dependent_columns(X: np.ndarray) -> list[tuple[int, list[int]]]:
     return out
 
 
-def check_design(design: Design) -> list[Problem]:
-    """The ``Problem`` list of a formula's design (see the module docstring)."""
+def check_design(design: Design, shared: int = 0, n_neurons: int | None = None) -> list[Problem]:
+    """The ``Problem`` list of a formula's design, with ``shared`` factors over ``n_neurons`` neurons (see the
+    module docstring)."""
     problems = []
     problems += _slopes(design)
-    problems += _rank_problems(design)
+    ranks = _rank_problems(design)
+    problems += ranks
     for g in design.groups:
         if g.n_levels < 3:
             problems.append(
@@ -73,7 +83,69 @@ def check_design(design: Design) -> list[Problem]:
                 )
             )
     problems += _scales(design)
+    if shared or design.group("trial") is not None:
+        confounded = any(p.code == "group_confounded" for p in ranks)
+        problems += _shared_problems(design, shared, n_neurons, confounded)
     return problems
+
+
+def _shared_problems(design: Design, shared: int, n_neurons: int | None, confounded: bool) -> list[Problem]:
+    out = []
+    what = f"{shared} shared factor(s)" if shared else "'(1 | trial)'"
+    n_neurons = int(design.obs_neuron.max()) + 1 if n_neurons is None and design.n_obs else (n_neurons or 0)
+    if shared and shared >= n_neurons / 2:
+        out.append(
+            Problem(
+                "shared_factors",
+                "error",
+                f"shared must be below half the number of neurons ({n_neurons}) for its loadings to be estimated; "
+                f"got {shared}: each factor has a loading per neuron, and with so few neurons per factor the "
+                "shared and private variability cannot be told apart.",
+                f"use shared={max(1, (n_neurons - 1) // 2)} or fewer, or '(1 | trial)' for one gain shared by all.",
+            )
+        )
+    per_trial = np.bincount(design.obs_trial) if design.n_obs else np.zeros(0, dtype=np.int64)
+    trials = np.flatnonzero(per_trial > 0)
+    single = np.flatnonzero(per_trial == 1)
+    if trials.size and (per_trial < 2).all():
+        out.append(
+            Problem(
+                "shared_neurons",
+                "error",
+                f"{what} need(s) at least 2 neurons with valid counts on the same trials; got at most 1 on every "
+                "trial: a shared gain cannot be told from each neuron's own variability.",
+                "fit neurons recorded together (the same session), or drop the shared terms.",
+            )
+        )
+    elif single.size:
+        out.append(
+            Problem(
+                "shared_neurons",
+                "warning",
+                f"{single.size} of {trials.size} trials have one neuron with a valid count: their shared gain is "
+                "set by its prior, and that neuron's count there informs it only through the prior.",
+                "expected where units drop in and out; otherwise check the 'valid' mask.",
+            )
+        )
+    X = design.X
+    if trials.size and not confounded:
+        low = np.full((per_trial.size, X.shape[1]), np.inf)
+        high = np.full((per_trial.size, X.shape[1]), -np.inf)
+        np.minimum.at(low, design.obs_trial, X)
+        np.maximum.at(high, design.obs_trial, X)
+        within = np.all(low[trials] == high[trials], axis=0)  # columns constant within every trial
+        if within.any() and _rank(low[np.ix_(trials, np.flatnonzero(within))]) >= trials.size > 1:
+            out.append(
+                Problem(
+                    "trial_confounded",
+                    "error",
+                    f"{what} must vary within the trial-level terms of formula {design.formula!r}; got fixed "
+                    f"columns that hold a value for each of the {trials.size} trials (e.g. one trial per condition): "
+                    "the trial gains are not identified.",
+                    "record several trials per condition, or drop the shared terms.",
+                )
+            )
+    return out
 
 
 def _slopes(design: Design) -> list[Problem]:

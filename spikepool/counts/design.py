@@ -49,7 +49,7 @@ class GroupDesign:
     key : str
         The name in results (``"neuron"``, ``"neuron_condition"``): variables ``sd_<key>``, ``b_<key>``.
     levels : numpy.ndarray
-        Names of the levels (for ``neuron``: every neuron of the counts, in their order).
+        Names of the levels (for ``neuron`` and ``trial``: every neuron or trial of the counts, in their order).
     level : numpy.ndarray
         int (obs,): each observation's level.
     effects : tuple of str
@@ -287,7 +287,7 @@ def formula_design(counts: xr.DataArray, formula: str, correlated: bool = True) 
         coef_terms += [name] * len(labels)
         spans += [term.kind == "intercept" or (bool(getattr(term, "spans_intercept", False)) and
                   "Intercept" not in common.terms)] * len(labels)  # fmt: skip
-    groups = _group_designs(matrices, counts, obs_neuron, correlated, independent)
+    groups = _group_designs(matrices, counts, obs_neuron, obs_trial, correlated, independent)
     return Design(
         formula=formula,
         X=np.asarray(common).astype(np.float64),
@@ -305,7 +305,9 @@ def formula_design(counts: xr.DataArray, formula: str, correlated: bool = True) 
     )
 
 
-def _group_designs(matrices, counts, obs_neuron, correlated: bool, independent: set[str]) -> tuple[GroupDesign, ...]:
+def _group_designs(
+    matrices, counts, obs_neuron, obs_trial, correlated: bool, independent: set[str]
+) -> tuple[GroupDesign, ...]:
     if matrices.group is None:
         return ()
     blocks: dict[str, list] = {}
@@ -318,6 +320,8 @@ def _group_designs(matrices, counts, obs_neuron, correlated: bool, independent: 
         levels = np.asarray(first.groups, dtype=object).astype(str)
         if factor == "neuron":  # every neuron of the counts, in their order (unrecorded ones from the prior)
             level, levels = obs_neuron, counts["neuron"].values.astype(str)
+        elif factor == "trial":  # every trial, in their order
+            level, levels = obs_trial, counts["trial"].values.astype(str)
         effects, columns = [], []
         for _, term in terms:
             data = np.asarray(term.expr.data, dtype=np.float64)

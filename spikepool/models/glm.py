@@ -35,6 +35,7 @@ from spikepool.models.components import check_family_options
 from spikepool.models.glm_data import GLMData, glm_priors, prepare_glm
 from spikepool.models.likelihoods import com_loglik, window_loglik
 from spikepool.results.glm import GLMResult, add_glm_groups
+from spikepool.results.glm_shared import align_factor_signs
 from spikepool.stats.families import FAMILIES, family_of
 
 __all__ = ["HierarchicalGLM"]
@@ -71,6 +72,14 @@ class HierarchicalGLM(Model):
         SD scale).
     correlated : bool
         Whether the effects of one grouping are correlated (LKJ); ``(a || g)`` blocks are independent anyway.
+    shared : int
+        The number of factors shared by the neurons recorded on a trial (0: none): neuron i's log rate on trial
+        t gains ``sum_j w_ij f_jt`` with ``f_jt ~ Normal(0, 1)`` and loadings ``w_ij ~ Normal(0, sd_loading_j)``
+        pooled across neurons; lower-triangular on the anchor neurons (no rotation left,
+        ``spikepool.models.glm_data.shared_anchors``), each factor's sign fixed per draw after sampling
+        (``spikepool.results.glm_shared.align_factor_signs``). ``(1 | trial)`` in the formula is the one-factor case
+        with every loading equal (a gain shared by all). See ``GLMResult.variance_partition``,
+        ``noise_correlations`` and ``gains``.
     parameterization : {"auto", "centered", "noncentered"}
         Of each grouping's levels; "auto" centres a level whose data pin its effects
         (``spikepool.stats.glm.choose_centered_levels``), the others non-centered.
@@ -105,6 +114,7 @@ class HierarchicalGLM(Model):
         correlated: bool = True,
         parameterization: str = "auto",
         sampler: str = "auto",
+        shared: int = 0,
     ) -> None:
         if not isinstance(formula, str):
             raise ArgumentTypeError(
@@ -123,6 +133,9 @@ class HierarchicalGLM(Model):
         if not isinstance(correlated, bool):
             raise ArgumentTypeError(f"correlated must be True or False; got {correlated!r}.")
         self.correlated = correlated
+        if isinstance(shared, bool) or not isinstance(shared, int | np.integer) or shared < 0:
+            raise ArgumentTypeError(f"shared must be a number of factors (an int >= 0); got {shared!r}.")
+        self.shared = int(shared)
         self.parameterization = check_choice("parameterization", parameterization, PARAMETERIZATIONS)
         self.sampler = check_choice("sampler", sampler, SAMPLERS)
 
@@ -131,6 +144,7 @@ class HierarchicalGLM(Model):
             f"HierarchicalGLM({self.formula!r}, likelihood={self.likelihood!r}, dispersion={self.dispersion!r}"
             + (f", dispersion_by={self.dispersion_by!r}" if self.dispersion_by else "")
             + ("" if self.correlated else ", correlated=False")
+            + (f", shared={self.shared}" if self.shared else "")
             + ")"
         )
 
@@ -146,6 +160,7 @@ class HierarchicalGLM(Model):
             "correlated": self.correlated,
             "parameterization": self.parameterization,
             "sampler": self.sampler,
+            "shared": self.shared,
         }
 
     def prepare(self, counts: xr.DataArray | GLMData) -> GLMData:
@@ -166,12 +181,13 @@ class HierarchicalGLM(Model):
             priors=self.priors,
             correlated=self.correlated,
             parameterization=self.parameterization,
+            shared=self.shared,
         )
 
     def _check(self, data: GLMData) -> CheckReport:
         dispersion = "poisson" if self.likelihood == "poisson" else self.dispersion
         counts_report = check_valid_counts(data.counts, dispersion=dispersion, likelihood=self.likelihood)
-        problems = check_design(data.design)
+        problems = check_design(data.design, shared=data.shared, n_neurons=data.counts.sizes["neuron"])
         return CheckReport(
             f"formula {self.formula!r}: {counts_report.title}",
             [*counts_report.problems, *problems],
@@ -182,6 +198,9 @@ class HierarchicalGLM(Model):
                 "group_confounded",
                 "few_levels",
                 "covariate_scale",
+                "shared_neurons",
+                "shared_factors",
+                "trial_confounded",
             ),  # fmt: skip
             summary=counts_report.summary,
         )
@@ -198,6 +217,10 @@ class HierarchicalGLM(Model):
             coords[g.key] = g.levels
             coords[f"{g.key}_effect"] = list(g.effects)
             coords[f"{g.key}_effect_bis"] = list(g.effects)
+        if data.shared:
+            coords["neuron"] = data.counts["neuron"].values.astype(str)
+            coords["trial"] = data.counts["trial"].values.astype(str)
+            coords["factor"] = [f"f{j + 1}" for j in range(data.shared)]
         with pm.Model(coords=coords) as model:
             beta = pm.Normal("beta", data.beta_loc, data.beta_scale, dims="coef")
             eta = pt.dot(obs.X, beta)
@@ -208,7 +231,11 @@ class HierarchicalGLM(Model):
                 shift = self._shift(pt, data, i, beta, built)
                 built[i] = self._group_effects(pm, pt, g, data.sd_scale[i], data.centered[i], shift)
             for i in range(len(design.groups)):
-                eta = eta + (obs.Z[i] * built[i][obs.levels[i]]).sum(axis=1)
+                for k in range(obs.Z[i].shape[1]):
+                    column = built[i][:, k][obs.levels[i]]
+                    eta = eta + (column if np.all(obs.Z[i][:, k] == 1.0) else obs.Z[i][:, k] * column)
+            if data.shared:
+                eta = eta + self._shared_gain(pm, pt, data)
             log_mu = eta + np.log(obs.groups.duration)
             family = family_of(self.likelihood)
             dispersion = self._dispersion(pm, pt, data) if family.dispersion_names else None
@@ -311,6 +338,25 @@ class HierarchicalGLM(Model):
         stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
         return pm.Deterministic(f"b_{key}", stacked[np.argsort(np.concatenate(order))], dims=dims)
 
+    def _shared_gain(self, pm, pt, data: GLMData):
+        """(group,): each likelihood group's shared log gain ``sum_j w_ij f_jt`` (``loading``, ``factor``)."""
+        k, n = data.shared, data.counts.sizes["neuron"]
+        free = np.ones((n, k), dtype=bool)
+        for j, a in enumerate(data.anchors):
+            free[a, j:] = False  # anchor j: 0 on the later factors (no rotation left), its sign fixed after sampling
+        n_free = int(free.sum())
+        index = np.full((n, k), n_free + k)  # the 0 slot
+        index[free] = np.arange(n_free)
+        for j, a in enumerate(data.anchors):
+            index[a, j] = n_free + j
+        sd = pm.HalfNormal("sd_loading", self.priors["loading_scale"], dims="factor")
+        u = pm.Normal("loading_offset", 0.0, 1.0, shape=n_free + k)
+        u = pt.concatenate([u, pt.zeros(1)])[index]
+        loading = pm.Deterministic("loading", u * sd, dims=("neuron", "factor"))
+        factor = pm.Normal("factor_score", 0.0, 1.0, dims=("trial", "factor"))
+        neuron, trial = data.obs.by
+        return sum(loading[:, j][neuron] * factor[:, j][trial] for j in range(k))
+
     def _dispersion(self, pm, pt, data: GLMData):
         """alpha (or nu) flattened over the dispersion units (a vector), or a scalar when there is one."""
         p = self.priors
@@ -345,10 +391,17 @@ class HierarchicalGLM(Model):
 
     def _fit_spec(self, data: GLMData, report: CheckReport) -> tuple[dict, CheckReport]:
         spec = self.spec()
+        if data.shared:
+            spec["anchors"] = [str(v) for v in data.counts["neuron"].values[data.anchors]]
         spec["centered"] = {g.key: [int(v) for v in c] for g, c in zip(data.design.groups, data.centered, strict=True)}
         return spec, report
 
     def _result(self, tree, data: GLMData, model, spec: dict, report: CheckReport, random_seed) -> GLMResult:
+        if data.shared:
+            groups = {name: tree[name].to_dataset() for name in tree.children}
+            groups["posterior"] = align_factor_signs(groups["posterior"], data.anchors)
+            attrs, tree = tree.attrs, xr.DataTree.from_dict(groups)
+            tree.attrs = attrs
         tree = add_glm_groups(tree, data, spec)
         first = data.design.groups[0] if data.design.groups else None
         centered = data.centered[0] == len(first.effects) if first else np.zeros(0, dtype=bool)

@@ -18,6 +18,8 @@ key                     default       meaning
 ``slope_sd_scale``      0.5           and for a numeric column x: slope_sd_scale / sd(x)
 ``lkj_eta``             2.0           LKJ shape of the correlations of a grouping's effects (1: uniform;
                                       2: mild pull toward 0)
+``loading_scale``       0.5           shared factors: each factor's loading sd across neurons ~
+                                      HalfNormal(loading_scale) (a neuron's log gain sd is its loading)
 ``log_alpha_loc``, ...  as in         the count family's dispersion (``spikepool.models.priors``)
                         ``priors``
 ======================  ============  ===========================================================================
@@ -34,7 +36,7 @@ observed covariates lie in 0.01-500 Hz, 92% and 96% (the wider ``intercept_scale
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,7 +51,7 @@ from spikepool.models.options import resolve_priors
 from spikepool.models.priors import DEFAULT_PRIORS
 from spikepool.stats.glm import ObsGroups, choose_centered_levels, design_groups, fixed_start
 
-__all__ = ["GLM_PRIORS", "GLMData", "glm_priors", "prepare_glm"]
+__all__ = ["GLM_PRIORS", "GLMData", "glm_priors", "prepare_glm", "shared_anchors"]
 
 _DISPERSION_KEYS = ("log_alpha_loc", "log_alpha_scale", "tau_alpha_scale", "log_nu_loc", "log_nu_scale", "tau_nu_scale")
 GLM_PRIORS: dict[str, Any] = {
@@ -61,6 +63,7 @@ GLM_PRIORS: dict[str, Any] = {
     "sd_scale": 1.0,
     "slope_sd_scale": 0.5,
     "lkj_eta": 2.0,
+    "loading_scale": 0.5,
     **{k: DEFAULT_PRIORS[k] for k in _DISPERSION_KEYS},
     "coef": {},
     "group_sd": {},
@@ -114,6 +117,10 @@ class GLMData:
         Per grouping, (effect,): the scale of each effect's SD prior.
     beta_start : numpy.ndarray
         (coef,): pooled Poisson estimates (starting values).
+    shared : int
+        The number of shared factors (0: none).
+    anchors : numpy.ndarray
+        int (shared,): the neurons whose loadings identify the factors (``shared_anchors``).
     """
 
     counts: xr.DataArray
@@ -127,6 +134,8 @@ class GLMData:
     beta_scale: np.ndarray
     sd_scale: tuple[np.ndarray, ...]
     beta_start: np.ndarray
+    shared: int = 0
+    anchors: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _fixed_priors(design: Design, priors: dict, mu_loc: float) -> tuple[np.ndarray, np.ndarray]:
@@ -176,6 +185,7 @@ def prepare_glm(
     priors: dict,
     correlated: bool,
     parameterization: str,
+    shared: int = 0,
 ) -> GLMData:
     """Validate ``counts`` once and derive the design, dispersion units, likelihood groups and priors."""
     counts = validate_counts(counts)
@@ -188,7 +198,7 @@ def prepare_glm(
                 f"({names}); got {unknown[0]!r}.{did_you_mean(unknown[0], names)}"
             )
     unit, unit_dims, unit_coords = dispersion_units(counts, design, dispersion, dispersion_by)
-    obs = design_groups(design, unit)
+    obs = design_groups(design, unit, shared)
     spikes, exposure = float(design.y.sum()), float(design.duration.sum())
     mu_loc = priors["intercept_loc"]
     if mu_loc is None:
@@ -216,4 +226,21 @@ def prepare_glm(
         beta_scale=beta_scale,
         sd_scale=_sd_scales(design, priors),
         beta_start=beta_start,
+        shared=shared,
+        anchors=shared_anchors(design, counts.sizes["neuron"], shared),
     )
+
+
+def shared_anchors(design: Design, n_neurons: int, shared: int) -> np.ndarray:
+    """int (shared,): the neurons that identify ``shared`` factors, the most spikes first.
+
+    Anchor j loads on factors 1..j only (a lower-triangular loading matrix in the anchors' order): this fixes the
+    rotation among factors, which otherwise leaves the likelihood unchanged; each factor's sign is then fixed
+    per draw so that its anchor's loading is positive (``spikepool.results.glm_shared.align_factor_signs``;
+    constraining that loading to be positive while sampling leaves a mode where it sits at 0 and every other
+    loading has the wrong sign). The neurons with the most spikes have the best determined loadings.
+    """
+    if shared == 0:
+        return np.zeros(0, dtype=np.int64)
+    spikes = np.bincount(design.obs_neuron, weights=design.y, minlength=n_neurons)
+    return np.argsort(-spikes, kind="stable")[:shared].astype(np.int64)

@@ -98,7 +98,10 @@ def grouped_loglik(family: Family, sums: GroupSums, log_mu, alpha=None):
         )
     alpha = None if alpha is None else pt.as_tensor_variable(alpha)
     group_alpha = alpha[:, None, None] if alpha is not None and alpha.ndim == 1 else alpha
-    return _mean_only_loglik(family, sums.total, sums.n, log_mu, sums.pairs, alpha, group_alpha)
+    per_unit = (
+        sums.n.reshape(sums.n.shape[0], -1).sum(axis=1) if alpha is not None and alpha.ndim == 1 else sums.n.sum()
+    )
+    return _mean_only_loglik(family, sums.total, sums.n, log_mu, sums.pairs, alpha, group_alpha, per_unit)
 
 
 def window_loglik(family: Family, groups: CellGroups, pairs: CountPairs, log_mu, alpha=None):
@@ -130,19 +133,31 @@ def window_loglik(family: Family, groups: CellGroups, pairs: CountPairs, log_mu,
             f"family must be one of {GROUPED} for window_loglik; got {family.name!r}. Hint: family_logp per cell."
         )
     alpha = None if alpha is None else pt.as_tensor_variable(alpha)
-    group_alpha = alpha[groups.neuron] if alpha is not None and alpha.ndim == 1 else alpha
-    return _mean_only_loglik(family, groups.total, groups.n, log_mu, pairs, alpha, group_alpha)
+    per_unit = np.sum(groups.n)
+    if alpha is not None and alpha.ndim == 1:
+        group_alpha = alpha[groups.neuron]
+        per_unit = np.bincount(groups.neuron, weights=groups.n) if groups.neuron.size else np.zeros(0)
+    else:
+        group_alpha = alpha
+    return _mean_only_loglik(family, groups.total, groups.n, log_mu, pairs, alpha, group_alpha, per_unit)
 
 
-def _mean_only_loglik(family: Family, total, n, log_mu, pairs: CountPairs, alpha, group_alpha):
-    """``sum over groups`` of the Poisson / NB log-likelihood from (total, n) and the neuron's count pairs."""
+def _mean_only_loglik(family: Family, total, n, log_mu, pairs: CountPairs, alpha, group_alpha, per_unit):
+    """``sum over groups`` of the Poisson / NB log-likelihood from (total, n) and the neuron's count pairs.
+
+    The NB's mean part is ``Y log mu - (Y + N alpha) log(mu + alpha) + N alpha log alpha`` per group, its last
+    term summed per dispersion unit (``per_unit``: N summed over each unit's groups, or over all for a shared
+    alpha): one exp and one log per group, which is most of the gradient's cost when every trial is a group.
+    """
     import pytensor.tensor as pt
 
     mu = pt.exp(log_mu)
     if family.name == "poisson":
         return pt.sum(total * log_mu - n * mu) - pairs.log_factorial
     a = group_alpha
-    grouped = pt.sum(total * (log_mu - pt.log(mu + a)) - n * a * pt.log1p(mu / a))
+    per_unit = np.asarray(per_unit, dtype=float)
+    own = alpha if per_unit.ndim == 0 else alpha[: per_unit.size]
+    grouped = pt.sum(total * log_mu - (total + n * a) * pt.log(mu + a)) + pt.sum(per_unit * own * pt.log(own))
     n_neuron = int(pairs.neuron.max()) + 1 if pairs.neuron.size else 0
     if tails_cheaper(pairs, n_neuron):
         # sum_{k<y} log(alpha + k) = lgamma(y + alpha) - lgamma(alpha): a log per tail entry, not two lgamma per pair

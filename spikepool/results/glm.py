@@ -17,7 +17,7 @@ import xarray as xr
 from spikepool._validate import check_ci_prob, did_you_mean
 from spikepool.checks.counts import check_counts
 from spikepool.checks.design import check_design
-from spikepool.checks.problems import CheckReport
+from spikepool.checks.problems import CheckReport, Problem
 from spikepool.checks.sampling import check_sampling
 from spikepool.counts.design import Design, dispersion_units, formula_design
 from spikepool.exceptions import ArgumentError
@@ -32,6 +32,15 @@ from spikepool.results.fit import (
     write_counts_result,
 )
 from spikepool.results.glm_predict import predict_rates, tuning_table
+from spikepool.results.glm_shared import (
+    draw_chunks,
+    draw_index,
+    has_shared,
+    raw_noise_correlations,
+    summarize,
+    trial_groupings,
+    variance_parts,
+)
 from spikepool.stats.families import family_of
 from spikepool.stats.glm import design_groups
 from spikepool.stats.intervals import draw_summary
@@ -63,10 +72,34 @@ def add_glm_groups(idata: xr.DataTree, data, spec: dict) -> xr.DataTree:
     return tree
 
 
+def sign_switches(post: xr.Dataset) -> Problem | None:
+    """A ``factor_sign`` error when a shared factor's loadings point opposite ways in two chains (each chain's
+    mean loadings correlate negatively): the anchor's positive loading did not fix the factor's sign."""
+    if "loading" not in post or post.sizes["chain"] < 2:
+        return None
+    means = post["loading"].mean("draw").transpose("chain", "neuron", "factor").values
+    flipped = []
+    for j, name in enumerate(post["factor"].values):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.corrcoef(means[:, :, j])
+        if np.nanmin(r) < 0:
+            flipped.append(str(name))
+    if not flipped:
+        return None
+    return Problem(
+        "factor_sign",
+        "error",
+        f"the loadings of shared factor(s) {flipped} must agree between chains; got chains whose mean loadings are "
+        "of opposite sign: the factor is not identified by its anchor neuron.",
+        "use fewer factors (shared=k), or more draws; the anchor is the neuron with the most spikes.",
+        parameters=tuple(f"loading[factor={f}]" for f in flipped),
+    )
+
+
 def _diagnosed(post) -> list[str]:
     names = ["beta"]
     names += [n for n in post.data_vars if n.startswith(("sd_", "b_"))]
-    names += [n for n in ("alpha", "nu", "mu_a", "tau_a", "mu_nu", "tau_nu") if n in post.data_vars]
+    names += [n for n in ("alpha", "nu", "mu_a", "tau_a", "mu_nu", "tau_nu", "loading") if n in post.data_vars]
     return names
 
 
@@ -99,7 +132,12 @@ class GLMResult(Result):
         post = tree["posterior"]
         names = _diagnosed(post)
         scales = tuple(n for n in post.data_vars if n.startswith("sd_")) + ("tau_a", "tau_nu")
-        return check_sampling(tree, var_names=names, scale_params=scales, remedies=cls.REMEDIES)
+        report = check_sampling(tree, var_names=names, scale_params=scales, remedies=cls.REMEDIES)
+        switched = sign_switches(post)
+        if switched:
+            report = CheckReport(report.title, [*report.problems, switched], checked=(*report.checked, "factor_sign"),
+                                 summary=report.summary)  # fmt: skip
+        return report
 
     @property
     def name(self) -> str:
@@ -144,7 +182,7 @@ class GLMResult(Result):
                 f"valid neuron-trials); got {n_values:,}. Hint: compare fits on a subset of neurons or fewer draws."
             )
         unit, _, _ = dispersion_units(self.counts, design, spec["dispersion"], spec["dispersion_by"])
-        obs = design_groups(design, unit)
+        obs = design_groups(design, unit, spec.get("shared", 0))
         eta = _group_eta(post, design, obs)  # (sample, group)
         mu = np.exp(eta[:, obs.obs_group] + np.log(design.duration))
         family = family_of(spec["likelihood"])
@@ -180,8 +218,8 @@ class GLMResult(Result):
         tree.attrs = attrs
         dispersion = "poisson" if spec["likelihood"] == "poisson" else spec["dispersion"]
         report = check_counts(counts, dispersion=dispersion)
-        pre = CheckReport(report.title, [*report.problems, *check_design(design)], checked=report.checked,
-                          summary=report.summary)  # fmt: skip
+        problems = [*report.problems, *check_design(design, spec.get("shared", 0), counts.sizes["neuron"])]
+        pre = CheckReport(report.title, problems, checked=report.checked, summary=report.summary)
         return cls(idata=tree, counts=counts, spec=spec, pre_checks=pre, post_checks=cls.check(tree),
                    centered=centered, design=design)  # fmt: skip
 
@@ -200,7 +238,9 @@ class GLMResult(Result):
         -------
         xarray.Dataset
             (<group>, coef): ``mean``, ``lower``, ``upper`` of ``beta + b`` (the fixed effect where the grouping
-            has no such effect), ``population`` (the posterior mean of ``beta``), ``deviation`` (of ``b``), and
+            has no such effect; a level's intercept shifts every level mean of a categorical term coded without
+            an intercept, ``0 + condition``), ``population`` (the posterior mean of ``beta``), ``deviation``
+            (of ``b``), and
             ``shrinkage`` = posterior var(beta + b) / E[sd**2], clipped to [0, 1]: near 0 where a level's data pin
             its coefficient, 1 where it is the population's (in the Normal-Normal model the posterior variance of
             theta_j is B_j tau**2, so this is ``B = sigma**2 / (sigma**2 + tau**2)``); NaN for columns without a
@@ -224,7 +264,12 @@ class GLMResult(Result):
         deviation = np.zeros((beta.shape[0], g.n_levels, len(coefs)))
         for k, effect in enumerate(g.effects):
             if effect in coefs:
-                j = coefs.index(effect)
+                columns = [coefs.index(effect)]
+            elif effect == "Intercept":  # a categorical term coded without one: the deviation shifts each level mean
+                columns = list(np.flatnonzero(self.design.intercept_like))
+            else:
+                columns = []
+            for j in columns:
                 total[:, :, j] += b[:, :, k]
                 deviation[:, :, j] = b[:, :, k]
                 shrink[:, j] = np.clip(total[:, :, j].var(axis=0) / sd2[k], 0.0, 1.0)
@@ -283,7 +328,7 @@ class GLMResult(Result):
         (NaN where unrecorded)."""
         ci_prob = check_ci_prob(ci_prob)
         design = self.design
-        obs = design_groups(design, np.zeros(design.n_obs, dtype=np.int64))
+        obs = design_groups(design, np.zeros(design.n_obs, dtype=np.int64), self.spec.get("shared", 0))
         eta = _group_eta(self.posterior, design, obs)
         mean, low, high = draw_summary(np.exp(eta), ci_prob)
         shape = self.counts.shape[:2]
@@ -299,6 +344,189 @@ class GLMResult(Result):
         """The neurons' coefficients and their shrinkage (``coefficients("neuron")``)."""
         return self.coefficients("neuron", ci_prob)
 
+    # ------------------------------------------------------------------ shared variability
+    def _require_shared(self, what: str) -> None:
+        if not has_shared(self.design, self.spec):
+            raise ArgumentError(
+                f"{what} needs a fit with shared variability ('(1 | trial)' in the formula, or shared=k); got "
+                f"{self.spec['formula']!r} with shared={self.spec.get('shared', 0)}. Hint: "
+                f"sp.HierarchicalGLM({self.spec['formula']!r} + ' + (1 | trial)') or shared=1."
+            )
+
+    def variance_partition(self, by: str | None = None, ci_prob: float = 0.94, max_draws: int | None = 1000):
+        """The shares of each neuron's count variance that are Poisson, private and shared, with intervals.
+
+        Per draw and valid trial the law of total variance splits a count's variance into Poisson (its mean),
+        private (the count family's dispersion) and shared (the trial gains and factors) parts
+        (``spikepool.results.glm_shared``); each part is summed over the neuron's valid trials (of each level
+        of ``by``) and divided by their total.
+
+        Parameters
+        ----------
+        by : str, optional
+            A trial coordinate (e.g. ``"condition"``): shares per neuron and level of it.
+        ci_prob : float
+            Probability of the equal-tailed intervals.
+        max_draws : int, optional
+            Evenly spaced posterior draws used (None: all).
+
+        Returns
+        -------
+        xarray.Dataset
+            (neuron[, by], part) with part in ("poisson", "private", "shared"): ``mean``, ``lower``, ``upper``
+            of the share; (neuron[, by]): ``fano`` (posterior mean variance / mean of the counts) and
+            ``fano_private`` (the Fano factor without the shared part, what a model without it would fit).
+        """
+        ci_prob = check_ci_prob(ci_prob)
+        self._require_shared("variance_partition")
+        design, counts = self.design, self.counts
+        n_neurons = counts.sizes["neuron"]
+        index = draw_index(self.posterior, max_draws)
+        unit = dispersion_units(counts, design, self.spec["dispersion"], self.spec["dispersion_by"])[0]
+        if by is None:
+            cell, levels = design.obs_neuron, None
+        else:
+            if by not in counts.coords or counts[by].dims != ("trial",):
+                names = [str(c) for c, v in counts.coords.items() if v.dims == ("trial",)]
+                raise ArgumentError(f"by must be a trial coordinate of the counts ({names}); got {by!r}."
+                                    f"{did_you_mean(str(by), names)}")  # fmt: skip
+            levels, code = np.unique(counts[by].values.astype(str), return_inverse=True)
+            cell = design.obs_neuron * levels.size + code[design.obs_trial]
+        n_cells = n_neurons * (1 if levels is None else levels.size)
+        sums = np.zeros((3, index.size, n_cells))  # (part, draw, cell): the variances summed over the cell's trials
+        means = np.zeros((index.size, n_cells))
+        done = 0
+        for chunk in draw_chunks(index, design.n_obs):
+            m, poisson, private, shared, _ = variance_parts(self.posterior, design, self.spec, unit, n_neurons, chunk)
+            rows = slice(done, done + chunk.size)
+            for k, part in enumerate((poisson, private, shared)):
+                sums[k, rows] = _cell_sums(part, cell, n_cells)
+            means[rows] = _cell_sums(m, cell, n_cells)
+            done += chunk.size
+        total = sums.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.moveaxis(sums / total, 0, -1)  # (draw, cell, part)
+            fano = (total / means).mean(axis=0)
+            fano_private = ((sums[0] + sums[1]) / means).mean(axis=0)
+        mean, low, high = summarize(share, ci_prob)
+        shape = (n_neurons,) if levels is None else (n_neurons, levels.size)
+        dims = ("neuron",) if levels is None else ("neuron", by)
+        coords = {"neuron": counts["neuron"].values, "part": ["poisson", "private", "shared"]}
+        if levels is not None:
+            coords[by] = levels
+        return xr.Dataset(
+            {
+                "mean": ((*dims, "part"), mean.reshape(*shape, 3)),
+                "lower": ((*dims, "part"), low.reshape(*shape, 3)),
+                "upper": ((*dims, "part"), high.reshape(*shape, 3)),
+                "fano": (dims, fano.reshape(shape)),
+                "fano_private": (dims, fano_private.reshape(shape)),
+            },
+            coords=coords,
+            attrs={"ci_prob": ci_prob, "interval": "equal-tailed", "draws": int(index.size),
+                   "scale": "share of each count's variance"},
+        )  # fmt: skip
+
+    def noise_correlations(
+        self, ci_prob: float = 0.94, max_draws: int | None = 500, n_boot: int = 1000, seed: int = 0
+    ) -> xr.Dataset:
+        """Model-implied correlations of the neurons' counts at fixed covariates, beside the raw r_sc.
+
+        The model's: ``(exp(c_il) - 1) m_i m_l / sqrt(V_i V_l)`` per draw and trial (``c``: the covariance of
+        the shared log gains; ``m``, ``V``: each count's mean and variance), averaged over the trials both
+        neurons have. The raw r_sc: the Pearson correlation of the counts z-scored within condition (the counts'
+        ``condition`` coordinate; all trials as one where there is none) over their common trials, with a
+        bootstrap interval over trials.
+
+        Returns
+        -------
+        xarray.Dataset
+            (neuron, neuron_other): ``mean``, ``lower``, ``upper`` (model), ``raw``, ``raw_lower``,
+            ``raw_upper``, ``n_trials`` (common valid trials); NaN on the diagonal.
+        """
+        ci_prob = check_ci_prob(ci_prob)
+        self._require_shared("noise_correlations")
+        design, counts = self.design, self.counts
+        n_neurons, n_trials = counts.sizes["neuron"], counts.sizes["trial"]
+        index = draw_index(self.posterior, max_draws)
+        unit = dispersion_units(counts, design, self.spec["dispersion"], self.spec["dispersion_by"])[0]
+        valid = np.zeros((n_neurons, n_trials))
+        valid[design.obs_neuron, design.obs_trial] = 1.0
+        common = valid @ valid.T
+        model = np.empty((index.size, n_neurons, n_neurons))
+        R = np.zeros((n_neurons, n_trials))
+        done = 0
+        for chunk in draw_chunks(index, design.n_obs):
+            m, poisson, private, shared, cov = variance_parts(self.posterior, design, self.spec, unit, n_neurons, chunk)
+            r = m / np.sqrt(poisson + private + shared)  # (draw, obs)
+            for s in range(chunk.size):
+                R[design.obs_neuron, design.obs_trial] = r[s]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    model[done + s] = np.expm1(cov[s]) * (R @ R.T) / common
+            done += chunk.size
+        diagonal = np.eye(n_neurons, dtype=bool)
+        model[:, (common < 1) | diagonal] = np.nan
+        mean, low, high = summarize(model, ci_prob)
+        window = counts.sum("time") if "time" in counts.dims else counts
+        condition = counts["condition"].values.astype(str) if "condition" in counts.coords else np.zeros(n_trials)
+        raw, raw_low, raw_high, _ = raw_noise_correlations(
+            np.asarray(window.values), valid.astype(bool), condition, ci_prob, n_boot, seed
+        )
+        for a in (raw, raw_low, raw_high):
+            a[diagonal] = np.nan
+        names = counts["neuron"].values
+        dims = ("neuron", "neuron_other")
+        return xr.Dataset(
+            {"mean": (dims, mean), "lower": (dims, low), "upper": (dims, high), "raw": (dims, raw),
+             "raw_lower": (dims, raw_low), "raw_upper": (dims, raw_high), "n_trials": (dims, common.astype(int))},
+            coords={"neuron": names, "neuron_other": names},
+            attrs={"ci_prob": ci_prob, "interval": "equal-tailed", "draws": int(index.size), "n_boot": n_boot},
+        )  # fmt: skip
+
+    def gains(self, ci_prob: float = 0.94) -> xr.Dataset:
+        """The shared state of each trial: the ``(1 | trial)`` log gain and each factor's score, with intervals.
+
+        Returns
+        -------
+        xarray.Dataset
+            (trial, term): ``mean``, ``lower``, ``upper``, with term ``"trial"`` (the log gain shared by every
+            neuron: exp of it multiplies their rates) and ``"f1"``, ... (factor scores: neuron i's log gain is
+            its ``loading`` times the score); the counts' trial coordinates (``condition``, times) kept.
+        """
+        ci_prob = check_ci_prob(ci_prob)
+        self._require_shared("gains")
+        post = self.posterior
+        draws, terms = [], []
+        for i in trial_groupings(self.design):
+            g = self.design.groups[i]
+            b = post[f"b_{g.key}"].transpose("chain", "draw", g.key, f"{g.key}_effect").values
+            b = b.reshape(-1, *b.shape[2:])
+            for k, effect in enumerate(g.effects):
+                draws.append(b[:, :, k])
+                terms.append("trial" if effect == "Intercept" else f"trial:{effect}")
+        if "factor_score" in post:
+            f = post["factor_score"].transpose("chain", "draw", "trial", "factor").values
+            f = f.reshape(-1, *f.shape[2:])
+            for j, name in enumerate(post["factor"].values):
+                draws.append(f[:, :, j])
+                terms.append(str(name))
+        mean, low, high = draw_summary(np.stack(draws, axis=-1), ci_prob)
+        trial_coords = {n: c.variable for n, c in self.counts.coords.items() if c.dims == ("trial",)}
+        dims = ("trial", "term")
+        return xr.Dataset(
+            {"mean": (dims, mean), "lower": (dims, low), "upper": (dims, high)},
+            coords={**trial_coords, "term": terms},
+            attrs={"ci_prob": ci_prob, "interval": "equal-tailed", "scale": "log gain (trial), factor score"},
+        )
+
+
+def _cell_sums(values: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """(draw, cell): ``values`` (draw, obs) summed over the observations of each cell."""
+    from scipy.sparse import csr_matrix
+
+    onehot = csr_matrix((np.ones(cell.size), (np.arange(cell.size), cell)), shape=(cell.size, n_cells))
+    return np.asarray((onehot.T @ values.T).T)
+
 
 def _group_eta(post: xr.Dataset, design: Design, obs) -> np.ndarray:
     """Log rates (sample, group) of the likelihood's groups of observations."""
@@ -311,4 +539,12 @@ def _group_eta(post: xr.Dataset, design: Design, obs) -> np.ndarray:
         step = max(1, 20_000_000 // max(1, obs.n_groups * b.shape[-1]))  # draws per chunk: bounded memory
         for s in range(0, beta.shape[0], step):
             eta[s : s + step] += np.einsum("sgk,gk->sg", b[s : s + step][:, obs.levels[i], :], obs.Z[i])
+    if "loading" in post:  # shared factors: sum_j w_ij f_jt of each group's (neuron, trial)
+        neuron, trial = obs.by
+        w = post["loading"].transpose("chain", "draw", "neuron", "factor").values
+        f = post["factor_score"].transpose("chain", "draw", "trial", "factor").values
+        w, f = w.reshape(beta.shape[0], *w.shape[2:]), f.reshape(beta.shape[0], *f.shape[2:])
+        step = max(1, 20_000_000 // max(1, obs.n_groups * w.shape[-1]))
+        for s in range(0, beta.shape[0], step):
+            eta[s : s + step] += np.einsum("sgk,sgk->sg", w[s : s + step][:, neuron], f[s : s + step][:, trial])
     return eta

@@ -61,6 +61,8 @@ class ObsGroups:
         Per grouping, (group, effect): each group's design row.
     obs_group : numpy.ndarray
         int (obs,): the group of each observation.
+    by : tuple of numpy.ndarray
+        The extra keys the observations were grouped by too (e.g. neuron and trial for shared factors), per group.
     """
 
     groups: CellGroups
@@ -69,6 +71,7 @@ class ObsGroups:
     levels: tuple[np.ndarray, ...]
     Z: tuple[np.ndarray, ...]
     obs_group: np.ndarray
+    by: tuple[np.ndarray, ...] = ()
 
     @property
     def n_groups(self) -> int:
@@ -82,14 +85,17 @@ def group_observations(
     levels: list[np.ndarray],
     Z: list[np.ndarray],
     duration: np.ndarray,
+    by: tuple[np.ndarray, ...] = (),
 ) -> ObsGroups:
     """``ObsGroups`` of observations with counts ``y``, dispersion ``unit``, fixed rows ``X``, each grouping's
-    ``levels`` and rows ``Z``, and exposures ``duration`` (all over the same observations)."""
+    ``levels`` and rows ``Z``, exposures ``duration`` and any further int keys ``by`` (all over the same
+    observations)."""
     from scipy.special import gammaln
 
     parts = [unit[:, None].astype(np.float64), X]
     for level, z in zip(levels, Z, strict=True):
         parts += [level[:, None].astype(np.float64), z]
+    parts += [key[:, None].astype(np.float64) for key in by]
     parts.append(duration[:, None])
     keys = np.concatenate(parts, axis=1)
     unique, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
@@ -111,14 +117,16 @@ def group_observations(
         levels=tuple(level[first] for level in levels),
         Z=tuple(z[first] for z in Z),
         obs_group=inverse,
+        by=tuple(np.asarray(key)[first].astype(np.int64) for key in by),
     )
 
 
-def design_groups(design: Design, unit: np.ndarray) -> ObsGroups:
-    """``group_observations`` of a formula's design, with each observation's dispersion ``unit``."""
-    return group_observations(
-        design.y, unit, design.X, [g.level for g in design.groups], [g.Z for g in design.groups], design.duration
-    )
+def design_groups(design: Design, unit: np.ndarray, shared: int = 0) -> ObsGroups:
+    """``group_observations`` of a formula's design, with each observation's dispersion ``unit``; with ``shared``
+    factors the groups are (neuron, trial) pairs too (``by``: their neuron and trial)."""
+    by = (design.obs_neuron, design.obs_trial) if shared else ()
+    levels, Z = [g.level for g in design.groups], [g.Z for g in design.groups]
+    return group_observations(design.y, unit, design.X, levels, Z, design.duration, by=by)
 
 
 def _poisson_irls(X: np.ndarray, y: np.ndarray, offset: np.ndarray, ridge: float, steps: int = 25) -> np.ndarray:

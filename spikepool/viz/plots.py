@@ -19,6 +19,7 @@ from spikepool.results.contrasts import MIN_RATIO
 from spikepool.stats.binned import bin_width
 from spikepool.viz._common import COUNT_HINT, MAX_ROWS, _axes, _cells, _provided
 from spikepool.viz.glm_plots import plot_coefficients, plot_predicted, plot_tuning
+from spikepool.viz.shared_plots import plot_gains, plot_noise_correlations, plot_variance_partition
 from spikepool.viz.time_plots import plot_fano_time, plot_psth_fit, plot_rate_map
 from spikepool.viz.variability_plots import plot_fano, plot_ppc_counts, plot_ppc_fano
 
@@ -27,6 +28,9 @@ __all__ = [
     "plot_coefficients",
     "plot_predicted",
     "plot_tuning",
+    "plot_gains",
+    "plot_noise_correlations",
+    "plot_variance_partition",
     "plot_fano",
     "plot_fano_time",
     "plot_psth_fit",

@@ -7,9 +7,11 @@ import html
 
 import numpy as np
 
-from spikepool.viz._html import _figure, _table
+from spikepool.results.glm_shared import has_shared
+from spikepool.viz._html import _figure, _png, _table
 from spikepool.viz.glm_plots import plot_coefficients, plot_predicted, plot_tuning
 from spikepool.viz.report_psth import family_maths
+from spikepool.viz.shared_plots import plot_gains, plot_noise_correlations, plot_variance_partition
 
 __all__ = ["MAX_PANELS", "glm_headline", "glm_maths", "glm_sections"]
 
@@ -63,7 +65,8 @@ def glm_sections(result, ci_prob: float) -> list[tuple[str, str, str]]:
     )
     if result.design.group("neuron") is not None:
         n = result.counts.sizes["neuron"]
-        for coef in _slopes(result) or ["Intercept"]:
+        first = "Intercept" if "Intercept" in result.design.coefs else result.design.coefs[0]
+        for coef in _slopes(result) or [first]:
             coefs_html += _figure(
                 lambda ax, c=coef: plot_coefficients(result, c, ci_prob=ci_prob, ax=ax),
                 f"{coef} per neuron (dots, {ci_prob:.0%} intervals) against the population's (band)",
@@ -106,7 +109,41 @@ def glm_sections(result, ci_prob: float) -> list[tuple[str, str, str]]:
         )
         frame = table[[k for k in table.data_vars if not k.startswith("population")]].to_dataframe()
         sections.append(("tuning", f"Tuning over {tuned}", figures + _table(frame)))
+    if has_shared(result.design, result.spec):
+        sections.append(("shared", "Shared variability", _shared_section(result, ci_prob)))
     return sections
+
+
+def _shared_section(result, ci_prob: float) -> str:
+    """The variance partition, noise correlations beside the raw r_sc, and the trial gains."""
+    import matplotlib.pyplot as plt
+
+    n = result.counts.sizes["neuron"]
+    out = (
+        "<p>Each count's variance split by the law of total variance into Poisson (its mean), private (the count "
+        "family's own dispersion) and shared (the trial gains and factors) parts, summed over the neuron's trials; "
+        "noise correlations implied by the shared terms at fixed covariates beside the raw r_sc (counts z-scored "
+        f"within condition), with {ci_prob:.0%} intervals; <i>fano_private</i> is the Fano factor without the "
+        "shared part.</p>"
+    )
+    out += _figure(lambda ax: plot_variance_partition(result, ci_prob=ci_prob, ax=ax),
+                   f"Shares of each neuron's count variance (shared: {ci_prob:.0%} interval)",
+                   size=(max(6.0, 0.25 * min(n, 60) + 2), 4))  # fmt: skip
+    vp = result.variance_partition(ci_prob=ci_prob)
+    frame = vp[["mean", "lower", "upper"]].to_dataframe().unstack("part")
+    frame.columns = [f"{part} {stat}" for stat, part in frame.columns]
+    frame["fano"], frame["fano_private"] = vp["fano"].values, vp["fano_private"].values
+    out += _table(frame)
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.4), layout="constrained")
+    plot_noise_correlations(result, ci_prob=ci_prob, axes=axes)
+    caption = html.escape("Noise correlations: the model's (left; dots where the interval excludes 0) and the raw "
+                          "r_sc (right), on one colour scale")  # fmt: skip
+    image = f'<img alt="{caption}" src="data:image/png;base64,{_png(fig)}">'
+    out += f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
+    for term in [str(t) for t in result.gains()["term"].values][:MAX_PANELS]:
+        out += _figure(lambda ax, t=term: plot_gains(result, t, ci_prob=ci_prob, ax=ax),
+                       f"Shared term {term} over the trials ({ci_prob:.0%} band)", size=(8, 3.5))  # fmt: skip
+    return out
 
 
 def _tuning_covariate(result) -> str | None:

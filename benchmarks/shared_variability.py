@@ -1,0 +1,232 @@
+"""Shared variability in ``HierarchicalGLM``: recovery, calibration, held-out prediction and speed.
+
+What is measured
+----------------
+1. Calibration on simulated truth (``--reps`` datasets each): 20 neurons x 300 trials in 3 conditions, NB
+   counts (alpha 6) whose log rate gains a per-trial shared term: ``gain`` (every neuron's log gain
+   ``sd_gain * g_t``, g_t ~ N(0, 1), fitted with ``(1 | trial)``) and ``factor`` (neuron i's log gain
+   ``w_i g_t`` with loadings w_i ~ N(0.25, 0.15), fitted with ``shared=1``). Each dataset is fitted with
+   2 chains x (500 + 500); printed: the coverage of the 90% intervals of ``variance_partition()``'s shared
+   share of every neuron and of ``noise_correlations()``'s model correlation of every pair, against their true
+   values computed by the same formulas from the truth (target 90 +- 3%), and the largest R-hat and
+   divergences. ``none``: the same data without a shared term, fitted with ``(1 | trial)``: the largest lower
+   end of a shared share's interval (~0: no neuron is called shared) and how many pairs' intervals lie above
+   0.01 ("called correlated").
+2. The 200-neuron case: one ``gain`` dataset of 200 neurons x 300 trials, the same figures.
+3. Held-out: a random 10% of the (neuron, trial) counts of a recording are left out (``valid=False``); the
+   independent model ``count ~ 0 + condition + (1 | neuron) + (1 | neuron:condition)`` and the same plus
+   ``(1 | trial)`` are fitted to the rest (2 chains x (500 + 500)), and each held-out count is scored by its
+   log predictive density (posterior-averaged NB pmf; the shared model's mean includes the gain its trial
+   was given by the other neurons' counts). Printed per split: nats per held-out count, shared minus
+   independent (positive: the shared gain predicts better). On locust20010214 (10-11.5 s, odour trials)
+   (every trial, spontaneous blocks too) and on a simulated ``gain`` dataset, ``--splits`` splits each.
+4. Speed: locust20010214 10 units x 359 trials, ``count ~ condition + (1 | neuron) + (1 | trial)`` with
+   the default NUTS (4 chains, default draws): wall time of the whole ``fit`` (target < 2 min).
+
+Run from the repository root::
+
+    SPIKEPOOL_DATA=../shared/data python benchmarks/shared_variability.py            # ~25 min on 2 cores
+    SPIKEPOOL_DATA=../shared/data python benchmarks/shared_variability.py --reps 2 --splits 1 --no-200
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+import warnings
+
+import numpy as np
+from scipy.special import logsumexp
+
+import spikepool as sp
+from spikepool.counts.design import design_frame, dispersion_units, new_rows
+from spikepool.stats.families import family_of
+
+QUICK = {"draws": 500, "tune": 500, "chains": 2, "progressbar": False}
+INDEPENDENT = "count ~ 0 + condition + (1 | neuron) + (1 | neuron:condition)"
+SHARED = INDEPENDENT + " + (1 | trial)"
+CI = 0.9
+
+
+def quiet() -> None:
+    import pymc  # noqa: F401
+
+    for name in ("pymc", "pytensor"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.simplefilter("ignore")
+
+
+def simulate(kind: str, n_neuron: int, n_trial: int, seed: int, sd_gain: float = 0.35):
+    """Counts with a shared gain (``gain``), a one-factor gain (``factor``) or none, and the truth."""
+    rng = np.random.default_rng(seed)
+    condition = np.repeat(["a", "b", "c"], n_trial // 3)
+    log_rate = rng.normal(1.6, 0.4, n_neuron)[:, None] + np.where(condition == "b", 0.4, 0.0)[None]
+    g = rng.normal(size=n_trial)
+    w = {"gain": np.full(n_neuron, sd_gain), "factor": rng.normal(0.25, 0.15, n_neuron)}.get(kind, np.zeros(n_neuron))
+    mu = np.exp(log_rate + w[:, None] * g[None])
+    alpha = 6.0
+    y = rng.poisson(rng.gamma(alpha, mu / alpha))
+    counts = sp.from_array(y, duration=1.0).assign_coords(condition=("trial", condition))
+    return counts, {"w": w, "alpha": alpha, "log_rate": log_rate, "g": g}
+
+
+def truth_tables(truth) -> tuple[np.ndarray, np.ndarray]:
+    """The true shared share (neuron,) and correlations (neuron, neuron) by the formulas of ``glm_shared``."""
+    w, alpha = truth["w"], truth["alpha"]
+    mu = np.exp(truth["log_rate"])
+    v = (w**2)[:, None]
+    m = mu * np.exp(v / 2)
+    parts = np.stack([m, m**2 * np.exp(v) / alpha, m**2 * np.expm1(v)])
+    share = parts[2].sum(axis=1) / parts.sum(axis=(0, 2))
+    r = m / np.sqrt(parts.sum(axis=0))
+    corr = np.expm1(np.outer(w, w)) * (r @ r.T) / r.shape[1]
+    return share, corr
+
+
+def diagnostics(result) -> tuple[float, int]:
+    import arviz_stats as azs
+
+    post = result.posterior
+    names = [n for n in ("beta", "sd_trial", "sd_loading", "loading", "b_trial", "factor_score") if n in post]
+    rhat = max(float(np.nanmax(np.asarray(azs.rhat(post[n].transpose("chain", "draw", ...).values)))) for n in names)
+    return rhat, int(result.idata["sample_stats"]["diverging"].sum())
+
+
+def calibration(kind: str, n_neuron: int, n_trial: int, reps: int, seed: int) -> None:
+    formula = "count ~ 0 + condition + (1 | neuron)" + ("" if kind == "factor" else " + (1 | trial)")
+    shared = 1 if kind == "factor" else 0
+    share_in, corr_in, walls, worst = [], [], [], (0.0, 0)
+    lowest, called = [], 0
+    for r in range(reps):
+        counts, truth = simulate(kind, n_neuron, n_trial, seed + r)
+        start = time.perf_counter()
+        result = sp.HierarchicalGLM(formula, shared=shared).fit(counts, random_seed=seed + r, **QUICK)
+        walls.append(time.perf_counter() - start)
+        rhat, div = diagnostics(result)
+        worst = (max(worst[0], rhat), worst[1] + div)
+        share, corr = truth_tables(truth)
+        vp = result.variance_partition(ci_prob=CI).sel(part="shared")
+        nc = result.noise_correlations(ci_prob=CI, n_boot=200)
+        off = ~np.eye(n_neuron, dtype=bool) & np.triu(np.ones((n_neuron, n_neuron), dtype=bool))
+        if kind == "none":
+            lowest.append(float(vp["lower"].max()))
+            called += int((nc["lower"].values[off] > 0.01).sum())
+            continue
+        share_in.append((vp["lower"].values <= share) & (share <= vp["upper"].values))
+        corr_in.append(((nc["lower"].values <= corr) & (corr <= nc["upper"].values))[off])
+    head = f"  {kind:7s} {n_neuron:4d} x {n_trial:3d}, {reps} dataset(s): fit {np.mean(walls):6.1f} s each; "
+    head += f"max R-hat {worst[0]:.3f}, divergences {worst[1]}"
+    print(head)
+    if kind == "none":
+        print(
+            f"          largest lower end of a shared share's {CI:.0%} interval {max(lowest):.4f}; pairs called "
+            f"correlated (lower end > 0.01): {called} of {reps * n_neuron * (n_neuron - 1) // 2}"
+        )
+        return
+    s, c = np.concatenate(share_in), np.concatenate(corr_in)
+    for name, inside in (("shared shares", s), ("pair correlations", c)):
+        verdict = "PASS" if abs(inside.mean() - CI) <= 0.03 else "FAIL"
+        print(f"          coverage of the {CI:.0%} intervals of the true {name}: {inside.mean():.1%} "
+              f"({inside.size} intervals) {verdict}")  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------- held-out
+def heldout_density(result, counts, neuron: np.ndarray, trial: np.ndarray) -> np.ndarray:
+    """Log predictive density (posterior-averaged pmf) of ``counts`` at the (neuron, trial) pairs given."""
+    design, post, spec = result.design, result.posterior, result.spec
+    full = counts.assign_coords(valid=(("neuron", "trial"), np.ones(counts.shape[:2], dtype=bool)))
+    frame, obs_n, obs_t = design_frame(full, set(design.variables) | {"neuron", "trial"}, spec["formula"])
+    row = {(a, b): k for k, (a, b) in enumerate(zip(obs_n, obs_t, strict=True))}
+    pick = np.array([row[(a, b)] for a, b in zip(neuron, trial, strict=True)])
+    X, groups = new_rows(design, frame.iloc[pick].reset_index(drop=True))
+    beta = post["beta"].transpose("chain", "draw", "coef").values.reshape(-1, X.shape[1])
+    eta = beta @ X.T
+    for g, (level, Z) in zip(design.groups, groups, strict=True):
+        b = post[f"b_{g.key}"].transpose("chain", "draw", ...).values.reshape(beta.shape[0], g.n_levels, -1)
+        eta += np.where(level >= 0, np.einsum("sok,ok->so", b[:, np.maximum(level, 0), :], Z), 0.0)
+    if "loading" in post:
+        w = post["loading"].transpose("chain", "draw", "neuron", "factor").values.reshape(beta.shape[0], -1, 1)
+        w = w.reshape(beta.shape[0], counts.sizes["neuron"], -1)
+        f = post["factor_score"].transpose("chain", "draw", "trial", "factor").values
+        f = f.reshape(beta.shape[0], counts.sizes["trial"], -1)
+        eta += np.einsum("sok,sok->so", w[:, neuron], f[:, trial])
+    mu = np.exp(eta) * counts["duration"].values[trial]
+    y = np.asarray(counts.values)[neuron, trial]
+    family = family_of(spec["likelihood"])
+    alpha = post["alpha"].transpose("chain", "draw", ...).values.reshape(beta.shape[0], -1)
+    assert spec["dispersion"] == "neuron" and spec["dispersion_by"] is None
+    unit = dispersion_units(full, design, "neuron", None)[0][pick]
+    logp = family.logpmf(y, mu, alpha[:, unit])
+    return logsumexp(logp, axis=0) - np.log(beta.shape[0])
+
+
+def heldout(name: str, counts, splits: int, seed: int) -> None:
+    valid = counts["valid"].values if "valid" in counts.coords else np.ones(counts.shape[:2], dtype=bool)
+    print(f"  {name}: {counts.sizes['neuron']} neurons x {counts.sizes['trial']} trials, {valid.sum()} valid counts")
+    for s in range(splits):
+        rng = np.random.default_rng(seed + s)
+        n, t = np.nonzero(valid)
+        out = rng.random(n.size) < 0.1
+        keep = valid.copy()
+        keep[n[out], t[out]] = False
+        train = counts.where(keep, 0).assign_coords(valid=(("neuron", "trial"), keep))
+        scores = {}
+        for label, formula in (("independent", INDEPENDENT), ("shared", SHARED)):
+            result = sp.HierarchicalGLM(formula).fit(train, random_seed=seed + s, **QUICK)
+            scores[label] = heldout_density(result, counts, n[out], t[out])
+        diff = scores["shared"] - scores["independent"]
+        se = diff.std(ddof=1) / np.sqrt(diff.size)
+        print(
+            f"    split {s + 1}: {out.sum()} held-out counts; nats per count: independent "
+            f"{scores['independent'].mean():.4f}, shared {scores['shared'].mean():.4f}, difference {diff.mean():+.4f} "
+            f"(se {se:.4f}) {'shared better' if diff.mean() > 0 else 'INDEPENDENT BETTER'}"
+        )
+
+
+def speed() -> None:
+    counts = locust()
+    start = time.perf_counter()
+    result = sp.HierarchicalGLM("count ~ condition + (1 | neuron) + (1 | trial)").fit(counts, progressbar=False)
+    wall = time.perf_counter() - start
+    rhat, div = diagnostics(result)
+    post = result.posterior
+    print(
+        f"  locust20010214 {counts.sizes['neuron']} x {counts.sizes['trial']}, default NUTS "
+        f"({post.sizes['chain']} x {post.sizes['draw']}): {wall:.1f} s ({'PASS' if wall < 120 else 'FAIL'} < 120 s); "
+        f"max R-hat {rhat:.3f}, divergences {div}; sd_trial {float(post['sd_trial'].mean()):.3f}; "
+        f"timings { ({k: round(v, 1) for k, v in result.timings.items()}) }"
+    )
+    vp = result.variance_partition()
+    shared = vp["mean"].sel(part="shared").values
+    print(f"  shared share per unit: {np.round(shared, 3).tolist()}")
+
+
+def locust():
+    return sp.datasets.load_counts("locust20010214", window=(10.0, 11.5))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=6, help="simulated datasets per calibration row")
+    parser.add_argument("--splits", type=int, default=3, help="held-out splits per dataset")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-200", action="store_true", help="leave out the 200-neuron dataset")
+    args = parser.parse_args()
+    quiet()
+    print(f"spikepool {sp.__version__}; seed {args.seed}")
+    print("\n== 1. calibration, 20 neurons x 300 trials")
+    for kind in ("gain", "factor", "none"):
+        calibration(kind, 20, 300, args.reps, args.seed)
+    if not args.no_200:
+        print("\n== 2. 200 neurons x 300 trials")
+        calibration("gain", 200, 300, 1, args.seed)
+    print("\n== 3. held-out counts")
+    heldout("locust20010214 (10-11.5 s)", locust(), args.splits, args.seed)
+    heldout("simulated gain (20 x 300)", simulate("gain", 20, 300, args.seed + 100)[0], args.splits, args.seed)
+    print("\n== 4. speed")
+    speed()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""Shared variability in the formula model: a ``(1 | trial)`` gain and ``shared`` factors, the variance
+partition, noise correlations and gains against closed forms, a Monte Carlo of the model and simulated truth,
+and the refusals before sampling."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pymc as pm
+import pytest
+import scipy.stats
+import xarray as xr
+
+import spikepool as sp
+from spikepool.counts.design import dispersion_units, formula_design
+from spikepool.results.glm_shared import raw_noise_correlations, variance_parts
+
+FIT = {"draws": 400, "tune": 500, "chains": 2, "random_seed": 2, "progressbar": False}
+SD_GAIN = 0.35
+
+
+def _simulated(n_neuron=16, n_trial=240, sd_gain=SD_GAIN, loadings=None, seed=5):
+    """Counts (neuron, trial) in 3 conditions with a log gain per trial shared by all (times each neuron's
+    loading when given), NB alpha = 6; and the truth."""
+    rng = np.random.default_rng(seed)
+    condition = np.repeat(["a", "b", "c"], n_trial // 3)
+    log_rate = rng.normal(1.6, 0.4, n_neuron)[:, None] + np.where(condition == "b", 0.4, 0.0)[None]
+    gain = rng.normal(0.0, 1.0, n_trial)
+    w = np.full(n_neuron, sd_gain) if loadings is None else np.asarray(loadings)
+    mu = np.exp(log_rate + w[:, None] * gain[None])
+    alpha = 6.0
+    y = rng.poisson(rng.gamma(alpha, mu / alpha))
+    counts = sp.from_array(y, duration=1.0).assign_coords(condition=("trial", condition))
+    return counts, {"gain": gain, "w": w, "alpha": alpha, "log_rate": log_rate}
+
+
+def _true_parts(truth, condition_mean=True):
+    """The true shares (neuron, part) and correlations (neuron, neuron) at each neuron's mean over conditions."""
+    w, alpha, log_rate = truth["w"], truth["alpha"], truth["log_rate"]
+    mu = np.exp(log_rate)  # (neuron, trial)
+    v = w**2
+    m = mu * np.exp(v[:, None] / 2)
+    parts = np.stack([m, m**2 * np.exp(v[:, None]) / alpha, m**2 * np.expm1(v[:, None])])
+    share = parts.sum(axis=2) / parts.sum(axis=(0, 2))
+    r = m / np.sqrt(parts.sum(axis=0))
+    corr = np.expm1(np.outer(w, w)) * (r @ r.T) / r.shape[1]
+    return share.T, corr
+
+
+# ----------------------------------------------------------------------------------------------- closed forms
+def test_variance_parts_and_correlations_are_the_model_s_by_monte_carlo():
+    counts, _ = _simulated(n_neuron=3, n_trial=6)
+    design = formula_design(counts, "count ~ 0 + condition + (1 | trial)")
+    beta, sd, alpha, w = np.array([1.2, 2.0, 0.5]), 0.3, np.array([2.0, 5.0, 50.0]), np.array([0.4, -0.2, 0.1])
+    post = xr.Dataset(
+        {
+            "beta": (("chain", "draw", "coef"), beta[None, None]),
+            "sd_trial": (("chain", "draw", "trial_effect"), [[[sd]]]),
+            "b_trial": (("chain", "draw", "trial", "trial_effect"), np.zeros((1, 1, 6, 1))),
+            "alpha": (("chain", "draw", "neuron"), alpha[None, None]),
+            "loading": (("chain", "draw", "neuron", "factor"), w[None, None, :, None]),
+        },
+        coords={"coef": list(design.coefs), "trial_effect": ["Intercept"]},
+    )
+    spec = {"likelihood": "negbin", "dispersion": "neuron", "dispersion_by": None, "shared": 1}
+    unit = dispersion_units(counts, design, "neuron", None)[0]
+    m, poisson, private, shared, cov = variance_parts(post, design, spec, unit, 3, np.array([0]))
+    np.testing.assert_allclose(cov[0], sd**2 + np.outer(w, w))
+    # a Monte Carlo of the model on trial 0 (condition a): joint log gains, then NB counts
+    rng = np.random.default_rng(0)
+    n = 400_000
+    s = rng.normal(0, sd, n)[:, None] + rng.normal(size=n)[:, None] * w[None]
+    mu = np.exp(beta[0] + s)
+    y = rng.poisson(rng.gamma(alpha, mu / alpha))
+    first = design.obs_trial == 0
+    np.testing.assert_allclose(m[0, first], y.mean(axis=0), rtol=0.01)
+    np.testing.assert_allclose((poisson + private + shared)[0, first], y.var(axis=0), rtol=0.03)
+    np.testing.assert_allclose(shared[0, first], np.exp(beta[0] + s).var(axis=0), rtol=0.03)  # Var(E[y | s])
+    total = (poisson + private + shared)[0, first]
+    implied = np.expm1(cov[0]) * np.outer(m[0, first], m[0, first]) / np.sqrt(np.outer(total, total))
+    np.testing.assert_allclose(implied[np.triu_indices(3, 1)], np.corrcoef(y.T)[np.triu_indices(3, 1)], atol=0.006)
+
+
+def test_raw_r_sc_is_the_pearson_correlation_of_within_condition_z_scores():
+    counts, _ = _simulated(n_neuron=4, n_trial=60)
+    y = counts.values
+    valid = np.ones(y.shape, dtype=bool)
+    valid[1, 10:20] = False
+    condition = counts["condition"].values
+    r, low, high, common = raw_noise_correlations(y, valid, condition, 0.9, 300, 0)
+    z = np.full(y.shape, np.nan)
+    for c in np.unique(condition):
+        for i in range(4):
+            cols = np.flatnonzero((condition == c) & valid[i])
+            z[i, cols] = scipy.stats.zscore(y[i, cols])
+    both = valid[0] & valid[1]
+    assert common[0, 1] == both.sum() == 50
+    assert r[0, 1] == pytest.approx(scipy.stats.pearsonr(z[0, both], z[1, both])[0], abs=0.03)
+    assert r[2, 3] == pytest.approx(scipy.stats.pearsonr(z[2], z[3])[0], abs=1e-12)
+    assert (low <= r + 1e-12)[~np.eye(4, dtype=bool)].all() and (r <= high + 1e-12)[~np.eye(4, dtype=bool)].all()
+
+
+# ----------------------------------------------------------------------------------------------- refusals
+def _codes(report):
+    return {(p.code, p.severity) for p in report.problems}
+
+
+def _masked(counts, valid):
+    return counts.where(valid, 0).assign_coords(valid=(("neuron", "trial"), valid))
+
+
+def test_shared_terms_are_refused_before_sampling_where_the_data_cannot_identify_them(monkeypatch):
+    counts, _ = _simulated(n_neuron=6, n_trial=24)
+    monkeypatch.setattr(pm, "sample", lambda *a, **k: pytest.fail("sampling started before the refusal"))
+    alone = np.zeros(counts.shape, dtype=bool)
+    alone[np.arange(24) % 6, np.arange(24)] = True  # one neuron per trial
+    lonely = _masked(counts, alone)
+    with pytest.raises(sp.IdentifiabilityError, match="shared_neurons.*at least 2 neurons"):
+        sp.HierarchicalGLM("count ~ 1 + (1 | neuron) + (1 | trial)").fit(lonely, draws=10, tune=10, chains=1)
+    some = np.ones(counts.shape, dtype=bool)
+    some[1:, :3] = False  # 3 trials with one neuron
+    report = sp.HierarchicalGLM("count ~ 1 + (1 | trial)").check(_masked(counts, some))
+    assert ("shared_neurons", "warning") in _codes(report)
+    assert "3 of 24 trials" in next(p.message for p in report.problems if p.code == "shared_neurons")
+    with pytest.raises(sp.IdentifiabilityError, match="shared_factors: shared must be below half"):
+        sp.HierarchicalGLM("count ~ 1 + (1 | neuron)", shared=3).fit(counts, draws=10, tune=10, chains=1)
+    assert not {c for c, _ in _codes(sp.HierarchicalGLM("count ~ 1", shared=2).check(counts))} & {
+        "shared_factors", "shared_neurons", "trial_confounded"}  # fmt: skip
+    # one trial per condition: the trial gains are the conditions' effects
+    each = counts.assign_coords(stim=("trial", [f"s{t}" for t in range(24)]))
+    with pytest.raises(sp.IdentifiabilityError, match="trial_confounded"):
+        sp.HierarchicalGLM("count ~ 0 + stim", shared=1).fit(each, draws=10, tune=10, chains=1)
+    with pytest.raises(sp.IdentifiabilityError, match="group_confounded"):
+        sp.HierarchicalGLM("count ~ 0 + stim + (1 | trial)").fit(each, draws=10, tune=10, chains=1)
+    with pytest.raises(TypeError, match="shared must be a number of factors"):
+        sp.HierarchicalGLM(shared=-1)
+
+
+# ----------------------------------------------------------------------------------------------- recovery
+@pytest.fixture(scope="module")
+def gain_fit():
+    counts, truth = _simulated()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SamplingWarning)
+        result = sp.HierarchicalGLM("count ~ 0 + condition + (1 | neuron) + (1 | trial)").fit(counts, **FIT)
+    return counts, truth, result
+
+
+def test_a_shared_gain_is_recovered_with_its_shares_and_correlations(gain_fit, tmp_path):
+    counts, truth, result = gain_fit
+    sd = result.posterior["sd_trial"].values.ravel()
+    assert np.quantile(sd, 0.03) < SD_GAIN < np.quantile(sd, 0.97)
+    gains = result.gains(ci_prob=0.9)
+    assert list(gains["term"].values) == ["trial"] and "condition" in gains.coords
+    assert np.corrcoef(gains["mean"].sel(term="trial"), truth["gain"] * SD_GAIN)[0, 1] > 0.85
+    share, corr = _true_parts(truth)
+    vp = result.variance_partition(ci_prob=0.9)
+    inside = (vp["lower"].values <= share) & (share <= vp["upper"].values)
+    assert inside[:, 2].mean() >= 0.8, vp["mean"].values
+    np.testing.assert_allclose(vp["mean"].sum("part"), 1.0)
+    assert (vp["fano"] > vp["fano_private"]).all()
+    by = result.variance_partition(by="condition")
+    assert by["mean"].dims == ("neuron", "condition", "part") and by.sizes["condition"] == 3
+    nc = result.noise_correlations(ci_prob=0.9, n_boot=200)
+    off = ~np.eye(counts.sizes["neuron"], dtype=bool)
+    assert np.median(np.abs(nc["mean"].values[off] - corr[off])) < 0.03
+    raw_in = (nc["raw_lower"].values <= corr) & (corr <= nc["raw_upper"].values)
+    assert raw_in[off].mean() > 0.7  # the raw r_sc estimates the same correlations, noisily
+    path = tmp_path / "shared.nc"
+    result.to_netcdf(path)
+    back = sp.load_result(path)
+    np.testing.assert_allclose(back.variance_partition(ci_prob=0.9)["mean"], vp["mean"])
+    with pytest.raises(sp.ArgumentError, match="by must be a trial coordinate"):
+        result.variance_partition(by="conditon")
+
+
+def test_factor_loadings_are_recovered_with_one_sign():
+    loadings = np.linspace(-0.1, 0.5, 12)
+    counts, truth = _simulated(n_neuron=12, n_trial=240, loadings=loadings, seed=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SamplingWarning)
+        result = sp.HierarchicalGLM("count ~ 0 + condition + (1 | neuron)", shared=1).fit(counts, **FIT)
+    w = result.posterior["loading"].sel(factor="f1")
+    assert result.spec["anchors"] == [str(counts["neuron"].values[np.argmax(counts.sum("trial").values)])]
+    assert not [p for p in result.post_checks.problems if p.code == "factor_sign"]
+    by_chain = w.mean("draw").values
+    assert np.corrcoef(by_chain)[0, 1] > 0.9  # the chains agree on the factor's sign
+    assert np.corrcoef(w.mean(("chain", "draw")), loadings)[0, 1] > 0.85
+    score = result.gains()["mean"].sel(term="f1")
+    assert np.corrcoef(score, truth["gain"])[0, 1] > 0.8
+    nc = result.noise_correlations(n_boot=100)
+    negative = np.outer(loadings, loadings) < -0.02  # a factor lets pairs anti-correlate
+    assert (nc["mean"].values[negative] < 0).all()
+
+
+def test_plots_and_report_of_shared_variability(gain_fit, tmp_path):
+    counts, _, result = gain_fit
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = sp.plots.plot_variance_partition(result, ci_prob=0.9)
+    vp = result.variance_partition(ci_prob=0.9)
+    shared = sorted(vp["mean"].sel(part="shared").values, reverse=True)
+    np.testing.assert_allclose([p.get_height() for p in ax.patches[: len(shared)]], shared, rtol=1e-12)
+    model, raw = sp.plots.plot_noise_correlations(result, n_boot=50)
+    assert model.images[0].get_clim() == raw.images[0].get_clim()  # one colour scale
+    ax = sp.plots.plot_gains(result, x="trial")
+    assert ax.get_ylabel() == "log gain"
+    with pytest.raises(sp.ArgumentError, match="term must be one of \\['trial'\\]; got 'f1'"):
+        sp.plots.plot_gains(result, "f1")
+    with pytest.raises(sp.ArgumentError, match="x must be a trial coordinate"):
+        sp.plots.plot_gains(result, x="depth")
+    page = sp.report(result, tmp_path / "shared.html").read_text()
+    assert "Shared variability" in page and "raw r_sc" in page
+    plain = sp.HierarchicalGLM("count ~ 1 + (1 | neuron)")
+    with pytest.raises(sp.ArgumentError, match="variance_partition needs a fit with shared variability"):
+        type(result).variance_partition(
+            type(result)(
+                idata=result.idata,
+                counts=counts,
+                spec=plain.spec(),
+                pre_checks=result.pre_checks,
+                post_checks=result.post_checks,
+                centered=result.centered,
+            )  # fmt: skip
+        )
