@@ -14,12 +14,12 @@ What is measured
    0.01 ("called correlated").
 2. The 200-neuron case: one ``gain`` dataset of 200 neurons x 300 trials, the same figures.
 3. Held-out: a random 10% of the (neuron, trial) counts of a recording are left out (``valid=False``); the
-   independent model ``count ~ 0 + condition + (1 | neuron) + (1 | neuron:condition)`` and the same plus
-   ``(1 | trial)`` are fitted to the rest (2 chains x (500 + 500)), and each held-out count is scored by its
-   log predictive density (posterior-averaged NB pmf; the shared model's mean includes the gain its trial
-   was given by the other neurons' counts). Printed per split: nats per held-out count, shared minus
-   independent (positive: the shared gain predicts better). On locust20010214 (10-11.5 s, odour trials)
-   (every trial, spontaneous blocks too) and on a simulated ``gain`` dataset, ``--splits`` splits each.
+   independent model ``count ~ condition + (1 | neuron) + (1 | neuron:condition)``, the same plus
+   ``(1 | trial)``, and the same with ``shared=1`` are fitted to the rest (2 chains x (500 + 500)), and each
+   held-out count is scored by its log predictive density (posterior-averaged NB pmf; a shared model's mean
+   includes the gain its trial was given by the other neurons' counts). Printed per split: nats per held-out
+   count, each shared model minus the independent one (positive: the shared term predicts better). On
+   locust20010214 (10-11.5 s, every trial) and on a simulated ``gain`` dataset, ``--splits`` splits each.
 4. Speed: locust20010214 10 units x 359 trials, ``count ~ condition + (1 | neuron) + (1 | trial)`` with
    the default NUTS (4 chains, default draws): wall time of the whole ``fit`` (target < 2 min).
 
@@ -27,6 +27,7 @@ Run from the repository root::
 
     SPIKEPOOL_DATA=../shared/data python benchmarks/shared_variability.py            # ~25 min on 2 cores
     SPIKEPOOL_DATA=../shared/data python benchmarks/shared_variability.py --reps 2 --splits 1 --no-200
+    SPIKEPOOL_DATA=../shared/data python benchmarks/shared_variability.py --only heldout
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ import numpy as np
 from scipy.special import logsumexp
 
 import spikepool as sp
-from spikepool.counts.design import design_frame, dispersion_units, new_rows
+from spikepool.counts.design import design_frame, new_rows
 from spikepool.stats.families import family_of
 
 QUICK = {"draws": 500, "tune": 500, "chains": 2, "progressbar": False}
-INDEPENDENT = "count ~ 0 + condition + (1 | neuron) + (1 | neuron:condition)"
+INDEPENDENT = "count ~ condition + (1 | neuron) + (1 | neuron:condition)"
 SHARED = INDEPENDENT + " + (1 | trial)"
+MODELS = (("independent", INDEPENDENT, 0), ("(1 | trial)", SHARED, 0), ("shared=1", INDEPENDENT, 1))
 CI = 0.9
 
 
@@ -84,19 +86,23 @@ def truth_tables(truth) -> tuple[np.ndarray, np.ndarray]:
     return share, corr
 
 
-def diagnostics(result) -> tuple[float, int]:
+def diagnostics(result) -> tuple[tuple[float, str], int]:
+    """The largest R-hat (and its variable) over the population, shared and neuron terms, and divergences."""
     import arviz_stats as azs
 
     post = result.posterior
-    names = [n for n in ("beta", "sd_trial", "sd_loading", "loading", "b_trial", "factor_score") if n in post]
-    rhat = max(float(np.nanmax(np.asarray(azs.rhat(post[n].transpose("chain", "draw", ...).values)))) for n in names)
+    names = [n for n in ("beta", "sd_neuron", "b_neuron", "sd_trial", "b_trial", "sd_loading", "loading",
+                         "factor_score", "alpha") if n in post]  # fmt: skip
+    rhat = max(
+        (float(np.nanmax(np.asarray(azs.rhat(post[n].transpose("chain", "draw", ...).values)))), n) for n in names
+    )
     return rhat, int(result.idata["sample_stats"]["diverging"].sum())
 
 
 def calibration(kind: str, n_neuron: int, n_trial: int, reps: int, seed: int) -> None:
-    formula = "count ~ 0 + condition + (1 | neuron)" + ("" if kind == "factor" else " + (1 | trial)")
+    formula = "count ~ condition + (1 | neuron)" + ("" if kind == "factor" else " + (1 | trial)")
     shared = 1 if kind == "factor" else 0
-    share_in, corr_in, walls, worst = [], [], [], (0.0, 0)
+    share_in, corr_in, walls, worst = [], [], [], ((0.0, ""), 0)
     lowest, called = [], 0
     for r in range(reps):
         counts, truth = simulate(kind, n_neuron, n_trial, seed + r)
@@ -116,7 +122,7 @@ def calibration(kind: str, n_neuron: int, n_trial: int, reps: int, seed: int) ->
         share_in.append((vp["lower"].values <= share) & (share <= vp["upper"].values))
         corr_in.append(((nc["lower"].values <= corr) & (corr <= nc["upper"].values))[off])
     head = f"  {kind:7s} {n_neuron:4d} x {n_trial:3d}, {reps} dataset(s): fit {np.mean(walls):6.1f} s each; "
-    head += f"max R-hat {worst[0]:.3f}, divergences {worst[1]}"
+    head += f"max R-hat {worst[0][0]:.3f} ({worst[0][1]}), divergences {worst[1]}"
     print(head)
     if kind == "none":
         print(
@@ -154,10 +160,9 @@ def heldout_density(result, counts, neuron: np.ndarray, trial: np.ndarray) -> np
     mu = np.exp(eta) * counts["duration"].values[trial]
     y = np.asarray(counts.values)[neuron, trial]
     family = family_of(spec["likelihood"])
-    alpha = post["alpha"].transpose("chain", "draw", ...).values.reshape(beta.shape[0], -1)
-    assert spec["dispersion"] == "neuron" and spec["dispersion_by"] is None
-    unit = dispersion_units(full, design, "neuron", None)[0][pick]
-    logp = family.logpmf(y, mu, alpha[:, unit])
+    assert spec["dispersion"] == "neuron" and spec["dispersion_by"] is None  # alpha (neuron,)
+    alpha = post["alpha"].transpose("chain", "draw", "neuron").values.reshape(beta.shape[0], -1)
+    logp = family.logpmf(y, mu, alpha[:, neuron])
     return logsumexp(logp, axis=0) - np.log(beta.shape[0])
 
 
@@ -172,16 +177,17 @@ def heldout(name: str, counts, splits: int, seed: int) -> None:
         keep[n[out], t[out]] = False
         train = counts.where(keep, 0).assign_coords(valid=(("neuron", "trial"), keep))
         scores = {}
-        for label, formula in (("independent", INDEPENDENT), ("shared", SHARED)):
-            result = sp.HierarchicalGLM(formula).fit(train, random_seed=seed + s, **QUICK)
+        for label, formula, shared in MODELS:
+            result = sp.HierarchicalGLM(formula, shared=shared).fit(train, random_seed=seed + s, **QUICK)
             scores[label] = heldout_density(result, counts, n[out], t[out])
-        diff = scores["shared"] - scores["independent"]
-        se = diff.std(ddof=1) / np.sqrt(diff.size)
-        print(
-            f"    split {s + 1}: {out.sum()} held-out counts; nats per count: independent "
-            f"{scores['independent'].mean():.4f}, shared {scores['shared'].mean():.4f}, difference {diff.mean():+.4f} "
-            f"(se {se:.4f}) {'shared better' if diff.mean() > 0 else 'INDEPENDENT BETTER'}"
-        )
+        line = f"    split {s + 1}: {out.sum()} held-out counts; nats per count: independent "
+        line += f"{scores['independent'].mean():.4f}"
+        for label in ("(1 | trial)", "shared=1"):
+            diff = scores[label] - scores["independent"]
+            se = diff.std(ddof=1) / np.sqrt(diff.size)
+            verdict = "better" if diff.mean() > 0 else "WORSE"
+            line += f"; {label} {diff.mean():+.4f} (se {se:.4f}) {verdict}"
+        print(line)
 
 
 def speed() -> None:
@@ -194,7 +200,7 @@ def speed() -> None:
     print(
         f"  locust20010214 {counts.sizes['neuron']} x {counts.sizes['trial']}, default NUTS "
         f"({post.sizes['chain']} x {post.sizes['draw']}): {wall:.1f} s ({'PASS' if wall < 120 else 'FAIL'} < 120 s); "
-        f"max R-hat {rhat:.3f}, divergences {div}; sd_trial {float(post['sd_trial'].mean()):.3f}; "
+        f"max R-hat {rhat[0]:.3f} ({rhat[1]}), divergences {div}; sd_trial {float(post['sd_trial'].mean()):.3f}; "
         f"timings { ({k: round(v, 1) for k, v in result.timings.items()}) }"
     )
     vp = result.variance_partition()
@@ -212,20 +218,24 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=3, help="held-out splits per dataset")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-200", action="store_true", help="leave out the 200-neuron dataset")
+    parser.add_argument("--only", choices=("calibration", "heldout", "speed"), help="one section")
     args = parser.parse_args()
     quiet()
     print(f"spikepool {sp.__version__}; seed {args.seed}")
-    print("\n== 1. calibration, 20 neurons x 300 trials")
-    for kind in ("gain", "factor", "none"):
-        calibration(kind, 20, 300, args.reps, args.seed)
-    if not args.no_200:
-        print("\n== 2. 200 neurons x 300 trials")
-        calibration("gain", 200, 300, 1, args.seed)
-    print("\n== 3. held-out counts")
-    heldout("locust20010214 (10-11.5 s)", locust(), args.splits, args.seed)
-    heldout("simulated gain (20 x 300)", simulate("gain", 20, 300, args.seed + 100)[0], args.splits, args.seed)
-    print("\n== 4. speed")
-    speed()
+    if args.only in (None, "calibration"):
+        print("\n== 1. calibration, 20 neurons x 300 trials")
+        for kind in ("gain", "factor", "none"):
+            calibration(kind, 20, 300, args.reps, args.seed)
+        if not args.no_200:
+            print("\n== 2. 200 neurons x 300 trials")
+            calibration("gain", 200, 300, 1, args.seed)
+    if args.only in (None, "heldout"):
+        print("\n== 3. held-out counts")
+        heldout("locust20010214 (10-11.5 s)", locust(), args.splits, args.seed)
+        heldout("simulated gain (20 x 300)", simulate("gain", 20, 300, args.seed + 100)[0], args.splits, args.seed)
+    if args.only in (None, "speed"):
+        print("\n== 4. speed")
+        speed()
 
 
 if __name__ == "__main__":

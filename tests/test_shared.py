@@ -77,6 +77,14 @@ def test_variance_parts_and_correlations_are_the_model_s_by_monte_carlo():
     np.testing.assert_allclose(m[0, first], y.mean(axis=0), rtol=0.01)
     np.testing.assert_allclose((poisson + private + shared)[0, first], y.var(axis=0), rtol=0.03)
     np.testing.assert_allclose(shared[0, first], np.exp(beta[0] + s).var(axis=0), rtol=0.03)  # Var(E[y | s])
+    # the COM-Poisson by quadrature: nu = 1 is the Poisson (no private part), nu = 2 under-dispersed (negative)
+    com = post.drop_vars("alpha").assign(nu=(("chain", "draw", "neuron"), np.array([[[1.0, 2.0, 1.0]]])))
+    _, p_com, private_com, shared_com, _ = variance_parts(com, design, {**spec, "likelihood": "com_poisson"}, unit, 3,
+                                                          np.array([0]))  # fmt: skip
+    on_first = design.obs_neuron[first]
+    np.testing.assert_allclose(private_com[0, first][on_first != 1], 0.0, atol=1e-6 * p_com.max())
+    assert (private_com[0, first][on_first == 1] < 0).all()
+    np.testing.assert_allclose(shared_com, shared)
     total = (poisson + private + shared)[0, first]
     implied = np.expm1(cov[0]) * np.outer(m[0, first], m[0, first]) / np.sqrt(np.outer(total, total))
     np.testing.assert_allclose(implied[np.triu_indices(3, 1)], np.corrcoef(y.T)[np.triu_indices(3, 1)], atol=0.006)
@@ -143,7 +151,7 @@ def gain_fit():
     counts, truth = _simulated()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sp.SamplingWarning)
-        result = sp.HierarchicalGLM("count ~ 0 + condition + (1 | neuron) + (1 | trial)").fit(counts, **FIT)
+        result = sp.HierarchicalGLM("count ~ condition + (1 | neuron) + (1 | trial)").fit(counts, **FIT)
     return counts, truth, result
 
 
@@ -180,10 +188,11 @@ def test_factor_loadings_are_recovered_with_one_sign():
     counts, truth = _simulated(n_neuron=12, n_trial=240, loadings=loadings, seed=8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sp.SamplingWarning)
-        result = sp.HierarchicalGLM("count ~ 0 + condition + (1 | neuron)", shared=1).fit(counts, **FIT)
+        result = sp.HierarchicalGLM("count ~ condition + (1 | neuron)", shared=1).fit(counts, **FIT)
     w = result.posterior["loading"].sel(factor="f1")
     assert result.spec["anchors"] == [str(counts["neuron"].values[np.argmax(counts.sum("trial").values)])]
     assert not [p for p in result.post_checks.problems if p.code == "factor_sign"]
+    assert any("sd_loading" in str(row) for row in result.summary().index)
     by_chain = w.mean("draw").values
     assert np.corrcoef(by_chain)[0, 1] > 0.9  # the chains agree on the factor's sign
     assert np.corrcoef(w.mean(("chain", "draw")), loadings)[0, 1] > 0.85

@@ -21,7 +21,43 @@ from spikepool.stats.families import Family
 #: and number of its counts (``grouped_loglik``).
 GROUPED = ("negbin", "poisson")
 
-__all__ = ["GRAPHS", "GROUPED", "com_loglik", "family_logp", "grouped_loglik", "window_loglik"]
+__all__ = ["GRAPHS", "GROUPED", "com_loglik", "family_logp", "grouped_loglik", "take", "window_loglik"]
+
+
+def take(x, index: np.ndarray):
+    """``x[index]`` along the first axis (a PyTensor graph), without an indexed gather where ``index`` is
+    ``arange`` (``x`` itself) or each entry repeated alike (``repeat(arange(n), r)``: a repeat, whose gradient is a
+    reshape and a sum instead of a scatter-add, most of a gradient's cost when every trial is a group)."""
+    import pytensor.tensor as pt
+
+    index = np.asarray(index)
+    n = x.type.shape[0]
+    if n is None:
+        try:
+            n = int(x.shape[0].eval())
+        except Exception:  # a length only known when the graph runs: the plain gather
+            return x[index]
+    if index.size and n > 0 and index.size % n == 0:
+        r = index.size // n
+        if r == 1 and np.array_equal(index, np.arange(n)):
+            return x
+        if r > 1 and np.array_equal(index, np.repeat(np.arange(n), r)):
+            return pt.repeat(x, r, axis=0)
+    period = _period(index)
+    if period is not None:  # a block of indices tiled: gather the block once, tile it (a sum in the gradient)
+        block = take(x, index[:period])
+        return pt.tile(block, (index.size // period,) + (1,) * (block.ndim - 1))
+    return x[index]
+
+
+def _period(index: np.ndarray, tries: int = 32) -> int | None:
+    """The shortest p < len(index) with ``index == tile(index[:p], len // p)``, or None."""
+    size = index.size
+    candidates = [p for p in range(1, size // 2 + 1) if size % p == 0 and index[p] == index[0]][:tries]
+    for p in candidates:
+        if np.array_equal(index.reshape(-1, p), np.broadcast_to(index[:p], (size // p, p))):
+            return p
+    return None
 
 
 def _negbin(y, mu, alpha):
@@ -135,7 +171,7 @@ def window_loglik(family: Family, groups: CellGroups, pairs: CountPairs, log_mu,
     alpha = None if alpha is None else pt.as_tensor_variable(alpha)
     per_unit = np.sum(groups.n)
     if alpha is not None and alpha.ndim == 1:
-        group_alpha = alpha[groups.neuron]
+        group_alpha = take(alpha, groups.neuron)
         per_unit = np.bincount(groups.neuron, weights=groups.n) if groups.neuron.size else np.zeros(0)
     else:
         group_alpha = alpha

@@ -144,8 +144,9 @@ class GLMResult(Result):
         return f"{self.spec['formula']} [{self.spec['likelihood']}/{self.spec['dispersion']}]"
 
     def summary(self, ci_prob: float = 0.94):
-        """Fixed effects, random-effect SDs and correlations (one row per pair), dispersion: mean, sd, the
-        equal-tailed ``ci_prob`` interval, ESS and R-hat (``arviz_stats.summary``)."""
+        """Fixed effects, random-effect SDs and correlations (one row per pair), shared factors' loadings and
+        their sd, dispersion: mean, sd, the equal-tailed ``ci_prob`` interval, ESS and R-hat
+        (``arviz_stats.summary``)."""
         ci_prob = check_ci_prob(ci_prob)
         import arviz_stats as azs
 
@@ -160,7 +161,7 @@ class GLMResult(Result):
                 values = post[name].values[..., i, j]
                 keep[name] = xr.DataArray(values, dims=("chain", "draw", f"{g.key}_pair"),
                                           coords={f"{g.key}_pair": pairs})  # fmt: skip
-        for name in ("mu_a", "tau_a", "mu_nu", "tau_nu", "alpha", "nu"):
+        for name in ("sd_loading", "loading", "mu_a", "tau_a", "mu_nu", "tau_nu", "alpha", "nu"):
             if name in post:
                 keep[name] = post[name]
         tree = xr.DataTree.from_dict({"posterior": xr.Dataset(keep)})

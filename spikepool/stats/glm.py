@@ -92,10 +92,12 @@ def group_observations(
     observations)."""
     from scipy.special import gammaln
 
-    parts = [unit[:, None].astype(np.float64), X]
+    # ``by`` first, then the unit: groups in (neuron, trial) order with shared factors, by unit otherwise, so that the
+    # model gathers a unit's or a level's value by a repeat where it can (``spikepool.models.likelihoods.take``)
+    parts = [key[:, None].astype(np.float64) for key in by]
+    parts += [unit[:, None].astype(np.float64), X]
     for level, z in zip(levels, Z, strict=True):
         parts += [level[:, None].astype(np.float64), z]
-    parts += [key[:, None].astype(np.float64) for key in by]
     parts.append(duration[:, None])
     keys = np.concatenate(parts, axis=1)
     unique, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)

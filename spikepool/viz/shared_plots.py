@@ -109,5 +109,5 @@ def plot_gains(result: Any, term: str | None = None, *, x: str | None = None, ci
     ax.axhline(0.0, color="0.4", lw=0.8)
     ax.set_xlabel(label)
     ax.set_ylabel("log gain" if term.startswith("trial") else f"{term} score")
-    ax.legend(fontsize=7, loc="best", ncols=2)
+    ax.legend(fontsize=6, loc="best", ncols=5)
     return ax
