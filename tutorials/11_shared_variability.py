@@ -147,6 +147,7 @@ plt.show()
 # differ from each other, not by trial-to-trial noise, so it moves little. Here the shared gain is small, and
 # so are the changes; the next recording shows them large.
 
+
 # %%
 def unit_changes(fit_a, fit_b):
     """alpha per unit without and with the shared term, and the width of the population's 90% log-rate
