@@ -47,7 +47,7 @@ from spikepool.models.glm import HierarchicalGLM
 from spikepool.models.negbin import DISPERSIONS, LIKELIHOODS, POOLINGS, HierarchicalNegBinom
 from spikepool.models.psth import HierarchicalPSTH
 from spikepool.models.sampling import check_sampler_args
-from spikepool.results.glm_shared import has_shared
+from spikepool.results.glm_shared import has_shared, partition_table
 from spikepool.results.load import load_result
 from spikepool.stats.describe import format_summary
 from spikepool.viz.report import report
@@ -93,14 +93,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         help="fit a regression on the counts' coordinates instead, e.g. \"count ~ condition + block_trial + "
         "(1 + block_trial | neuron)\" (HierarchicalGLM: each neuron's coefficients pooled)",
     )
-    p.add_argument(
-        "--shared",
-        type=int,
-        default=0,
-        metavar="K",
-        help="with --formula: K factors shared by the neurons recorded on a trial (or write '(1 | trial)' in the "
-        "formula for one gain shared by all); writes variance_partition.csv",
-    )
+    shared = "with --formula: K factors shared by the neurons of a trial ('(1 | trial)' in the formula: one gain)"
+    p.add_argument("--shared", type=int, default=0, metavar="K", help=shared + "; writes variance_partition.csv")
     p.add_argument(
         "--condition",
         help="trial coordinate of conditions (default: 'condition' when it varies; 'none' to pool all trials)",
@@ -335,13 +329,9 @@ def _fit(args) -> int:
     shrink.to_dataframe().to_csv(out / table_name)
     html_path = report(result, out / "report.html", others=others, baseline=args.baseline, fdr=args.fdr)
     written = [html_path, out / "result.nc", out / table_name]
-    partition = None
-    if args.formula is not None and has_shared(result.design, result.spec):
-        partition = result.variance_partition()
-        frame = partition[["mean", "lower", "upper"]].to_dataframe().unstack("part")
-        frame.columns = [f"{part}_{stat}" for stat, part in frame.columns]
-        frame["fano"], frame["fano_private"] = partition["fano"].values, partition["fano_private"].values
-        frame.to_csv(out / "variance_partition.csv")
+    partition = result.variance_partition() if args.formula and has_shared(result.design, result.spec) else None
+    if partition is not None:
+        partition_table(partition).to_csv(out / "variance_partition.csv")
         written.append(out / "variance_partition.csv")
     responsive = None if args.baseline is None else result.responsive(args.baseline, fdr=args.fdr)
     if responsive is not None:
@@ -420,8 +410,6 @@ def _check_formula_args(args, binned: bool) -> None:
                 'alone. Hint: --formula "count ~ condition + (1 | neuron)" --shared 1.'
             )
         return
-    if getattr(args, "shared", 0) < 0:
-        raise ArgumentError(f"--shared must be a number of factors (0 or more); got {args.shared}.")
     clashes = (
         (binned, "--bin-size (the formula model fits window counts)"),
         (args.pooling != "partial", f"--pooling {args.pooling} (the formula says what is pooled)"),

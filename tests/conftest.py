@@ -101,7 +101,7 @@ COLD_SECONDS = {
     "tests/test_psth.py": 174,
     "tests/test_glm.py": 160,
     "tests/test_tutorials.py::test_tutorial_runs_end_to_end[10_covariates_and_slopes]": 150,
-    "tests/test_tutorials.py::test_tutorial_runs_end_to_end[11_shared_variability]": 130,
+    "tests/test_tutorials.py::test_tutorial_runs_end_to_end[11_shared_variability]": 155,
     "tests/test_shared.py": 70,
     "tests/test_contract.py": 123,
     "tests/test_tutorials.py::test_tutorial_runs_end_to_end[05_hippocampal_laps]": 101,

@@ -341,7 +341,7 @@ class HierarchicalGLM(Model):
         return pm.Deterministic(f"b_{key}", stacked[np.argsort(np.concatenate(order))], dims=dims)
 
     def _shared_gain(self, pm, pt, data: GLMData):
-        """(group,): each likelihood group's shared log gain ``sum_j w_ij f_jt`` (``loading``, ``factor``)."""
+        """(group,): each likelihood group's shared log gain ``sum_j w_ij f_jt`` (``loading``, ``factor_score``)."""
         k, n = data.shared, data.counts.sizes["neuron"]
         free = np.ones((n, k), dtype=bool)
         for j, a in enumerate(data.anchors):

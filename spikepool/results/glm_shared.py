@@ -24,7 +24,8 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from spikepool.counts.design import Design
+from spikepool._validate import check_ci_prob, did_you_mean
+from spikepool.counts.design import Design, dispersion_units
 from spikepool.exceptions import ArgumentError
 from spikepool.stats.families import family_of
 from spikepool.stats.intervals import draw_summary
@@ -33,11 +34,16 @@ __all__ = [
     "align_factor_signs",
     "draw_chunks",
     "draw_index",
+    "gains",
     "has_shared",
+    "noise_correlations",
+    "partition_table",
     "raw_noise_correlations",
+    "require_shared",
     "shared_covariance",
     "summarize",
     "trial_groupings",
+    "variance_partition",
     "variance_parts",
 ]
 
@@ -231,3 +237,156 @@ def summarize(draws: np.ndarray, ci_prob: float):
             low, high = np.nanquantile(draws, [(1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
             return np.nanmean(draws, axis=0), low, high
     return draw_summary(draws, ci_prob)
+
+
+def partition_table(partition: xr.Dataset):
+    """A ``variance_partition`` as a DataFrame: one row per neuron [and level], columns ``<part>_<stat>``, ``fano``
+    and ``fano_private``."""
+    frame = partition[["mean", "lower", "upper"]].to_dataframe().unstack("part")
+    frame.columns = [f"{part}_{stat}" for stat, part in frame.columns]
+    frame["fano"], frame["fano_private"] = partition["fano"].values.ravel(), partition["fano_private"].values.ravel()
+    return frame
+
+
+def require_shared(result, what: str) -> None:
+    """Refuse a result without shared terms, naming what needs them."""
+    if not has_shared(result.design, result.spec):
+        raise ArgumentError(
+            f"{what} needs a fit with shared variability ('(1 | trial)' in the formula, or shared=k); got "
+            f"{result.spec['formula']!r} with shared={result.spec.get('shared', 0)}. Hint: "
+            f"sp.HierarchicalGLM({result.spec['formula']!r} + ' + (1 | trial)') or shared=1."
+        )
+
+
+def variance_partition(result, by: str | None = None, ci_prob: float = 0.94, max_draws: int | None = 1000):
+    """``GLMResult.variance_partition`` (see there)."""
+    ci_prob = check_ci_prob(ci_prob)
+    require_shared(result, "variance_partition")
+    design, counts = result.design, result.counts
+    n_neurons = counts.sizes["neuron"]
+    index = draw_index(result.posterior, max_draws)
+    unit = dispersion_units(counts, design, result.spec["dispersion"], result.spec["dispersion_by"])[0]
+    if by is None:
+        cell, levels = design.obs_neuron, None
+    else:
+        if by not in counts.coords or counts[by].dims != ("trial",):
+            names = [str(c) for c, v in counts.coords.items() if v.dims == ("trial",)]
+            raise ArgumentError(f"by must be a trial coordinate of the counts ({names}); got {by!r}."
+                                f"{did_you_mean(str(by), names)}")  # fmt: skip
+        levels, code = np.unique(counts[by].values.astype(str), return_inverse=True)
+        cell = design.obs_neuron * levels.size + code[design.obs_trial]
+    n_cells = n_neurons * (1 if levels is None else levels.size)
+    sums = np.zeros((3, index.size, n_cells))  # (part, draw, cell): the variances summed over the cell's trials
+    means = np.zeros((index.size, n_cells))
+    done = 0
+    for chunk in draw_chunks(index, design.n_obs):
+        m, poisson, private, shared, _ = variance_parts(result.posterior, design, result.spec, unit, n_neurons, chunk)
+        rows = slice(done, done + chunk.size)
+        for k, part in enumerate((poisson, private, shared)):
+            sums[k, rows] = _cell_sums(part, cell, n_cells)
+        means[rows] = _cell_sums(m, cell, n_cells)
+        done += chunk.size
+    total = sums.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.moveaxis(sums / total, 0, -1)  # (draw, cell, part)
+        fano = (total / means).mean(axis=0)
+        fano_private = ((sums[0] + sums[1]) / means).mean(axis=0)
+    mean, low, high = summarize(share, ci_prob)
+    shape = (n_neurons,) if levels is None else (n_neurons, levels.size)
+    dims = ("neuron",) if levels is None else ("neuron", by)
+    coords = {"neuron": counts["neuron"].values, "part": ["poisson", "private", "shared"]}
+    if levels is not None:
+        coords[by] = levels
+    return xr.Dataset(
+        {
+            "mean": ((*dims, "part"), mean.reshape(*shape, 3)),
+            "lower": ((*dims, "part"), low.reshape(*shape, 3)),
+            "upper": ((*dims, "part"), high.reshape(*shape, 3)),
+            "fano": (dims, fano.reshape(shape)),
+            "fano_private": (dims, fano_private.reshape(shape)),
+        },
+        coords=coords,
+        attrs={"ci_prob": ci_prob, "interval": "equal-tailed", "draws": int(index.size),
+               "scale": "share of each count's variance"},
+    )  # fmt: skip
+
+
+def noise_correlations(
+    result, ci_prob: float = 0.94, max_draws: int | None = 500, n_boot: int = 1000, seed: int = 0
+) -> xr.Dataset:
+    """``GLMResult.noise_correlations`` (see there)."""
+    ci_prob = check_ci_prob(ci_prob)
+    require_shared(result, "noise_correlations")
+    design, counts = result.design, result.counts
+    n_neurons, n_trials = counts.sizes["neuron"], counts.sizes["trial"]
+    index = draw_index(result.posterior, max_draws)
+    unit = dispersion_units(counts, design, result.spec["dispersion"], result.spec["dispersion_by"])[0]
+    valid = np.zeros((n_neurons, n_trials))
+    valid[design.obs_neuron, design.obs_trial] = 1.0
+    common = valid @ valid.T
+    model = np.empty((index.size, n_neurons, n_neurons))
+    R = np.zeros((n_neurons, n_trials))
+    done = 0
+    for chunk in draw_chunks(index, design.n_obs):
+        m, poisson, private, shared, cov = variance_parts(result.posterior, design, result.spec, unit, n_neurons, chunk)
+        r = m / np.sqrt(poisson + private + shared)  # (draw, obs)
+        for s in range(chunk.size):
+            R[design.obs_neuron, design.obs_trial] = r[s]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                model[done + s] = np.expm1(cov[s]) * (R @ R.T) / common
+        done += chunk.size
+    diagonal = np.eye(n_neurons, dtype=bool)
+    model[:, (common < 1) | diagonal] = np.nan
+    mean, low, high = summarize(model, ci_prob)
+    window = counts.sum("time") if "time" in counts.dims else counts
+    condition = counts["condition"].values.astype(str) if "condition" in counts.coords else np.zeros(n_trials)
+    raw, raw_low, raw_high, _ = raw_noise_correlations(
+        np.asarray(window.values), valid.astype(bool), condition, ci_prob, n_boot, seed
+    )
+    for a in (raw, raw_low, raw_high):
+        a[diagonal] = np.nan
+    names = counts["neuron"].values
+    dims = ("neuron", "neuron_other")
+    return xr.Dataset(
+        {"mean": (dims, mean), "lower": (dims, low), "upper": (dims, high), "raw": (dims, raw),
+         "raw_lower": (dims, raw_low), "raw_upper": (dims, raw_high), "n_trials": (dims, common.astype(int))},
+        coords={"neuron": names, "neuron_other": names},
+        attrs={"ci_prob": ci_prob, "interval": "equal-tailed", "draws": int(index.size), "n_boot": n_boot},
+    )  # fmt: skip
+
+
+def gains(result, ci_prob: float = 0.94) -> xr.Dataset:
+    """``GLMResult.gains`` (see there)."""
+    ci_prob = check_ci_prob(ci_prob)
+    require_shared(result, "gains")
+    post = result.posterior
+    draws, terms = [], []
+    for i in trial_groupings(result.design):
+        g = result.design.groups[i]
+        b = post[f"b_{g.key}"].transpose("chain", "draw", g.key, f"{g.key}_effect").values
+        b = b.reshape(-1, *b.shape[2:])
+        for k, effect in enumerate(g.effects):
+            draws.append(b[:, :, k])
+            terms.append("trial" if effect == "Intercept" else f"trial:{effect}")
+    if "factor_score" in post:
+        f = post["factor_score"].transpose("chain", "draw", "trial", "factor").values
+        f = f.reshape(-1, *f.shape[2:])
+        for j, name in enumerate(post["factor"].values):
+            draws.append(f[:, :, j])
+            terms.append(str(name))
+    mean, low, high = draw_summary(np.stack(draws, axis=-1), ci_prob)
+    trial_coords = {n: c.variable for n, c in result.counts.coords.items() if c.dims == ("trial",)}
+    dims = ("trial", "term")
+    return xr.Dataset(
+        {"mean": (dims, mean), "lower": (dims, low), "upper": (dims, high)},
+        coords={**trial_coords, "term": terms},
+        attrs={"ci_prob": ci_prob, "interval": "equal-tailed", "scale": "log gain (trial), factor score"},
+    )
+
+
+def _cell_sums(values: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """(draw, cell): ``values`` (draw, obs) summed over the observations of each cell."""
+    from scipy.sparse import csr_matrix
+
+    onehot = csr_matrix((np.ones(cell.size), (np.arange(cell.size), cell)), shape=(cell.size, n_cells))
+    return np.asarray((onehot.T @ values.T).T)

@@ -7,7 +7,7 @@ import html
 
 import numpy as np
 
-from spikepool.results.glm_shared import has_shared
+from spikepool.results.glm_shared import has_shared, partition_table
 from spikepool.viz._html import _figure, _png, _table
 from spikepool.viz.glm_plots import plot_coefficients, plot_predicted, plot_tuning
 from spikepool.viz.report_psth import family_maths
@@ -130,10 +130,7 @@ def _shared_section(result, ci_prob: float) -> str:
                    f"Shares of each neuron's count variance (shared: {ci_prob:.0%} interval)",
                    size=(max(6.0, 0.25 * min(n, 60) + 2), 4))  # fmt: skip
     vp = result.variance_partition(ci_prob=ci_prob)
-    frame = vp[["mean", "lower", "upper"]].to_dataframe().unstack("part")
-    frame.columns = [f"{part} {stat}" for stat, part in frame.columns]
-    frame["fano"], frame["fano_private"] = vp["fano"].values, vp["fano_private"].values
-    out += _table(frame)
+    out += _table(partition_table(vp))
     fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.4), layout="constrained")
     plot_noise_correlations(result, ci_prob=ci_prob, axes=axes)
     caption = html.escape("Noise correlations: the model's (left; dots where the interval excludes 0) and the raw "
