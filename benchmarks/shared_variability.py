@@ -12,7 +12,10 @@ What is measured
    divergences. ``none``: the same data without a shared term, fitted with ``(1 | trial)``: the largest lower
    end of a shared share's interval (~0: no neuron is called shared) and how many pairs' intervals lie above
    0.01 ("called correlated").
-2. The 200-neuron case: one ``gain`` dataset of 200 neurons x 300 trials, the same figures.
+2. The 200-neuron case: ``--reps-200`` ``gain`` and ``factor`` datasets of 200 neurons x 300 trials, the same
+   figures. Every share and correlation of a dataset depends on the same few population values (``sd_trial``,
+   ``sd_loading``), so a dataset's intervals cover or miss together: the coverage is a mean over few
+   independent outcomes, not over the thousands of intervals it counts.
 3. Held-out: a random 10% of the (neuron, trial) counts of a recording are left out (``valid=False``); the
    independent model ``count ~ condition + (1 | neuron) + (1 | neuron:condition)``, the same plus
    ``(1 | trial)``, and the same with ``shared=1`` are fitted to the rest (2 chains x (500 + 500)), and each
@@ -22,10 +25,13 @@ What is measured
    locust20010214 (10-11.5 s, every trial) and on a simulated ``gain`` dataset, ``--splits`` splits each.
 4. Speed: locust20010214 10 units x 359 trials, ``count ~ condition + (1 | neuron) + (1 | trial)`` with
    the default NUTS (4 chains, default draws): wall time of the whole ``fit`` (target < 2 min).
+5. Scale: 1,000 simulated neurons x 400 trials in 4 conditions with 2 factors (``shared=2``), 2 chains x
+   (1,000 + 1,000): wall time (target < 15 min on 2 cores), R-hat, the loadings' recovery (canonical correlations of
+   the fitted and true loading spans) and the time of ``variance_partition`` and ``noise_correlations``.
 
 Run from the repository root::
 
-    SPIKEPOOL_DATA=../shared/data python benchmarks/shared_variability.py            # ~25 min on 2 cores
+    SPIKEPOOL_DATA=../shared/data python benchmarks/shared_variability.py            # ~50 min on 2 cores
     SPIKEPOOL_DATA=../shared/data python benchmarks/shared_variability.py --reps 2 --splits 1 --no-200
     SPIKEPOOL_DATA=../shared/data python benchmarks/shared_variability.py --only heldout
 """
@@ -49,6 +55,8 @@ INDEPENDENT = "count ~ condition + (1 | neuron) + (1 | neuron:condition)"
 SHARED = INDEPENDENT + " + (1 | trial)"
 MODELS = (("independent", INDEPENDENT, 0), ("(1 | trial)", SHARED, 0), ("shared=1", INDEPENDENT, 1))
 CI = 0.9
+#: The 1,000-neuron fit: one chain per core (4 chains would run two after two), 1,000 draws after 1,000.
+LARGE = {"chains": 2, "draws": 1000, "tune": 1000, "progressbar": False, "random_seed": 1}
 
 
 def quiet() -> None:
@@ -208,6 +216,40 @@ def speed() -> None:
     print(f"  shared share per unit: {np.round(shared, 3).tolist()}")
 
 
+def large(n_neuron: int = 1000, n_trial: int = 400, seed: int = 1) -> None:
+    """``shared=2`` on simulated counts of ``n_neuron`` x ``n_trial`` (``LARGE``): wall time (target < 15 min on
+    2 cores), R-hat, and how well the loadings are recovered (canonical correlations with the truth)."""
+    rng = np.random.default_rng(seed)
+    condition = np.repeat(["a", "b", "c", "d"], n_trial // 4)
+    log_rate = rng.normal(1.6, 0.4, n_neuron)[:, None] + np.where(condition == "b", 0.4, 0.0)[None]
+    w = np.stack([rng.normal(0.25, 0.1, n_neuron), rng.normal(0.0, 0.2, n_neuron)], axis=1)
+    f = rng.normal(size=(n_trial, 2))
+    mu = np.exp(log_rate + w @ f.T)
+    y = rng.poisson(rng.gamma(6.0, mu / 6.0))
+    counts = sp.from_array(y, duration=1.0).assign_coords(condition=("trial", condition))
+    start = time.perf_counter()
+    result = sp.HierarchicalGLM("count ~ condition + (1 | neuron)", shared=2).fit(counts, **LARGE)
+    wall = time.perf_counter() - start
+    rhat, div = diagnostics(result)
+    post = result.posterior
+    stats = result.idata["sample_stats"]
+    loading = post["loading"].mean(("chain", "draw")).values
+    # the fitted span of the loadings against the true one: canonical correlations (1: the same 2-d subspace)
+    canon = np.linalg.svd(np.linalg.qr(loading)[0].T @ np.linalg.qr(w)[0], compute_uv=False)
+    start = time.perf_counter()
+    vp = result.variance_partition()
+    nc = result.noise_correlations(n_boot=100)
+    after = time.perf_counter() - start
+    print(
+        f"  {n_neuron} x {n_trial}, shared=2, NUTS {post.sizes['chain']} x ({LARGE['tune']} + {post.sizes['draw']}): "
+        f"{wall:.0f} s ({'PASS' if wall < 900 else 'FAIL'} < 900 s); max R-hat {rhat[0]:.3f} ({rhat[1]}), "
+        f"divergences {div}, mean tree depth {float(stats['tree_depth'].mean()):.1f}; canonical correlations of "
+        f"the loadings with the truth {np.round(canon, 3).tolist()}; variance_partition + noise_correlations "
+        f"{after:.0f} s ({vp.sizes['neuron']} neurons, {nc.sizes['neuron'] ** 2} pairs); timings "
+        f"{ ({k: round(v, 1) for k, v in result.timings.items()}) }"
+    )
+
+
 def locust():
     return sp.datasets.load_counts("locust20010214", window=(10.0, 11.5))
 
@@ -217,8 +259,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=6, help="simulated datasets per calibration row")
     parser.add_argument("--splits", type=int, default=3, help="held-out splits per dataset")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--no-200", action="store_true", help="leave out the 200-neuron dataset")
-    parser.add_argument("--only", choices=("calibration", "heldout", "speed"), help="one section")
+    parser.add_argument("--reps-200", type=int, default=4, help="simulated datasets per 200-neuron row")
+    parser.add_argument("--no-200", action="store_true", help="leave out the 200-neuron datasets")
+    parser.add_argument("--only", choices=("calibration", "heldout", "speed", "large"), help="one section")
     args = parser.parse_args()
     quiet()
     print(f"spikepool {sp.__version__}; seed {args.seed}")
@@ -228,7 +271,8 @@ def main() -> None:
             calibration(kind, 20, 300, args.reps, args.seed)
         if not args.no_200:
             print("\n== 2. 200 neurons x 300 trials")
-            calibration("gain", 200, 300, 1, args.seed)
+            for kind in ("gain", "factor"):
+                calibration(kind, 200, 300, args.reps_200, args.seed)
     if args.only in (None, "heldout"):
         print("\n== 3. held-out counts")
         heldout("locust20010214 (10-11.5 s)", locust(), args.splits, args.seed)
@@ -236,6 +280,9 @@ def main() -> None:
     if args.only in (None, "speed"):
         print("\n== 4. speed")
         speed()
+    if args.only in (None, "large"):
+        print("\n== 5. 1,000 neurons x 400 trials, 2 factors")
+        large(seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 import pytest
 import scipy.stats
 import xarray as xr
@@ -234,3 +235,129 @@ def test_plots_and_report_of_shared_variability(gain_fit, tmp_path):
                 centered=result.centered,
             )  # fmt: skip
         )
+
+
+@pytest.mark.parametrize("covariate", ["", " + stimulus"])
+def test_the_swept_trial_gains_leave_the_model_s_density_unchanged(covariate):
+    """``(1 | trial)`` beside ``(1 | neuron)`` is sampled as the gains' projection on the fixed columns constant
+    within a trial (swept into beta) and the rest in an orthonormal basis (Helmert within each condition's
+    trials; a dense one with a continuous trial covariate): the log density at any parameters, against the
+    iid-normal model written out with scipy, differs by the change of variables' Jacobian only."""
+    from spikepool.models.glm_parts import swept_grouping, within_level
+
+    counts, _ = _simulated(n_neuron=5, n_trial=12)
+    counts = counts.assign_coords(stimulus=("trial", np.linspace(-1.0, 1.0, 12) ** 3))
+    model = sp.HierarchicalGLM(
+        f"count ~ condition{covariate} + (1 | neuron) + (1 | trial)", dispersion="shared", parameterization="centered"
+    )
+    data = model.prepare(counts)
+    design = data.design
+    sweep = swept_grouping(design)
+    trial = [g.key for g in design.groups].index("trial")
+    neuron = 1 - trial
+    assert sweep.index == trial and list(np.asarray(design.coefs)[sweep.columns]) == list(design.coefs)
+    Q, p = sweep.basis(), len(design.coefs)
+    assert (sweep.Q is None) == (covariate == "") and Q.shape == (12, 12 - p)
+    np.testing.assert_allclose(Q.T @ sweep.W, 0.0, atol=1e-12)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(12 - p), atol=1e-12)
+    built = model.build(counts)
+    logp = built.compile_logp(jacobian=False)
+    prior = model.priors
+    y, X, dur = design.y, design.X, design.duration
+    n_lev, t_lev = design.groups[neuron].level, design.groups[trial].level
+    shift_of_neuron = within_level(design, design.groups[neuron])  # (neuron, coef): the intercept
+    rng = np.random.default_rng(3)
+    gaps = []
+    for _ in range(3):
+        beta = data.beta_loc + rng.normal(0, 0.3, p)
+        sd_n, sd_t, log_alpha = rng.uniform(0.2, 0.6), 0.4, rng.normal(1.5, 0.3)
+        theta = shift_of_neuron @ beta + rng.normal(0, sd_n, 5)  # each neuron's intercept
+        g = rng.normal(0, sd_t, 12)
+        eta = X @ beta + (theta - shift_of_neuron @ beta)[n_lev] + g[t_lev]
+        mu, alpha = np.exp(eta) * dur, np.exp(log_alpha)
+        direct = (
+            scipy.stats.norm.logpdf(beta, data.beta_loc, data.beta_scale).sum()
+            + scipy.stats.norm.logpdf(theta, shift_of_neuron @ beta, sd_n).sum()
+            + scipy.stats.norm.logpdf(g, 0.0, sd_t).sum()
+            + scipy.stats.halfnorm.logpdf(sd_n, scale=data.sd_scale[neuron][0])
+            + scipy.stats.halfnorm.logpdf(sd_t, scale=data.sd_scale[trial][0])
+            + scipy.stats.norm.logpdf(log_alpha, prior["log_alpha_loc"], prior["log_alpha_scale"])
+            + scipy.stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu)).sum()
+        )
+        a = np.linalg.solve(sweep.W.T @ sweep.W, sweep.W.T @ g)
+        moved = np.zeros(p)
+        moved[sweep.columns] = a
+        point = {
+            "sd_trial_log__": np.log([sd_t]),
+            "sd_neuron_log__": np.log([sd_n]),
+            "b_trial_fixed_offset": np.linalg.solve(sweep.cov_chol, a) / sd_t,
+            "beta_centered": beta + moved,
+            "b_neuron_centered": (theta + shift_of_neuron @ moved)[:, None],
+            "b_trial_centered": Q.T @ g,
+            "log_alpha": np.asarray(log_alpha),
+        }
+        gaps.append(logp(point) - direct)
+    assert np.ptp(gaps) < 1e-8, gaps
+
+
+def test_the_factor_mean_swept_into_the_intercepts_leaves_the_model_s_density_unchanged():
+    """``shared=1``: the factor scores are sampled as their mean and zero-sum deviations, and each neuron's share
+    of the mean gain is drawn with its intercept; against the model written out with scipy (iid N(0, 1) scores,
+    loadings N(0, sd_loading)), the log density differs by the change of variables' Jacobian only."""
+    from spikepool.models.glm_parts import within_level
+
+    counts, _ = _simulated(n_neuron=5, n_trial=12)
+    counts = counts.copy(data=np.asarray(counts.values).copy())
+    counts[4] = counts[4] // 8  # a sparse neuron: its loading is drawn non-centered
+    model = sp.HierarchicalGLM("count ~ condition + (1 | neuron)", dispersion="shared", shared=1)
+    data = model.prepare(counts)
+    assert list(data.loading_centered) == [True] * 4 + [False]
+    design = data.design
+    built = model.build(counts)
+    logp = built.compile_logp(jacobian=False)
+    zero_sum = built.rvs_to_transforms[built["factor_deviation_offset"]]
+    p = model.priors
+    y, X, dur = design.y, design.X, design.duration
+    neuron_of = within_level(design, design.groups[0])  # (neuron, coef): the intercept
+    sd_w = 0.3
+    rng = np.random.default_rng(4)
+    gaps = []
+    for _ in range(3):
+        beta = data.beta_loc + rng.normal(0, 0.3, 3)
+        sd_n, log_alpha = rng.uniform(0.2, 0.6), rng.normal(1.5, 0.3)
+        theta = neuron_of @ beta + rng.normal(0, sd_n, 5)
+        w = rng.normal(0, sd_w, 5)
+        f = rng.normal(0, 1, 12)
+        eta = (
+            X @ beta
+            + (theta - neuron_of @ beta)[design.obs_neuron]
+            + (w[:, None] * f[None])[design.obs_neuron, design.obs_trial]
+        )
+        mu, alpha = np.exp(eta) * dur, np.exp(log_alpha)
+        direct = (
+            scipy.stats.norm.logpdf(beta, data.beta_loc, data.beta_scale).sum()
+            + scipy.stats.norm.logpdf(theta, neuron_of @ beta, sd_n).sum()
+            + scipy.stats.norm.logpdf(w, 0.0, sd_w).sum()
+            + scipy.stats.norm.logpdf(f).sum()
+            + scipy.stats.halfnorm.logpdf(sd_n, scale=data.sd_scale[0][0])
+            + scipy.stats.halfnorm.logpdf(sd_w, scale=p["loading_scale"])
+            + scipy.stats.norm.logpdf(log_alpha, p["log_alpha_loc"], p["log_alpha_scale"])
+            + scipy.stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu)).sum()
+        )
+        free = np.ones(5, dtype=bool)
+        free[data.anchors[0]] = False
+        order = np.concatenate([np.flatnonzero(free), data.anchors])  # the model's order of the loadings
+        centered = data.loading_centered[order]
+        point = {
+            "sd_neuron_log__": np.log([sd_n]),
+            "sd_loading_log__": np.log([sd_w]),
+            "loading_centered": w[order][centered],  # informative neurons: drawn directly
+            "loading_offset": w[order][~centered] / sd_w,
+            "factor_mean_offset": np.array([f.mean() * np.sqrt(12)]),
+            "factor_deviation_offset_zerosum__": zero_sum.forward(pt.as_tensor((f - f.mean())[None])).eval(),
+            "beta": beta,
+            "b_neuron_centered": (theta + w * f.mean())[:, None],
+            "log_alpha": np.asarray(log_alpha),
+        }
+        gaps.append(logp(point) - direct)
+    assert np.ptp(gaps) < 1e-8, gaps

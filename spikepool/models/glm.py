@@ -13,6 +13,11 @@ alpha -> infinity limit) and COM-Poisson (``nu``) are the other families; the di
 pooled across neurons or shared, and with ``dispersion_by`` per level of a coordinate too (glmmTMB's
 ``dispformula``). Posterior names: ``beta`` (coef), ``sd_<g>`` (<g>_effect), ``corr_<g>``, ``b_<g>``
 (<g>, <g>_effect), ``alpha`` / ``nu`` (and ``mu_a``, ``tau_a`` / ``mu_nu``, ``tau_nu`` when pooled).
+Shared variability: ``(1 | trial)`` is a log gain per trial shared by the neurons, ``shared=k`` adds
+``sum_j w_ij f_jt`` (``loading``, ``factor_score``; ``spikepool.results.glm_shared``). Both are sampled in
+coordinates that remove the directions the likelihood cannot see (``spikepool.models.glm_parts``): the trial
+gains' projection on the fixed part is swept into ``beta``, the factor scores' mean into the neurons'
+intercepts; informative neurons' loadings are drawn centered (``glm_data.informative_loadings``).
 The formula and its checks: ``spikepool.counts.design``, ``spikepool.checks.design``; the priors:
 ``spikepool.models.glm_data``; the likelihood is ``window_loglik`` over observations grouped by their mean
 (``spikepool.stats.glm``), so the window model's designs written as formulas cost what the window model does.
@@ -33,6 +38,15 @@ from spikepool.exceptions import ArgumentTypeError
 from spikepool.models.base import SAMPLERS, Model
 from spikepool.models.components import check_family_options
 from spikepool.models.glm_data import GLMData, glm_priors, prepare_glm
+from spikepool.models.glm_parts import (
+    absorbing_grouping,
+    fixed_part,
+    orthogonal_part,
+    parent_levels,
+    rows_of,
+    swept_grouping,
+    within_level,
+)
 from spikepool.models.likelihoods import com_loglik, take, window_loglik
 from spikepool.results.glm import GLMResult, add_glm_groups
 from spikepool.results.glm_shared import align_factor_signs
@@ -222,20 +236,45 @@ class HierarchicalGLM(Model):
             coords["trial"] = data.counts["trial"].values.astype(str)
             coords["factor"] = [f"f{j + 1}" for j in range(data.shared)]
         with pm.Model(coords=coords) as model:
-            beta = pm.Normal("beta", data.beta_loc, data.beta_scale, dims="coef")
-            eta = _fixed_part(pt, obs.X, beta)
+            sweep = swept_grouping(design)
+            if sweep is None:
+                beta = pm.Normal("beta", data.beta_loc, data.beta_scale, dims="coef")
+            else:  # the swept grouping's projection on the fixed part in the coefficients (models.glm_parts)
+                g = design.groups[sweep.index]
+                sd_swept = self._sd_prior(pm, g.key, data.sd_scale[sweep.index])
+                z = pm.Normal(f"b_{g.key}_fixed_offset", 0.0, 1.0, shape=sweep.columns.size)
+                a = sd_swept[0] * pt.dot(sweep.cov_chol, z)
+                moved = pt.zeros(len(design.coefs))[sweep.columns].set(a)
+                beta = pm.Normal("beta_centered", data.beta_loc + moved, data.beta_scale, dims="coef")
+                pm.Deterministic("beta", beta - moved, dims="coef")
+            eta = fixed_part(pt, obs.X, beta)
+            # the factors' mean gain of each neuron, sum_j w_ij mean_j, swept into its intercept (absorb, level,)
+            absorb, swept_in = (None, None) if not data.shared else absorbing_grouping(design)
+            if sweep is not None and absorb == sweep.index:
+                absorb = None
+            if data.shared:
+                loading, mean, deviation = self._shared_factors(pm, pt, data)
+                if absorb is not None:
+                    swept_in = pt.dot(loading, mean)[swept_in]
             built: dict[int, Any] = {}
             # coarser groupings first: a finer level's centered effects are centred on its coarser levels' effects
             for i in sorted(range(len(design.groups)), key=lambda i: design.groups[i].n_levels):
                 g = design.groups[i]
-                shift = self._shift(pt, data, i, beta, built)
+                if sweep is not None and i == sweep.index:
+                    built[i] = self._swept_effects(pm, pt, g, sd_swept, data.centered[i], sweep, a)
+                    continue
+                shift = self._shift(pt, data, i, beta, built, sweep)
+                if i == absorb:  # theta_i + sum_j w_ij mean_j drawn around shift + the same
+                    shift = pt.set_subtensor(shift[:, 0], shift[:, 0] + swept_in)
                 built[i] = self._group_effects(pm, pt, g, data.sd_scale[i], data.centered[i], shift)
             for i in range(len(design.groups)):
                 for k in range(obs.Z[i].shape[1]):
-                    column = take(built[i][:, k], obs.levels[i])
+                    level_effect = built[i][:, k] + (swept_in if i == absorb and k == 0 else 0.0)
+                    column = take(level_effect, obs.levels[i])
                     eta = eta + (column if np.all(obs.Z[i][:, k] == 1.0) else obs.Z[i][:, k] * column)
             if data.shared:
-                eta = eta + self._shared_gain(pm, pt, data)
+                scores = deviation if absorb is not None else deviation + mean[:, None]
+                eta = eta + self._shared_gain(data, loading, scores)
             log_mu = eta + np.log(obs.groups.duration)
             family = family_of(self.likelihood)
             dispersion = self._dispersion(pm, pt, data) if family.dispersion_names else None
@@ -249,7 +288,7 @@ class HierarchicalGLM(Model):
         return model
 
     @staticmethod
-    def _shift(pt, data: GLMData, i: int, beta, built: dict):
+    def _shift(pt, data: GLMData, i: int, beta, built: dict, sweep=None):
         """(level, effect): what each centered level's effects are centred on (hierarchical centering).
 
         A centered level samples its coefficients ``theta = shift + b``, not its deviation ``b``: the intercept
@@ -267,23 +306,25 @@ class HierarchicalGLM(Model):
         # beta, a ridge along which NUTS crawled (R-hat 1.1-2.3 on (1 | neuron) + (1 | trial), 20 x 300)
         taken = set()
         for j in built:
+            if sweep is not None and j == sweep.index:  # centred on nothing: its projection is in beta
+                continue
             crossed = design.groups[j]
-            if "Intercept" in crossed.effects and _parent_levels(g.level, crossed.level, g.n_levels) is None:
-                taken |= set(np.flatnonzero(_within_level(design, crossed).any(axis=0)))
+            if "Intercept" in crossed.effects and parent_levels(g.level, crossed.level, g.n_levels) is None:
+                taken |= set(np.flatnonzero(within_level(design, crossed).any(axis=0)))
         columns = []
         for effect in g.effects:
             W = np.zeros((g.n_levels, len(coefs)))
             if effect == "Intercept":  # the fixed columns that are constant within the level
-                W = _within_level(design, g)
+                W = within_level(design, g)
                 W[:, sorted(taken)] = 0.0
             elif effect in coefs:
                 W[:, coefs.index(effect)] = 1.0
-            column = _rows_of(pt, W, beta)
+            column = rows_of(pt, W, beta)
             for j, parent in built.items():
                 coarse = design.groups[j]
                 if effect not in coarse.effects:
                     continue
-                index = _parent_levels(g.level, coarse.level, g.n_levels)
+                index = parent_levels(g.level, coarse.level, g.n_levels)
                 if index is None:
                     continue
                 value = parent[np.maximum(index, 0), coarse.effects.index(effect)]
@@ -305,11 +346,7 @@ class HierarchicalGLM(Model):
             pm.Deterministic(f"sd_{key}", sd, dims=f"{key}_effect")
             pm.Deterministic(f"corr_{key}", corr, dims=(f"{key}_effect", f"{key}_effect_bis"))
         else:
-            if p["sd"] == "halfcauchy":
-                sd = pm.HalfCauchy(f"sd_{key}", beta=scale, dims=f"{key}_effect")
-            else:
-                sd = pm.HalfNormal(f"sd_{key}", sigma=scale, dims=f"{key}_effect")
-            chol = None
+            sd, chol = self._sd_prior(pm, key, scale), None
         parts, order = [], []
         for m in np.unique(prefix):
             idx = np.flatnonzero(prefix == m)
@@ -340,8 +377,28 @@ class HierarchicalGLM(Model):
         stacked = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
         return pm.Deterministic(f"b_{key}", stacked[np.argsort(np.concatenate(order))], dims=dims)
 
-    def _shared_gain(self, pm, pt, data: GLMData):
-        """(group,): each likelihood group's shared log gain ``sum_j w_ij f_jt`` (``loading``, ``factor_score``)."""
+    def _sd_prior(self, pm, key: str, scale: np.ndarray):
+        """``sd_<g>`` (<g>_effect): the independent effects' between-level sds."""
+        if self.priors["sd"] == "halfcauchy":
+            return pm.HalfCauchy(f"sd_{key}", beta=scale, dims=f"{key}_effect")
+        return pm.HalfNormal(f"sd_{key}", sigma=scale, dims=f"{key}_effect")
+
+    @staticmethod
+    def _swept_effects(pm, pt, g, sd, prefix: np.ndarray, sweep, a):
+        """(level, 1): the swept grouping's effects orthogonal to the fixed part, ``Q u`` with ``u ~ N(0, sd)``
+        (centered when most levels are informative); ``b_<g>`` = ``W a + Q u`` is recorded."""
+        if 2 * np.count_nonzero(prefix) >= prefix.size:
+            u = pm.Normal(f"b_{g.key}_centered", 0.0, sd[0], shape=sweep.n_free)
+        else:
+            u = sd[0] * pm.Normal(f"b_{g.key}_offset", 0.0, 1.0, shape=sweep.n_free)
+        rest = orthogonal_part(sweep, u, pt)
+        pm.Deterministic(f"b_{g.key}", (rest + pt.dot(sweep.W, a))[:, None], dims=(g.key, f"{g.key}_effect"))
+        return rest[:, None]
+
+    def _shared_factors(self, pm, pt, data: GLMData):
+        """``loading`` (neuron, factor), and the factor scores' mean (factor,) and deviations from it (factor,
+        trial): ``factor_score`` = mean + deviations ~ N(0, 1) per trial, the mean sampled apart so that it can be
+        swept into the neurons' intercepts (``spikepool.models.glm_parts.absorbing_grouping``)."""
         k, n = data.shared, data.counts.sizes["neuron"]
         free = np.ones((n, k), dtype=bool)
         for j, a in enumerate(data.anchors):
@@ -352,15 +409,30 @@ class HierarchicalGLM(Model):
         for j, a in enumerate(data.anchors):
             index[a, j] = n_free + j
         sd = pm.HalfNormal("sd_loading", self.priors["loading_scale"], dims="factor")
-        u = pm.Normal("loading_offset", 0.0, 1.0, shape=n_free + k)
-        u = pt.concatenate([u, pt.zeros(1)])[index]
-        loading = pm.Deterministic("loading", u * sd, dims=("neuron", "factor"))
-        factor = pm.Normal("factor_score", 0.0, 1.0, dims=("trial", "factor"))
-        neuron, trial = data.obs.by
+        entries = np.nonzero(free)  # the free loadings (neuron, factor) in the order of ``index``, then anchors
+        rows = np.concatenate([entries[0], data.anchors])
+        column = np.concatenate([entries[1], np.arange(k)])
+        centered = data.loading_centered[rows]
+        values = pt.zeros(n_free + k)
+        if centered.any():  # informative neurons drawn directly, the others as sd times a standard normal
+            values = values[centered].set(pm.Normal("loading_centered", 0.0, sd[column[centered]]))
+        if not centered.all():
+            z = pm.Normal("loading_offset", 0.0, 1.0, shape=int((~centered).sum()))
+            values = values[~centered].set(z * sd[column[~centered]])
+        loading = pm.Deterministic("loading", pt.concatenate([values, pt.zeros(1)])[index], dims=("neuron", "factor"))
         n_trials = data.counts.sizes["trial"]
-        cell = neuron * n_trials + trial
+        mean = pm.Normal("factor_mean_offset", 0.0, 1.0, dims="factor") / np.sqrt(n_trials)
+        deviation = pm.ZeroSumNormal("factor_deviation_offset", sigma=1.0, dims=("factor", "trial"))
+        pm.Deterministic("factor_score", (deviation + mean[:, None]).T, dims=("trial", "factor"))
+        return loading, mean, deviation
+
+    @staticmethod
+    def _shared_gain(data: GLMData, loading, scores):
+        """(group,): each likelihood group's shared log gain ``sum_j w_ij s_jt`` for scores (factor, trial)."""
+        neuron, trial = data.obs.by
+        cell = neuron * data.counts.sizes["trial"] + trial
         # every (neuron, trial), elementwise: PyTensor's matrix product without a linked BLAS is many times slower
-        gain = (loading[:, None, :] * factor[None, :, :]).sum(axis=2).reshape((-1,))
+        gain = (loading[:, :, None] * scores[None, :, :]).sum(axis=1).reshape((-1,))
         return take(gain, cell)
 
     def _dispersion(self, pm, pt, data: GLMData):
@@ -392,14 +464,20 @@ class HierarchicalGLM(Model):
             kwargs["target_accept"] = SPARSE_TARGET_ACCEPT
         spec["target_accept"] = float(given) if given is not None else (SPARSE_TARGET_ACCEPT if sparse else None)
         if sampler == "pymc" and "initvals" not in kwargs:
-            kwargs["initvals"] = {"beta": data.beta_start}
+            kwargs["initvals"] = {"beta" if swept_grouping(data.design) is None else "beta_centered": data.beta_start}
         return kwargs
 
     def _fit_spec(self, data: GLMData, report: CheckReport) -> tuple[dict, CheckReport]:
         spec = self.spec()
         if data.shared:
             spec["anchors"] = [str(v) for v in data.counts["neuron"].values[data.anchors]]
-        spec["centered"] = {g.key: [int(v) for v in c] for g, c in zip(data.design.groups, data.centered, strict=True)}
+            spec["loading_centered"] = [int(v) for v in data.loading_centered]
+        centered = [np.asarray(c) for c in data.centered]
+        sweep = swept_grouping(data.design)
+        if sweep is not None:  # all or none (``_swept_effects``)
+            c = centered[sweep.index]
+            centered[sweep.index] = np.full(c.size, int(2 * np.count_nonzero(c) >= c.size))
+        spec["centered"] = {g.key: [int(v) for v in c] for g, c in zip(data.design.groups, centered, strict=True)}
         return spec, report
 
     def _result(self, tree, data: GLMData, model, spec: dict, report: CheckReport, random_seed) -> GLMResult:
@@ -415,54 +493,3 @@ class HierarchicalGLM(Model):
             idata=tree, counts=data.counts, spec=spec, pre_checks=report, post_checks=GLMResult.check(tree),
             centered=centered, design=data.design,
         )  # fmt: skip
-
-
-def _within_level(design, g) -> np.ndarray:
-    """(level, coef): each level's value of every fixed column that is constant within it (0 elsewhere, and for
-    a grouping's slope columns): what a centered level's intercept is centred on."""
-    coefs = list(design.coefs)
-    counts = np.bincount(g.level, minlength=g.n_levels)
-    slopes = set(g.effects) - {"Intercept"}
-    W = np.zeros((g.n_levels, len(coefs)))
-    for j in (j for j, c in enumerate(coefs) if c not in slopes):
-        low = np.full(g.n_levels, np.inf)
-        high = np.full(g.n_levels, -np.inf)
-        np.minimum.at(low, g.level, design.X[:, j])
-        np.maximum.at(high, g.level, design.X[:, j])
-        W[:, j] = np.where((counts > 0) & (low == high), np.where(np.isfinite(low), low, 0.0), 0.0)
-    return W
-
-
-def _fixed_part(pt, X: np.ndarray, beta):
-    """``X @ beta`` (group,): the few distinct rows' products gathered where rows repeat (categories), else a sum
-    of columns (PyTensor's matrix-vector product without a linked BLAS costs several times the elementwise one)."""
-    rows, inverse = np.unique(X, axis=0, return_inverse=True)
-    if rows.shape[0] * 4 <= X.shape[0]:
-        return take(pt.dot(rows, beta), inverse.ravel())
-    if X.shape[1] <= 16:
-        return sum(X[:, j] * beta[j] for j in range(X.shape[1]) if np.any(X[:, j] != 0))
-    return pt.dot(X, beta)
-
-
-def _rows_of(pt, W: np.ndarray, beta):
-    """``W @ beta`` (level,) without a dense product where ``W`` selects at most one column per row (a level's
-    condition code) or nothing at all."""
-    nonzero = W != 0
-    if not nonzero.any():
-        return pt.zeros(W.shape[0])
-    if (nonzero.sum(axis=1) <= 1).all():
-        index = np.where(nonzero.any(axis=1), nonzero.argmax(axis=1), 0)
-        weight = W[np.arange(W.shape[0]), index]
-        return beta[index] if np.all(weight == 1.0) else beta[index] * weight
-    return pt.dot(W, beta)
-
-
-def _parent_levels(fine: np.ndarray, coarse: np.ndarray, n_fine: int) -> np.ndarray | None:
-    """int (fine level,): the coarse level each fine level lies in (-1 for a level without observations), or
-    None when some fine level spans several coarse levels (the groupings are not nested)."""
-    parent = np.full(n_fine, -1, dtype=np.int64)
-    pairs = np.unique(np.stack([fine, coarse], axis=1), axis=0)
-    if np.unique(pairs[:, 0]).size != pairs.shape[0]:
-        return None
-    parent[pairs[:, 0]] = pairs[:, 1]
-    return parent

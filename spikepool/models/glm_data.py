@@ -121,6 +121,8 @@ class GLMData:
         The number of shared factors (0: none).
     anchors : numpy.ndarray
         int (shared,): the neurons whose loadings identify the factors (``shared_anchors``).
+    loading_centered : numpy.ndarray
+        bool (neuron,): whose loadings are sampled centered (``informative_loadings``).
     """
 
     counts: xr.DataArray
@@ -136,6 +138,7 @@ class GLMData:
     beta_start: np.ndarray
     shared: int = 0
     anchors: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    loading_centered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def _fixed_priors(design: Design, priors: dict, mu_loc: float) -> tuple[np.ndarray, np.ndarray]:
@@ -228,6 +231,7 @@ def prepare_glm(
         beta_start=beta_start,
         shared=shared,
         anchors=shared_anchors(design, counts.sizes["neuron"], shared),
+        loading_centered=informative_loadings(design, counts.sizes["neuron"]) if shared else np.zeros(0, bool),
     )
 
 
@@ -244,3 +248,26 @@ def shared_anchors(design: Design, n_neurons: int, shared: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     spikes = np.bincount(design.obs_neuron, weights=design.y, minlength=n_neurons)
     return np.argsort(-spikes, kind="stable")[:shared].astype(np.int64)
+
+
+#: The loading sd against which a neuron's loading counts as informative (half the default prior scale).
+TYPICAL_LOADING = 0.25
+
+
+def informative_loadings(design: Design, n_neurons: int) -> np.ndarray:
+    """bool (neuron,): the neurons whose loadings the data pin, sampled centered (``w ~ N(0, sd_loading)``);
+    the others non-centered (``w = sd_loading z``), which avoids the funnel where the data say little.
+
+    A loading on a unit-variance factor has sampling sd about ``1 / sqrt(sum_t m / (1 + m / alpha))`` over the
+    neuron's valid trials (m its mean count, alpha its moment estimate); informative when that is below
+    ``TYPICAL_LOADING``.
+    """
+    n = np.bincount(design.obs_neuron, minlength=n_neurons).astype(np.float64)
+    total = np.bincount(design.obs_neuron, weights=design.y, minlength=n_neurons)
+    squares = np.bincount(design.obs_neuron, weights=design.y.astype(np.float64) ** 2, minlength=n_neurons)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = total / n
+        excess = squares / n - m**2 - m  # moment estimate of m^2 / alpha
+        per_trial = np.where(excess > 0, m / (1.0 + excess / np.where(m > 0, m, 1.0)), m)
+        se = 1.0 / np.sqrt(n * per_trial)
+    return np.nan_to_num(se, nan=np.inf, posinf=np.inf) < TYPICAL_LOADING

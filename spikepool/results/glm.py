@@ -181,9 +181,8 @@ class GLMResult(Result):
         family = family_of(spec["likelihood"])
         disp = None
         if family.dispersion_names:
-            name = family.dispersion_names[0]
-            values = post[name].transpose("chain", "draw", ...).values.reshape(eta.shape[0], -1)
-            disp = values[:, unit] if values.shape[1] > 1 else np.broadcast_to(values, mu.shape)
+            every = np.arange(eta.shape[0])
+            disp = np.broadcast_to(shared.observation_dispersion(post, spec, unit, every), mu.shape)
         loglik = family.logpmf(design.y, mu, disp).reshape(post.sizes["chain"], post.sizes["draw"], -1)
         coords = self.idata["observed_data"].to_dataset().coords
         self._add_group(

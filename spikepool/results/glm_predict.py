@@ -35,10 +35,12 @@ __all__ = [
 ]
 
 
-def _draws(post: xr.Dataset, name: str) -> np.ndarray:
-    """Flattened draws (sample, ...) of a posterior variable."""
-    values = post[name].transpose("chain", "draw", ...).values
-    return values.reshape(-1, *values.shape[2:])
+def flat_draws(post: xr.Dataset, name: str, *dims: str, index: np.ndarray | None = None) -> np.ndarray:
+    """Flattened draws (sample, ...) of a posterior variable, its other dims in the order ``dims`` (as stored
+    when none are given); only the samples ``index`` when given."""
+    values = post[name].transpose("chain", "draw", *(dims or (...,))).values
+    values = values.reshape(-1, *values.shape[2:])
+    return values if index is None else values[index]
 
 
 def linear_predictor(post: xr.Dataset, design: Design, frame: pd.DataFrame, population: bool = False) -> np.ndarray:
@@ -47,11 +49,11 @@ def linear_predictor(post: xr.Dataset, design: Design, frame: pd.DataFrame, popu
     ``population``: every grouping's effect at 0. A level the fit never saw has effect 0 (the population's).
     """
     X, groups = new_rows(design, frame)
-    eta = _draws(post, "beta") @ X.T
+    eta = flat_draws(post, "beta") @ X.T
     if population:
         return eta
     for g, (level, Z) in zip(design.groups, groups, strict=True):
-        b = _draws(post, f"b_{g.key}")  # (sample, level, effect)
+        b = flat_draws(post, f"b_{g.key}")  # (sample, level, effect)
         seen = level >= 0
         if seen.any():
             eta[:, seen] += np.einsum("slk,lk->sl", b[:, level[seen], :], Z[seen])
@@ -219,13 +221,13 @@ def tuning_table(post: xr.Dataset, design: Design, counts: xr.DataArray, covaria
     docstring); the other covariates of the formula at ``at``."""
     ci_prob = check_ci_prob(ci_prob)
     jc, js, degrees = tuning_columns(design, covariate)
-    beta = _draws(post, "beta")
+    beta = flat_draws(post, "beta")
     units = {"neuron": (beta[:, None, jc], beta[:, None, js])}
     g = design.group("neuron")
     b_cos = np.repeat(beta[:, None, jc], counts.sizes["neuron"], axis=1)
     b_sin = np.repeat(beta[:, None, js], counts.sizes["neuron"], axis=1)
     if g is not None:
-        b = _draws(post, f"b_{g.key}")
+        b = flat_draws(post, f"b_{g.key}")
         for k, effect in enumerate(g.effects):
             if effect == design.coefs[jc]:
                 b_cos = b_cos + b[:, :, k]

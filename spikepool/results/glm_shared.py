@@ -27,6 +27,7 @@ import xarray as xr
 from spikepool._validate import check_ci_prob, did_you_mean
 from spikepool.counts.design import Design, dispersion_units
 from spikepool.exceptions import ArgumentError
+from spikepool.results.glm_predict import flat_draws
 from spikepool.stats.families import family_of
 from spikepool.stats.intervals import draw_summary
 
@@ -65,11 +66,6 @@ def draw_chunks(index: np.ndarray, n_obs: int, budget: int = 4_000_000) -> list[
     return [index[i : i + step] for i in range(0, index.size, step)]
 
 
-def _flat(post: xr.Dataset, name: str, index: np.ndarray, *dims: str) -> np.ndarray:
-    da = post[name].transpose("chain", "draw", *dims)
-    return da.values.reshape(-1, *da.shape[2:])[index]
-
-
 def trial_groupings(design: Design) -> list[int]:
     """Indices of the groupings whose levels are the trials."""
     return [i for i, g in enumerate(design.groups) if g.name == "trial"]
@@ -102,28 +98,28 @@ def shared_covariance(post: xr.Dataset, design: Design, n_neurons: int, index: n
     for i in trial_groupings(design):
         g = design.groups[i]
         z = _neuron_rows(design, i, n_neurons)
-        sd = _flat(post, f"sd_{g.key}", index, f"{g.key}_effect")
+        sd = flat_draws(post, f"sd_{g.key}", f"{g.key}_effect", index=index)
         if f"corr_{g.key}" in post and len(g.effects) > 1:
-            corr = _flat(post, f"corr_{g.key}", index, f"{g.key}_effect", f"{g.key}_effect_bis")
+            corr = flat_draws(post, f"corr_{g.key}", f"{g.key}_effect", f"{g.key}_effect_bis", index=index)
         else:
             corr = np.broadcast_to(np.eye(len(g.effects)), (index.size, len(g.effects), len(g.effects)))
         sigma = sd[:, :, None] * corr * sd[:, None, :]
         cov += np.einsum("nk,skl,ml->snm", z, sigma, z)
     if "loading" in post:
-        w = _flat(post, "loading", index, "neuron", "factor")
+        w = flat_draws(post, "loading", "neuron", "factor", index=index)
         cov += np.einsum("snk,smk->snm", w, w)
     return cov
 
 
 def nonshared_mean(post: xr.Dataset, design: Design, index: np.ndarray) -> np.ndarray:
     """(draw, obs): each valid (neuron, trial)'s mean count without the shared terms (``mu`` of the docstring)."""
-    beta = _flat(post, "beta", index, "coef")
+    beta = flat_draws(post, "beta", "coef", index=index)
     eta = beta @ design.X.T
     shared = set(trial_groupings(design))
     for i, g in enumerate(design.groups):
         if i in shared:
             continue
-        b = _flat(post, f"b_{g.key}", index, g.key, f"{g.key}_effect")
+        b = flat_draws(post, f"b_{g.key}", g.key, f"{g.key}_effect", index=index)
         eta += np.einsum("sok,ok->so", b[:, g.level, :], g.Z)
     return np.exp(eta) * design.duration
 
@@ -141,10 +137,10 @@ def variance_parts(
     if family.name == "poisson":
         conditional = m
     elif family.name == "negbin":
-        alpha = _dispersion(post, spec, unit, index)
+        alpha = observation_dispersion(post, spec, unit, index)
         conditional = m + m**2 * np.exp(v) / alpha
     else:  # E over s ~ Normal(0, v) of the family's variance at mu exp(s), by Gauss-Hermite quadrature
-        nu = _dispersion(post, spec, unit, index)
+        nu = observation_dispersion(post, spec, unit, index)
         x, w = np.polynomial.hermite.hermgauss(HERMITE_NODES)
         conditional = np.zeros_like(m)
         for xk, wk in zip(x, w, strict=True):
@@ -153,11 +149,10 @@ def variance_parts(
     return m, m, conditional - m, shared, cov
 
 
-def _dispersion(post: xr.Dataset, spec: dict, unit: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """(draw, obs) or (draw, 1): alpha or nu of each valid (neuron, trial)."""
+def observation_dispersion(post: xr.Dataset, spec: dict, unit: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """(draw, obs) or (draw, 1): alpha or nu of each valid (neuron, trial) (``unit``: its dispersion unit)."""
     name = "nu" if spec["likelihood"] == "com_poisson" else "alpha"
-    da = post[name].transpose("chain", "draw", ...)
-    values = da.values.reshape(da.sizes["chain"] * da.sizes["draw"], -1)[index]
+    values = flat_draws(post, name, index=index).reshape(index.size, -1)
     if values.shape[1] == 1:
         return values
     return values[:, unit]
@@ -324,7 +319,9 @@ def noise_correlations(
     valid = np.zeros((n_neurons, n_trials))
     valid[design.obs_neuron, design.obs_trial] = 1.0
     common = valid @ valid.T
-    model = np.empty((index.size, n_neurons, n_neurons))
+    upper = np.triu_indices(n_neurons, k=1)
+    # each draw's pairs (i < j) only, in single precision: 500 draws of 1,000 neurons' pairs take 1 GB
+    pairs = np.empty((index.size, upper[0].size), dtype=np.float32)
     R = np.zeros((n_neurons, n_trials))
     done = 0
     for chunk in draw_chunks(index, design.n_obs):
@@ -333,11 +330,16 @@ def noise_correlations(
         for s in range(chunk.size):
             R[design.obs_neuron, design.obs_trial] = r[s]
             with np.errstate(invalid="ignore", divide="ignore"):
-                model[done + s] = np.expm1(cov[s]) * (R @ R.T) / common
+                pairs[done + s] = (np.expm1(cov[s]) * (R @ R.T) / common)[upper]
         done += chunk.size
+    pairs[:, common[upper] < 1] = np.nan
     diagonal = np.eye(n_neurons, dtype=bool)
-    model[:, (common < 1) | diagonal] = np.nan
-    mean, low, high = summarize(model, ci_prob)
+    mean, low, high = (np.full((n_neurons, n_neurons), np.nan) for _ in range(3))
+    for block in np.array_split(np.arange(upper[0].size), max(1, upper[0].size // 50_000)):
+        stats = summarize(pairs[:, block].astype(np.float64), ci_prob)
+        for out, value in zip((mean, low, high), stats, strict=True):
+            out[upper[0][block], upper[1][block]] = value
+            out[upper[1][block], upper[0][block]] = value
     window = counts.sum("time") if "time" in counts.dims else counts
     condition = counts["condition"].values.astype(str) if "condition" in counts.coords else np.zeros(n_trials)
     raw, raw_low, raw_high, _ = raw_noise_correlations(
@@ -363,14 +365,12 @@ def gains(result, ci_prob: float = 0.94) -> xr.Dataset:
     draws, terms = [], []
     for i in trial_groupings(result.design):
         g = result.design.groups[i]
-        b = post[f"b_{g.key}"].transpose("chain", "draw", g.key, f"{g.key}_effect").values
-        b = b.reshape(-1, *b.shape[2:])
+        b = flat_draws(post, f"b_{g.key}", g.key, f"{g.key}_effect")
         for k, effect in enumerate(g.effects):
             draws.append(b[:, :, k])
             terms.append("trial" if effect == "Intercept" else f"trial:{effect}")
     if "factor_score" in post:
-        f = post["factor_score"].transpose("chain", "draw", "trial", "factor").values
-        f = f.reshape(-1, *f.shape[2:])
+        f = flat_draws(post, "factor_score", "trial", "factor")
         for j, name in enumerate(post["factor"].values):
             draws.append(f[:, :, j])
             terms.append(str(name))
