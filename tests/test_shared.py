@@ -191,7 +191,6 @@ def test_factor_loadings_are_recovered_with_one_sign():
         warnings.simplefilter("ignore", sp.SamplingWarning)
         result = sp.HierarchicalGLM("count ~ condition + (1 | neuron)", shared=1).fit(counts, **FIT)
     w = result.posterior["loading"].sel(factor="f1")
-    assert result.spec["anchors"] == [str(counts["neuron"].values[np.argmax(counts.sum("trial").values)])]
     assert not [p for p in result.post_checks.problems if p.code == "factor_sign"]
     assert any("sd_loading" in str(row) for row in result.summary().index)
     by_chain = w.mean("draw").values
@@ -300,39 +299,43 @@ def test_the_swept_trial_gains_leave_the_model_s_density_unchanged(covariate):
     assert np.ptp(gaps) < 1e-8, gaps
 
 
-def test_the_factor_mean_swept_into_the_intercepts_leaves_the_model_s_density_unchanged():
-    """``shared=1``: the factor scores are sampled as their mean and zero-sum deviations, and each neuron's share
-    of the mean gain is drawn with its intercept; against the model written out with scipy (iid N(0, 1) scores,
-    loadings N(0, sd_loading)), the log density differs by the change of variables' Jacobian only."""
-    from spikepool.models.glm_parts import within_level
+@pytest.mark.parametrize("sparse", [1, 4])
+def test_the_factor_mean_swept_into_the_intercepts_leaves_the_model_s_density_unchanged(sparse):
+    """``shared=2``: factor 2's loadings orthogonal to the data's first direction (a chain of Householder
+    reflections), the factor scores sampled as their mean and zero-sum deviations, each neuron's share of the
+    mean gain drawn with its intercept; against the model written out with scipy (iid N(0, 1) scores, loadings
+    N(0, sd_loading_j) on that subspace) the log density differs by the change of variables' Jacobian only.
+    With most neurons sparse the loadings are drawn non-centered."""
+    from spikepool.models.glm_parts import householder_chain, reflect, within_level
 
-    counts, _ = _simulated(n_neuron=5, n_trial=12)
+    counts, _ = _simulated(n_neuron=6, n_trial=12)
     counts = counts.copy(data=np.asarray(counts.values).copy())
-    counts[4] = counts[4] // 8  # a sparse neuron: its loading is drawn non-centered
-    model = sp.HierarchicalGLM("count ~ condition + (1 | neuron)", dispersion="shared", shared=1)
+    counts[:sparse] = counts[:sparse] // 8
+    model = sp.HierarchicalGLM("count ~ condition + (1 | neuron)", dispersion="shared", shared=2)
     data = model.prepare(counts)
-    assert list(data.loading_centered) == [True] * 4 + [False]
     design = data.design
+    c = data.directions
+    np.testing.assert_allclose(c.T @ c, np.eye(2), atol=1e-12)
+    chain = householder_chain(c[:, :1])
     built = model.build(counts)
     logp = built.compile_logp(jacobian=False)
     zero_sum = built.rvs_to_transforms[built["factor_deviation_offset"]]
+    kind = "centered" if sparse == 1 else "offset"
+    assert {f"loading_f1_{kind}", f"loading_f2_{kind}"} <= {v.name for v in built.free_RVs}
     p = model.priors
     y, X, dur = design.y, design.X, design.duration
     neuron_of = within_level(design, design.groups[0])  # (neuron, coef): the intercept
-    sd_w = 0.3
+    sd_w = np.array([0.3, 0.2])
     rng = np.random.default_rng(4)
     gaps = []
     for _ in range(3):
         beta = data.beta_loc + rng.normal(0, 0.3, 3)
         sd_n, log_alpha = rng.uniform(0.2, 0.6), rng.normal(1.5, 0.3)
-        theta = neuron_of @ beta + rng.normal(0, sd_n, 5)
-        w = rng.normal(0, sd_w, 5)
-        f = rng.normal(0, 1, 12)
-        eta = (
-            X @ beta
-            + (theta - neuron_of @ beta)[design.obs_neuron]
-            + (w[:, None] * f[None])[design.obs_neuron, design.obs_trial]
-        )
+        theta = neuron_of @ beta + rng.normal(0, sd_n, 6)
+        w = rng.normal(0, sd_w, (6, 2))
+        w[:, 1] -= c[:, 0] * (c[:, 0] @ w[:, 1])  # factor 2 orthogonal to the first direction
+        f = rng.normal(0, 1, (12, 2))
+        eta = X @ beta + (theta - neuron_of @ beta)[design.obs_neuron] + (w @ f.T)[design.obs_neuron, design.obs_trial]
         mu, alpha = np.exp(eta) * dur, np.exp(log_alpha)
         direct = (
             scipy.stats.norm.logpdf(beta, data.beta_loc, data.beta_scale).sum()
@@ -340,24 +343,24 @@ def test_the_factor_mean_swept_into_the_intercepts_leaves_the_model_s_density_un
             + scipy.stats.norm.logpdf(w, 0.0, sd_w).sum()
             + scipy.stats.norm.logpdf(f).sum()
             + scipy.stats.halfnorm.logpdf(sd_n, scale=data.sd_scale[0][0])
-            + scipy.stats.halfnorm.logpdf(sd_w, scale=p["loading_scale"])
+            + scipy.stats.halfnorm.logpdf(sd_w, scale=p["loading_scale"]).sum()
             + scipy.stats.norm.logpdf(log_alpha, p["log_alpha_loc"], p["log_alpha_scale"])
             + scipy.stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu)).sum()
         )
-        free = np.ones(5, dtype=bool)
-        free[data.anchors[0]] = False
-        order = np.concatenate([np.flatnonzero(free), data.anchors])  # the model's order of the loadings
-        centered = data.loading_centered[order]
+        rotated = reflect(w[:, 1], chain)  # H_1 is its own inverse: [0, u]
+        assert abs(rotated[0]) < 1e-12
+        u = [w[:, 0], rotated[1:]]
+        f_mean = f.mean(axis=0)
         point = {
             "sd_neuron_log__": np.log([sd_n]),
-            "sd_loading_log__": np.log([sd_w]),
-            "loading_centered": w[order][centered],  # informative neurons: drawn directly
-            "loading_offset": w[order][~centered] / sd_w,
-            "factor_mean_offset": np.array([f.mean() * np.sqrt(12)]),
-            "factor_deviation_offset_zerosum__": zero_sum.forward(pt.as_tensor((f - f.mean())[None])).eval(),
+            "sd_loading_log__": np.log(sd_w),
+            "factor_mean_offset": f_mean * np.sqrt(12),
+            "factor_deviation_offset_zerosum__": zero_sum.forward(pt.as_tensor((f - f_mean).T)).eval(),
             "beta": beta,
-            "b_neuron_centered": (theta + w * f.mean())[:, None],
+            "b_neuron_centered": (theta + w @ f_mean)[:, None],
             "log_alpha": np.asarray(log_alpha),
         }
+        for j in range(2):
+            point[f"loading_f{j + 1}_{kind}"] = u[j] if kind == "centered" else u[j] / sd_w[j]
         gaps.append(logp(point) - direct)
     assert np.ptp(gaps) < 1e-8, gaps

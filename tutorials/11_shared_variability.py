@@ -104,8 +104,8 @@ plt.show()
 
 # %% [markdown]
 # One gain for all gives every pair the same sign. One shared factor lets each unit load on the population's
-# state by its own amount, even with the opposite sign (`shared=1`: loadings pooled across units, the anchor
-# unit's fixing the sign).
+# state by its own amount, even with the opposite sign (`shared=1`: loadings pooled across units, each draw's
+# sign fixed along the data's main direction of shared variation).
 
 # %%
 with warnings.catch_warnings():

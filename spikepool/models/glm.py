@@ -41,8 +41,10 @@ from spikepool.models.glm_data import GLMData, glm_priors, prepare_glm
 from spikepool.models.glm_parts import (
     absorbing_grouping,
     fixed_part,
+    householder_chain,
     orthogonal_part,
     parent_levels,
+    reflect,
     rows_of,
     swept_grouping,
     within_level,
@@ -89,11 +91,11 @@ class HierarchicalGLM(Model):
     shared : int
         The number of factors shared by the neurons recorded on a trial (0: none): neuron i's log rate on trial
         t gains ``sum_j w_ij f_jt`` with ``f_jt ~ Normal(0, 1)`` and loadings ``w_ij ~ Normal(0, sd_loading_j)``
-        pooled across neurons; lower-triangular on the anchor neurons (no rotation left,
-        ``spikepool.models.glm_data.shared_anchors``), each factor's sign fixed per draw after sampling
-        (``spikepool.results.glm_shared.align_factor_signs``). ``(1 | trial)`` in the formula is the one-factor case
-        with every loading equal (a gain shared by all). See ``GLMResult.variance_partition``,
-        ``noise_correlations`` and ``gains``.
+        pooled across neurons; factor j's loadings orthogonal to the data's first j - 1 directions of shared
+        variation (no rotation left, ``spikepool.models.glm_data.shared_directions``), each factor's sign fixed
+        per draw after sampling (``spikepool.results.glm_shared.align_factor_signs``). ``(1 | trial)`` in the
+        formula is the one-factor case with every loading equal (a gain shared by all). See
+        ``GLMResult.variance_partition``, ``noise_correlations`` and ``gains``.
     parameterization : {"auto", "centered", "noncentered"}
         Of each grouping's levels; "auto" centres a level whose data pin its effects
         (``spikepool.stats.glm.choose_centered_levels``), the others non-centered.
@@ -400,26 +402,17 @@ class HierarchicalGLM(Model):
         trial): ``factor_score`` = mean + deviations ~ N(0, 1) per trial, the mean sampled apart so that it can be
         swept into the neurons' intercepts (``spikepool.models.glm_parts.absorbing_grouping``)."""
         k, n = data.shared, data.counts.sizes["neuron"]
-        free = np.ones((n, k), dtype=bool)
-        for j, a in enumerate(data.anchors):
-            free[a, j:] = False  # anchor j: 0 on the later factors (no rotation left), its sign fixed after sampling
-        n_free = int(free.sum())
-        index = np.full((n, k), n_free + k)  # the 0 slot
-        index[free] = np.arange(n_free)
-        for j, a in enumerate(data.anchors):
-            index[a, j] = n_free + j
         sd = pm.HalfNormal("sd_loading", self.priors["loading_scale"], dims="factor")
-        entries = np.nonzero(free)  # the free loadings (neuron, factor) in the order of ``index``, then anchors
-        rows = np.concatenate([entries[0], data.anchors])
-        column = np.concatenate([entries[1], np.arange(k)])
-        centered = data.loading_centered[rows]
-        values = pt.zeros(n_free + k)
-        if centered.any():  # informative neurons drawn directly, the others as sd times a standard normal
-            values = values[centered].set(pm.Normal("loading_centered", 0.0, sd[column[centered]]))
-        if not centered.all():
-            z = pm.Normal("loading_offset", 0.0, 1.0, shape=int((~centered).sum()))
-            values = values[~centered].set(z * sd[column[~centered]])
-        loading = pm.Deterministic("loading", pt.concatenate([values, pt.zeros(1)])[index], dims=("neuron", "factor"))
+        reflections = householder_chain(data.directions[:, : k - 1])
+        centered = 2 * np.count_nonzero(data.loading_centered) >= n  # most neurons' loadings pinned by their data
+        columns = []
+        for j in range(k):  # factor j orthogonal to the first j directions: n - j free values
+            if centered:
+                u = pm.Normal(f"loading_f{j + 1}_centered", 0.0, sd[j], shape=n - j)
+            else:
+                u = sd[j] * pm.Normal(f"loading_f{j + 1}_offset", 0.0, 1.0, shape=n - j)
+            columns.append(reflect(pt.concatenate([pt.zeros(j), u]) if j else u, reflections[:j]))
+        loading = pm.Deterministic("loading", pt.stack(columns, axis=1), dims=("neuron", "factor"))
         n_trials = data.counts.sizes["trial"]
         mean = pm.Normal("factor_mean_offset", 0.0, 1.0, dims="factor") / np.sqrt(n_trials)
         deviation = pm.ZeroSumNormal("factor_deviation_offset", sigma=1.0, dims=("factor", "trial"))
@@ -470,7 +463,6 @@ class HierarchicalGLM(Model):
     def _fit_spec(self, data: GLMData, report: CheckReport) -> tuple[dict, CheckReport]:
         spec = self.spec()
         if data.shared:
-            spec["anchors"] = [str(v) for v in data.counts["neuron"].values[data.anchors]]
             spec["loading_centered"] = [int(v) for v in data.loading_centered]
         centered = [np.asarray(c) for c in data.centered]
         sweep = swept_grouping(data.design)
@@ -483,7 +475,7 @@ class HierarchicalGLM(Model):
     def _result(self, tree, data: GLMData, model, spec: dict, report: CheckReport, random_seed) -> GLMResult:
         if data.shared:
             groups = {name: tree[name].to_dataset() for name in tree.children}
-            groups["posterior"] = align_factor_signs(groups["posterior"], data.anchors)
+            groups["posterior"] = align_factor_signs(groups["posterior"], data.directions)
             attrs, tree = tree.attrs, xr.DataTree.from_dict(groups)
             tree.attrs = attrs
         tree = add_glm_groups(tree, data, spec)

@@ -51,7 +51,7 @@ from spikepool.models.options import resolve_priors
 from spikepool.models.priors import DEFAULT_PRIORS
 from spikepool.stats.glm import ObsGroups, choose_centered_levels, design_groups, fixed_start
 
-__all__ = ["GLM_PRIORS", "GLMData", "glm_priors", "prepare_glm", "shared_anchors"]
+__all__ = ["GLM_PRIORS", "GLMData", "glm_priors", "prepare_glm", "shared_directions"]
 
 _DISPERSION_KEYS = ("log_alpha_loc", "log_alpha_scale", "tau_alpha_scale", "log_nu_loc", "log_nu_scale", "tau_nu_scale")
 GLM_PRIORS: dict[str, Any] = {
@@ -119,8 +119,8 @@ class GLMData:
         (coef,): pooled Poisson estimates (starting values).
     shared : int
         The number of shared factors (0: none).
-    anchors : numpy.ndarray
-        int (shared,): the neurons whose loadings identify the factors (``shared_anchors``).
+    directions : numpy.ndarray
+        (neuron, shared): the orthonormal directions that identify the factors (``shared_directions``).
     loading_centered : numpy.ndarray
         bool (neuron,): whose loadings are sampled centered (``informative_loadings``).
     """
@@ -137,7 +137,7 @@ class GLMData:
     sd_scale: tuple[np.ndarray, ...]
     beta_start: np.ndarray
     shared: int = 0
-    anchors: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    directions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     loading_centered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
@@ -230,24 +230,35 @@ def prepare_glm(
         sd_scale=_sd_scales(design, priors),
         beta_start=beta_start,
         shared=shared,
-        anchors=shared_anchors(design, counts.sizes["neuron"], shared),
+        directions=shared_directions(design, counts.sizes["neuron"], shared),
         loading_centered=informative_loadings(design, counts.sizes["neuron"]) if shared else np.zeros(0, bool),
     )
 
 
-def shared_anchors(design: Design, n_neurons: int, shared: int) -> np.ndarray:
-    """int (shared,): the neurons that identify ``shared`` factors, the most spikes first.
+def shared_directions(design: Design, n_neurons: int, shared: int) -> np.ndarray:
+    """(neuron, shared), orthonormal: the first ``shared`` directions of the neurons' shared trial-to-trial
+    variation, the leading left singular vectors of the Pearson residuals (count minus its neuron's mean in its
+    cell of the fixed part, over the square root of that mean; 0 where a count is invalid).
 
-    Anchor j loads on factors 1..j only (a lower-triangular loading matrix in the anchors' order): this fixes the
-    rotation among factors, which otherwise leaves the likelihood unchanged; each factor's sign is then fixed
-    per draw so that its anchor's loading is positive (``spikepool.results.glm_shared.align_factor_signs``;
-    constraining that loading to be positive while sampling leaves a mode where it sits at 0 and every other
-    loading has the wrong sign). The neurons with the most spikes have the best determined loadings.
+    Factor j's loadings are constrained orthogonal to directions 1..j-1: this fixes the rotation among the
+    factors, which leaves the likelihood unchanged, and every neuron's loading pins it (a constraint on one
+    anchor neuron's loading leaves the rotation as uncertain as that neuron's loading, and all the loadings and
+    scores turn together with it: a direction along which NUTS needs several times the steps). Each factor's
+    sign is fixed per draw after sampling so that its loadings point along its direction
+    (``spikepool.results.glm_shared.align_factor_signs``).
     """
     if shared == 0:
-        return np.zeros(0, dtype=np.int64)
-    spikes = np.bincount(design.obs_neuron, weights=design.y, minlength=n_neurons)
-    return np.argsort(-spikes, kind="stable")[:shared].astype(np.int64)
+        return np.zeros((n_neurons, 0))
+    n_trials = int(design.obs_trial.max()) + 1 if design.n_obs else 1
+    _, cell = np.unique(np.column_stack([design.obs_neuron, design.X]), axis=0, return_inverse=True)
+    cell = cell.ravel()
+    rate = design.y / design.duration
+    mean = np.bincount(cell, weights=rate) / np.bincount(cell)
+    expected = np.maximum(mean[cell] * design.duration, 1e-3)
+    residual = np.zeros((n_neurons, n_trials))
+    residual[design.obs_neuron, design.obs_trial] = (design.y - expected) / np.sqrt(expected)
+    u = np.linalg.svd(residual, full_matrices=False)[0][:, :shared]
+    return u * np.where(u.sum(axis=0) < 0, -1.0, 1.0)  # mostly positive: a common gain reads as one
 
 
 #: The loading sd against which a neuron's loading counts as informative (half the default prior scale).

@@ -122,6 +122,29 @@ def absorbing_grouping(design) -> tuple[int | None, np.ndarray | None]:
     return None, None
 
 
+def householder_chain(directions: np.ndarray) -> list[np.ndarray]:
+    """Householder vectors (each (neuron,), or None for the identity) of reflections ``H_1 ... H_m`` whose
+    product maps ``e_j`` to the orthonormal ``directions[:, j]`` (neuron, m): ``reflect(x, chain[:j])`` with
+    ``x``'s first j entries 0 spans the complement of the first j directions, at O(neuron) per reflection."""
+    chain: list[np.ndarray | None] = []
+    for j in range(directions.shape[1]):
+        d = directions[:, j].astype(np.float64)
+        for h in chain:  # d_j = H_{j-1} ... H_1 c_j
+            d = d if h is None else d - h * (2.0 * (h @ d) / (h @ h))
+        h = -d
+        h[j] += 1.0
+        chain.append(None if h @ h < 1e-24 else h)
+    return chain
+
+
+def reflect(x, chain: list):
+    """``H_1 ... H_m x`` for the chain's reflections (the last applied first); numpy or PyTensor ``x``."""
+    for h in reversed(chain):
+        if h is not None:
+            x = x - h * (2.0 * (x * h).sum() / float(h @ h))
+    return x
+
+
 def within_level(design, g) -> np.ndarray:
     """(level, coef): each level's value of every fixed column that is constant within it (0 elsewhere, and for
     a grouping's slope columns): what a centered level's intercept is centred on."""

@@ -66,7 +66,7 @@ def add_glm_groups(idata: xr.DataTree, data, spec: dict) -> xr.DataTree:
 
 def sign_switches(post: xr.Dataset) -> Problem | None:
     """A ``factor_sign`` error when a shared factor's loadings point opposite ways in two chains (each chain's
-    mean loadings correlate negatively): the anchor's positive loading did not fix the factor's sign."""
+    mean loadings correlate negatively): aligning each draw with the factor's direction did not fix its sign."""
     if "loading" not in post or post.sizes["chain"] < 2:
         return None
     means = post["loading"].mean("draw").transpose("chain", "neuron", "factor").values
@@ -82,8 +82,8 @@ def sign_switches(post: xr.Dataset) -> Problem | None:
         "factor_sign",
         "error",
         f"the loadings of shared factor(s) {flipped} must agree between chains; got chains whose mean loadings are "
-        "of opposite sign: the factor is not identified by its anchor neuron.",
-        "use fewer factors (shared=k), or more draws; the anchor is the neuron with the most spikes.",
+        "of opposite sign: the data hardly tell the factor's direction.",
+        "use fewer factors (shared=k), or more draws.",
         parameters=tuple(f"loading[factor={f}]" for f in flipped),
     )
 

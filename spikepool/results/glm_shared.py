@@ -158,21 +158,22 @@ def observation_dispersion(post: xr.Dataset, spec: dict, unit: np.ndarray, index
     return values[:, unit]
 
 
-def align_factor_signs(post: xr.Dataset, anchors: np.ndarray, rounds: int = 3) -> xr.Dataset:
+def align_factor_signs(post: xr.Dataset, directions: np.ndarray, rounds: int = 3) -> xr.Dataset:
     """The posterior with each draw's factors signed alike: ``loading`` and ``factor_score`` of factor j flipped
     together in a draw where its loadings point away from the factor's mean direction.
 
     The likelihood and the priors are unchanged when a factor's loadings and scores both change sign, so its
-    posterior is symmetric and each draw may be mapped to one half of it: first so that anchor j's loading is
-    positive, then, ``rounds`` times, so that the loadings correlate positively with their mean over the draws.
-    Noise correlations and the variance partition depend on ``W W'`` only and are the same either way.
+    posterior is symmetric and each draw may be mapped to one half of it: first so that the loadings point along
+    ``directions[:, j]`` (neuron, factor), then, ``rounds`` times, so that they correlate positively with their
+    mean over the draws. Noise correlations and the variance partition depend on ``W W'`` only and are the same
+    either way.
     """
     if "loading" not in post:
         return post
     w = post["loading"].transpose("chain", "draw", "neuron", "factor").values.copy()
     f = post["factor_score"].transpose("chain", "draw", "trial", "factor").values.copy()
-    for j, a in enumerate(anchors):
-        sign = np.where(w[:, :, a, j] < 0, -1.0, 1.0)
+    for j in range(w.shape[-1]):
+        sign = np.where(np.einsum("cdn,n->cd", w[..., j], directions[:, j]) < 0, -1.0, 1.0)
         for _ in range(rounds):
             ref = (w[..., j] * sign[..., None]).mean(axis=(0, 1))
             dot = np.einsum("cdn,n->cd", w[..., j], ref)
