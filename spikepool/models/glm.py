@@ -46,7 +46,6 @@ from spikepool.models.glm_parts import (
     parent_levels,
     reflect,
     rows_of,
-    swept_grouping,
     within_level,
 )
 from spikepool.models.likelihoods import com_loglik, take, window_loglik
@@ -238,7 +237,7 @@ class HierarchicalGLM(Model):
             coords["trial"] = data.counts["trial"].values.astype(str)
             coords["factor"] = [f"f{j + 1}" for j in range(data.shared)]
         with pm.Model(coords=coords) as model:
-            sweep = swept_grouping(design)
+            sweep = data.sweep
             if sweep is None:
                 beta = pm.Normal("beta", data.beta_loc, data.beta_scale, dims="coef")
             else:  # the swept grouping's projection on the fixed part in the coefficients (models.glm_parts)
@@ -251,13 +250,13 @@ class HierarchicalGLM(Model):
                 pm.Deterministic("beta", beta - moved, dims="coef")
             eta = fixed_part(pt, obs.X, beta)
             # the factors' mean gain of each neuron, sum_j w_ij mean_j, swept into its intercept (absorb, level,)
-            absorb, swept_in = (None, None) if not data.shared else absorbing_grouping(design)
+            absorb, neuron_of_level = (None, None) if not data.shared else absorbing_grouping(design)
             if sweep is not None and absorb == sweep.index:
                 absorb = None
             if data.shared:
                 loading, mean, deviation = self._shared_factors(pm, pt, data)
                 if absorb is not None:
-                    swept_in = pt.dot(loading, mean)[swept_in]
+                    swept_in = pt.dot(loading, mean)[neuron_of_level]
             built: dict[int, Any] = {}
             # coarser groupings first: a finer level's centered effects are centred on its coarser levels' effects
             for i in sorted(range(len(design.groups)), key=lambda i: design.groups[i].n_levels):
@@ -457,7 +456,7 @@ class HierarchicalGLM(Model):
             kwargs["target_accept"] = SPARSE_TARGET_ACCEPT
         spec["target_accept"] = float(given) if given is not None else (SPARSE_TARGET_ACCEPT if sparse else None)
         if sampler == "pymc" and "initvals" not in kwargs:
-            kwargs["initvals"] = {"beta" if swept_grouping(data.design) is None else "beta_centered": data.beta_start}
+            kwargs["initvals"] = {"beta" if data.sweep is None else "beta_centered": data.beta_start}
         return kwargs
 
     def _fit_spec(self, data: GLMData, report: CheckReport) -> tuple[dict, CheckReport]:
@@ -465,7 +464,7 @@ class HierarchicalGLM(Model):
         if data.shared:
             spec["loading_centered"] = [int(v) for v in data.loading_centered]
         centered = [np.asarray(c) for c in data.centered]
-        sweep = swept_grouping(data.design)
+        sweep = data.sweep
         if sweep is not None:  # all or none (``_swept_effects``)
             c = centered[sweep.index]
             centered[sweep.index] = np.full(c.size, int(2 * np.count_nonzero(c) >= c.size))

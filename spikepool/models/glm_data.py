@@ -47,6 +47,7 @@ from spikepool.checks.design import numeric_columns
 from spikepool.counts.design import Design, dispersion_units, formula_design
 from spikepool.counts.schema import validate_counts
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
+from spikepool.models.glm_parts import Sweep, swept_grouping
 from spikepool.models.options import resolve_priors
 from spikepool.models.priors import DEFAULT_PRIORS
 from spikepool.stats.glm import ObsGroups, choose_centered_levels, design_groups, fixed_start
@@ -121,6 +122,9 @@ class GLMData:
         The number of shared factors (0: none).
     directions : numpy.ndarray
         (neuron, shared): the orthonormal directions that identify the factors (``shared_directions``).
+    sweep : Sweep or None
+        The crossed grouping whose projection on the fixed part is sampled in the coefficients
+        (``spikepool.models.glm_parts.swept_grouping``).
     loading_centered : numpy.ndarray
         bool (neuron,): whose loadings are sampled centered (``informative_loadings``).
     """
@@ -139,6 +143,7 @@ class GLMData:
     shared: int = 0
     directions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     loading_centered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    sweep: Sweep | None = None
 
 
 def _fixed_priors(design: Design, priors: dict, mu_loc: float) -> tuple[np.ndarray, np.ndarray]:
@@ -232,6 +237,7 @@ def prepare_glm(
         shared=shared,
         directions=shared_directions(design, counts.sizes["neuron"], shared),
         loading_centered=informative_loadings(design, counts.sizes["neuron"]) if shared else np.zeros(0, bool),
+        sweep=swept_grouping(design),
     )
 
 
