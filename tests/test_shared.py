@@ -134,6 +134,9 @@ def test_shared_terms_are_refused_before_sampling_where_the_data_cannot_identify
     assert "3 of 24 trials" in next(p.message for p in report.problems if p.code == "shared_neurons")
     with pytest.raises(sp.IdentifiabilityError, match="shared_factors: shared must be below half"):
         sp.HierarchicalGLM("count ~ 1 + (1 | neuron)", shared=3).fit(counts, draws=10, tune=10, chains=1)
+    few = counts.isel(trial=slice(0, 3))
+    with pytest.raises(sp.IdentifiabilityError, match="shared_factors: shared factors need at least shared \\+ 2 = 4"):
+        sp.HierarchicalGLM("count ~ 1 + (1 | neuron)", shared=2).fit(few, draws=10, tune=10, chains=1)
     assert not {c for c, _ in _codes(sp.HierarchicalGLM("count ~ 1", shared=2).check(counts))} & {
         "shared_factors", "shared_neurons", "trial_confounded"}  # fmt: skip
     # one trial per condition: the trial gains are the conditions' effects
@@ -300,67 +303,104 @@ def test_the_swept_trial_gains_leave_the_model_s_density_unchanged(covariate):
 
 
 @pytest.mark.parametrize("sparse", [1, 4])
-def test_the_factor_mean_swept_into_the_intercepts_leaves_the_model_s_density_unchanged(sparse):
-    """``shared=2``: factor 2's loadings orthogonal to the data's first direction (a chain of Householder
-    reflections), the factor scores sampled as their mean and zero-sum deviations, each neuron's share of the
-    mean gain drawn with its intercept; against the model written out with scipy (iid N(0, 1) scores, loadings
-    N(0, sd_loading_j) on that subspace) the log density differs by the change of variables' Jacobian only.
-    With most neurons sparse the loadings are drawn non-centered."""
+def test_the_shared_factors_coordinates_leave_the_model_s_density_unchanged(sparse):
+    """``shared=2`` is sampled in coordinates without the likelihood's flat directions: factor 2's loadings
+    orthogonal to the data's first direction (Householder reflections), the scores as their mean (swept into
+    the intercepts) and the Bartlett decomposition of their deviations (orthonormal directions in stereographic
+    coordinates, a triangular factor), the loadings times that factor. At random points in those coordinates the
+    model's log density equals the model written out with scipy (iid N(0, 1) scores, loadings N(0,
+    sd_loading_j) on that subspace) at the mapped parameters plus the log Jacobian of the map, taken by finite
+    differences, up to one constant. With most neurons sparse the loadings are drawn non-centered."""
+    from scipy.linalg import null_space
+
+    from spikepool.models.glm_factors import _zero_sum_embedding, stiefel_points, zero_sum_coordinates
     from spikepool.models.glm_parts import householder_chain, reflect, within_level
 
-    counts, _ = _simulated(n_neuron=6, n_trial=12)
+    n_trial = 12
+    counts, _ = _simulated(n_neuron=6, n_trial=n_trial, sd_gain=0.6)
     counts = counts.copy(data=np.asarray(counts.values).copy())
     counts[:sparse] = counts[:sparse] // 8
     model = sp.HierarchicalGLM("count ~ condition + (1 | neuron)", dispersion="shared", shared=2)
     data = model.prepare(counts)
     design = data.design
-    c = data.directions
+    c, poles = data.directions, data.score_directions
     np.testing.assert_allclose(c.T @ c, np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(poles.sum(axis=0), 0.0, atol=1e-12)
+    zeros = [pt.zeros(n_trial - 2), pt.zeros(n_trial - 3)]
+    at_zero = _zero_sum_embedding(stiefel_points(zeros, zero_sum_coordinates(poles.T), pt)[0].eval())
+    np.testing.assert_allclose(at_zero @ at_zero.T, np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(at_zero[0], poles[:, 0], atol=1e-12)  # z = 0 is the data's direction
+    assert at_zero[1] @ poles[:, 1] > 0.99
     chain = householder_chain(c[:, :1])
     built = model.build(counts)
     logp = built.compile_logp(jacobian=False)
-    zero_sum = built.rvs_to_transforms[built["factor_deviation_offset"]]
-    kind = "centered" if sparse == 1 else "offset"
-    assert {f"loading_f1_{kind}", f"loading_f2_{kind}"} <= {v.name for v in built.free_RVs}
+    outs = [built["sd_loading"], built["loading"], built["factor_score"]]
+    mapped = built.compile_fn(
+        built.replace_rvs_by_values(outs), inputs=built.value_vars, on_unused_input="ignore", point_fn=True
+    )
+    # factor 1 stands out of the residuals' noise, factor 2 (absent from the truth) does not
+    assert data.loading_centered == ((True, False) if sparse == 1 else (False, False))
+    kind = ["centered" if c else "offset" for c in data.loading_centered]
+    assert {f"loading_f1_{kind[0]}", f"loading_f2_{kind[1]}"} <= {v.name for v in built.free_RVs}
     p = model.priors
     y, X, dur = design.y, design.X, design.duration
     neuron_of = within_level(design, design.groups[0])  # (neuron, coef): the intercept
-    sd_w = np.array([0.3, 0.2])
+    basis = null_space(np.ones((1, n_trial)))  # (trial, trial - 1): an orthonormal basis of the zero-sum subspace
+    sizes = {"sd_loading_scaled": 2, "factor_variance": 2, "factor_overlap": 1}
+    sizes |= {"factor_f1_direction": n_trial - 2, "factor_f2_direction": n_trial - 3}
+    sizes |= {f"loading_f1_{kind[0]}": 6, f"loading_f2_{kind[1]}": 5}
+    ends = np.cumsum(list(sizes.values()))
+
+    def point_of(x, rest):  # x: the new coordinates (positive ones on their own scale) in the order of sizes
+        point = dict(rest)
+        for name, value in zip(sizes, np.split(x, ends[:-1]), strict=True):
+            positive = name in ("sd_loading_scaled", "factor_variance")
+            point[f"{name}_log__" if positive else name] = np.log(value) if positive else value
+        return point
+
+    def original(x, rest):  # (sd_loading, the scores' deviations in the basis, the loadings' free values)
+        sd_w, w, f = mapped(point_of(x, rest))
+        deviation = basis.T @ (f - f.mean(axis=0))
+        return np.concatenate([sd_w, deviation.T.ravel(), w[:, 0], reflect(w[:, 1], chain)[1:]]), (sd_w, w, f)
+
     rng = np.random.default_rng(4)
     gaps = []
     for _ in range(3):
+        x = np.concatenate(
+            [rng.uniform(0.1, 0.4, 2), rng.uniform(0.7, 1.3, 2), rng.normal(0, 1, 1)]
+            + [rng.normal(0, 0.7, 2 * n_trial - 5), rng.normal(0, 0.3, 11)]
+        )
         beta = data.beta_loc + rng.normal(0, 0.3, 3)
         sd_n, log_alpha = rng.uniform(0.2, 0.6), rng.normal(1.5, 0.3)
-        theta = neuron_of @ beta + rng.normal(0, sd_n, 6)
-        w = rng.normal(0, sd_w, (6, 2))
-        w[:, 1] -= c[:, 0] * (c[:, 0] @ w[:, 1])  # factor 2 orthogonal to the first direction
-        f = rng.normal(0, 1, (12, 2))
+        rest = {
+            "sd_neuron_log__": np.log([sd_n]),
+            "factor_mean_offset": rng.normal(0, 1, 2),
+            "beta": beta,
+            "b_neuron_centered": (neuron_of @ beta + rng.normal(0, sd_n, 6))[:, None],
+            "log_alpha": np.asarray(log_alpha),
+        }
+        values, (sd_w, w, f) = original(x, rest)
+        rotated = reflect(w[:, 1], chain)  # factor 2 in the complement of the first direction
+        assert abs(rotated[0]) < 1e-10
+        theta = rest["b_neuron_centered"][:, 0] - w @ f.mean(axis=0)  # each neuron's intercept
         eta = X @ beta + (theta - neuron_of @ beta)[design.obs_neuron] + (w @ f.T)[design.obs_neuron, design.obs_trial]
         mu, alpha = np.exp(eta) * dur, np.exp(log_alpha)
         direct = (
             scipy.stats.norm.logpdf(beta, data.beta_loc, data.beta_scale).sum()
             + scipy.stats.norm.logpdf(theta, neuron_of @ beta, sd_n).sum()
-            + scipy.stats.norm.logpdf(w, 0.0, sd_w).sum()
+            + scipy.stats.norm.logpdf(np.concatenate([w[:, 0], rotated[1:]]), 0.0, np.repeat(sd_w, [6, 5])).sum()
             + scipy.stats.norm.logpdf(f).sum()
-            + scipy.stats.halfnorm.logpdf(sd_n, scale=data.sd_scale[0][0])
             + scipy.stats.halfnorm.logpdf(sd_w, scale=p["loading_scale"]).sum()
+            + scipy.stats.halfnorm.logpdf(sd_n, scale=data.sd_scale[0][0])
             + scipy.stats.norm.logpdf(log_alpha, p["log_alpha_loc"], p["log_alpha_scale"])
             + scipy.stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu)).sum()
         )
-        rotated = reflect(w[:, 1], chain)  # H_1 is its own inverse: [0, u]
-        assert abs(rotated[0]) < 1e-12
-        u = [w[:, 0], rotated[1:]]
-        f_mean = f.mean(axis=0)
-        point = {
-            "sd_neuron_log__": np.log([sd_n]),
-            "sd_loading_log__": np.log(sd_w),
-            "factor_mean_offset": f_mean * np.sqrt(12),
-            "factor_deviation_offset_zerosum__": zero_sum.forward(pt.as_tensor((f - f_mean).T)).eval(),
-            "beta": beta,
-            "b_neuron_centered": (theta + w @ f_mean)[:, None],
-            "log_alpha": np.asarray(log_alpha),
-        }
-        for j in range(2):
-            point[f"loading_f{j + 1}_{kind}"] = u[j] if kind == "centered" else u[j] / sd_w[j]
-        gaps.append(logp(point) - direct)
-    assert np.ptp(gaps) < 1e-8, gaps
+        step = 1e-6
+        jac = np.empty((x.size, x.size))
+        for k in range(x.size):
+            dx = np.zeros(x.size)
+            dx[k] = step
+            jac[:, k] = (original(x + dx, rest)[0] - original(x - dx, rest)[0]) / (2 * step)
+        log_jacobian = np.linalg.slogdet(jac)[1]
+        gaps.append(logp(point_of(x, rest)) - direct - log_jacobian)
+    assert np.ptp(gaps) < 1e-5, gaps

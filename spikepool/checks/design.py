@@ -15,7 +15,7 @@ Shared variability (a ``(1 | trial)`` gain or ``shared`` factors):
 
 - ``shared_neurons``: a gain shared on a trial is told apart from each neuron's own variability only where at
   least 2 neurons were recorded on it (error when no trial has 2; warning naming the trials with 1);
-- ``shared_factors``: ``k`` factors need fewer than half as many factors as neurons (error);
+- ``shared_factors``: ``k`` factors need fewer than half as many factors as neurons, and ``k + 2`` trials (error);
 - ``trial_confounded``: the fixed columns that are constant within a trial already hold one value per trial
   (one trial per condition): the trial gains are not identified (error).
 """
@@ -106,6 +106,17 @@ def _shared_problems(design: Design, shared: int, n_neurons: int | None, confoun
         )
     per_trial = np.bincount(design.obs_trial) if design.n_obs else np.zeros(0, dtype=np.int64)
     trials = np.flatnonzero(per_trial > 0)
+    if shared and trials.size < shared + 2:
+        out.append(
+            Problem(
+                "shared_factors",
+                "error",
+                f"shared factors need at least shared + 2 = {shared + 2} trials with valid counts; got "
+                f"{trials.size}: each factor's scores vary over the trials around their mean, in a direction "
+                "orthogonal to the earlier factors'.",
+                "record more trials, or use fewer factors.",
+            )
+        )
     single = np.flatnonzero(per_trial == 1)
     if trials.size and (per_trial < 2).all():
         out.append(

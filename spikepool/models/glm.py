@@ -15,9 +15,9 @@ pooled across neurons or shared, and with ``dispersion_by`` per level of a coord
 (<g>, <g>_effect), ``alpha`` / ``nu`` (and ``mu_a``, ``tau_a`` / ``mu_nu``, ``tau_nu`` when pooled).
 Shared variability: ``(1 | trial)`` is a log gain per trial shared by the neurons, ``shared=k`` adds
 ``sum_j w_ij f_jt`` (``loading``, ``factor_score``; ``spikepool.results.glm_shared``). Both are sampled in
-coordinates that remove the directions the likelihood cannot see (``spikepool.models.glm_parts``): the trial
-gains' projection on the fixed part is swept into ``beta``, the factor scores' mean into the neurons'
-intercepts; informative neurons' loadings are drawn centered (``glm_data.informative_loadings``).
+coordinates that remove the directions the likelihood cannot see: the trial gains' projection on the fixed
+part is swept into ``beta`` (``spikepool.models.glm_parts``); the factor scores' mean is swept into the neurons'
+intercepts, their scales and shears into the loadings (``spikepool.models.glm_factors``).
 The formula and its checks: ``spikepool.counts.design``, ``spikepool.checks.design``; the priors:
 ``spikepool.models.glm_data``; the likelihood is ``window_loglik`` over observations grouped by their mean
 (``spikepool.stats.glm``), so the window model's designs written as formulas cost what the window model does.
@@ -38,13 +38,12 @@ from spikepool.exceptions import ArgumentTypeError
 from spikepool.models.base import SAMPLERS, Model
 from spikepool.models.components import check_family_options
 from spikepool.models.glm_data import GLMData, glm_priors, prepare_glm
+from spikepool.models.glm_factors import shared_factors, shared_gain
 from spikepool.models.glm_parts import (
     absorbing_grouping,
     fixed_part,
-    householder_chain,
     orthogonal_part,
     parent_levels,
-    reflect,
     rows_of,
     within_level,
 )
@@ -92,7 +91,8 @@ class HierarchicalGLM(Model):
         t gains ``sum_j w_ij f_jt`` with ``f_jt ~ Normal(0, 1)`` and loadings ``w_ij ~ Normal(0, sd_loading_j)``
         pooled across neurons; factor j's loadings orthogonal to the data's first j - 1 directions of shared
         variation (no rotation left, ``spikepool.models.glm_data.shared_directions``), each factor's sign fixed
-        per draw after sampling (``spikepool.results.glm_shared.align_factor_signs``). ``(1 | trial)`` in the
+        per draw after sampling (``spikepool.results.glm_shared.align_factor_signs``); sampled in coordinates
+        without the likelihood's flat directions (``spikepool.models.glm_factors``). ``(1 | trial)`` in the
         formula is the one-factor case with every loading equal (a gain shared by all). See
         ``GLMResult.variance_partition``, ``noise_correlations`` and ``gains``.
     parameterization : {"auto", "centered", "noncentered"}
@@ -254,7 +254,7 @@ class HierarchicalGLM(Model):
             if sweep is not None and absorb == sweep.index:
                 absorb = None
             if data.shared:
-                loading, mean, deviation = self._shared_factors(pm, pt, data)
+                scaled, unit, loading, mean = shared_factors(pm, pt, data, self.priors["loading_scale"])
                 if absorb is not None:
                     swept_in = pt.dot(loading, mean)[neuron_of_level]
             built: dict[int, Any] = {}
@@ -273,9 +273,10 @@ class HierarchicalGLM(Model):
                     level_effect = built[i][:, k] + (swept_in if i == absorb and k == 0 else 0.0)
                     column = take(level_effect, obs.levels[i])
                     eta = eta + (column if np.all(obs.Z[i][:, k] == 1.0) else obs.Z[i][:, k] * column)
-            if data.shared:
-                scores = deviation if absorb is not None else deviation + mean[:, None]
-                eta = eta + self._shared_gain(data, loading, scores)
+            if data.shared:  # scaled @ unit: the deviations' gain; the mean's is swept in or added here
+                eta = eta + shared_gain(data, scaled, unit)
+                if absorb is None:
+                    eta = eta + take(pt.dot(loading, mean), data.obs.by[0])
             log_mu = eta + np.log(obs.groups.duration)
             family = family_of(self.likelihood)
             dispersion = self._dispersion(pm, pt, data) if family.dispersion_names else None
@@ -396,37 +397,6 @@ class HierarchicalGLM(Model):
         pm.Deterministic(f"b_{g.key}", (rest + pt.dot(sweep.W, a))[:, None], dims=(g.key, f"{g.key}_effect"))
         return rest[:, None]
 
-    def _shared_factors(self, pm, pt, data: GLMData):
-        """``loading`` (neuron, factor), and the factor scores' mean (factor,) and deviations from it (factor,
-        trial): ``factor_score`` = mean + deviations ~ N(0, 1) per trial, the mean sampled apart so that it can be
-        swept into the neurons' intercepts (``spikepool.models.glm_parts.absorbing_grouping``)."""
-        k, n = data.shared, data.counts.sizes["neuron"]
-        sd = pm.HalfNormal("sd_loading", self.priors["loading_scale"], dims="factor")
-        reflections = householder_chain(data.directions[:, : k - 1])
-        centered = 2 * np.count_nonzero(data.loading_centered) >= n  # most neurons' loadings pinned by their data
-        columns = []
-        for j in range(k):  # factor j orthogonal to the first j directions: n - j free values
-            if centered:
-                u = pm.Normal(f"loading_f{j + 1}_centered", 0.0, sd[j], shape=n - j)
-            else:
-                u = sd[j] * pm.Normal(f"loading_f{j + 1}_offset", 0.0, 1.0, shape=n - j)
-            columns.append(reflect(pt.concatenate([pt.zeros(j), u]) if j else u, reflections[:j]))
-        loading = pm.Deterministic("loading", pt.stack(columns, axis=1), dims=("neuron", "factor"))
-        n_trials = data.counts.sizes["trial"]
-        mean = pm.Normal("factor_mean_offset", 0.0, 1.0, dims="factor") / np.sqrt(n_trials)
-        deviation = pm.ZeroSumNormal("factor_deviation_offset", sigma=1.0, dims=("factor", "trial"))
-        pm.Deterministic("factor_score", (deviation + mean[:, None]).T, dims=("trial", "factor"))
-        return loading, mean, deviation
-
-    @staticmethod
-    def _shared_gain(data: GLMData, loading, scores):
-        """(group,): each likelihood group's shared log gain ``sum_j w_ij s_jt`` for scores (factor, trial)."""
-        neuron, trial = data.obs.by
-        cell = neuron * data.counts.sizes["trial"] + trial
-        # every (neuron, trial), elementwise: PyTensor's matrix product without a linked BLAS is many times slower
-        gain = (loading[:, :, None] * scores[None, :, :]).sum(axis=1).reshape((-1,))
-        return take(gain, cell)
-
     def _dispersion(self, pm, pt, data: GLMData):
         """alpha (or nu) flattened over the dispersion units (a vector), or a scalar when there is one."""
         p = self.priors
@@ -462,7 +432,7 @@ class HierarchicalGLM(Model):
     def _fit_spec(self, data: GLMData, report: CheckReport) -> tuple[dict, CheckReport]:
         spec = self.spec()
         if data.shared:
-            spec["loading_centered"] = [int(v) for v in data.loading_centered]
+            spec["loading_centered"] = list(data.loading_centered)
         centered = [np.asarray(c) for c in data.centered]
         sweep = data.sweep
         if sweep is not None:  # all or none (``_swept_effects``)

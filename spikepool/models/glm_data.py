@@ -120,13 +120,15 @@ class GLMData:
         (coef,): pooled Poisson estimates (starting values).
     shared : int
         The number of shared factors (0: none).
-    directions : numpy.ndarray
-        (neuron, shared): the orthonormal directions that identify the factors (``shared_directions``).
+    directions, score_directions : numpy.ndarray
+        (neuron, shared) and (trial, shared): the orthonormal directions that identify the factors, and the
+        unit zero-sum directions their scores are sampled near (``shared_directions``).
     sweep : Sweep or None
         The crossed grouping whose projection on the fixed part is sampled in the coefficients
         (``spikepool.models.glm_parts.swept_grouping``).
-    loading_centered : numpy.ndarray
-        bool (neuron,): whose loadings are sampled centered (``informative_loadings``).
+    loading_centered : tuple of bool
+        Per factor, whether its loadings are sampled centered: most neurons' loadings are pinned by their data
+        (``informative_loadings``) and the factor stands out of the residuals' noise (``shared_directions``).
     """
 
     counts: xr.DataArray
@@ -142,7 +144,8 @@ class GLMData:
     beta_start: np.ndarray
     shared: int = 0
     directions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    loading_centered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    score_directions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    loading_centered: tuple[bool, ...] = ()
     sweep: Sweep | None = None
 
 
@@ -222,6 +225,10 @@ def prepare_glm(
             centered.append(choose_centered_levels(design.y, offset, g.level, g.Z, g.n_levels))
         else:
             centered.append(np.full(g.n_levels, len(g.effects) if parameterization == "centered" else 0))
+    directions, score_directions, signal = shared_directions(
+        design, counts.sizes["neuron"], shared, counts.sizes["trial"]
+    )
+    informative = informative_loadings(design, counts.sizes["neuron"])
     return GLMData(
         counts=counts,
         design=design,
@@ -235,16 +242,28 @@ def prepare_glm(
         sd_scale=_sd_scales(design, priors),
         beta_start=beta_start,
         shared=shared,
-        directions=shared_directions(design, counts.sizes["neuron"], shared),
-        loading_centered=informative_loadings(design, counts.sizes["neuron"]) if shared else np.zeros(0, bool),
+        directions=directions,
+        score_directions=score_directions,
+        loading_centered=tuple(bool(2 * np.count_nonzero(informative) >= informative.size and s) for s in signal),
         sweep=swept_grouping(design),
     )
 
 
-def shared_directions(design: Design, n_neurons: int, shared: int) -> np.ndarray:
-    """(neuron, shared), orthonormal: the first ``shared`` directions of the neurons' shared trial-to-trial
-    variation, the leading left singular vectors of the Pearson residuals (count minus its neuron's mean in its
-    cell of the fixed part, over the square root of that mean; 0 where a count is invalid).
+#: How far above the noise's largest singular value a factor's must be for its loadings to be drawn centered.
+SIGNAL_EDGE = 1.1
+
+
+def shared_directions(
+    design: Design, n_neurons: int, shared: int, n_trials: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first ``shared`` directions of the neurons' shared trial-to-trial variation: (neuron, shared),
+    orthonormal, the leading left singular vectors of the Pearson residuals (count minus its neuron's mean in its
+    cell of the fixed part, over the square root of that mean; 0 where a count is invalid); (trial, shared), unit
+    vectors, the matching right singular vectors made to sum to zero over the trials (the factor scores are
+    sampled as directions near these, ``spikepool.models.glm_factors.stiefel_points``); and bool (shared,):
+    whether each factor stands out of the noise: the singular value of the residuals standardized per neuron
+    above ``SIGNAL_EDGE`` times ``sqrt(neuron) + sqrt(trial)``, the largest singular value of a matrix of
+    independent unit-variance noise (a factor below it is drawn non-centered: the data may not hold it at all).
 
     Factor j's loadings are constrained orthogonal to directions 1..j-1: this fixes the rotation among the
     factors, which leaves the likelihood unchanged, and every neuron's loading pins it (a constraint on one
@@ -253,9 +272,10 @@ def shared_directions(design: Design, n_neurons: int, shared: int) -> np.ndarray
     sign is fixed per draw after sampling so that its loadings point along its direction
     (``spikepool.results.glm_shared.align_factor_signs``).
     """
+    if n_trials is None:
+        n_trials = int(design.obs_trial.max()) + 1 if design.n_obs else 1
     if shared == 0:
-        return np.zeros((n_neurons, 0))
-    n_trials = int(design.obs_trial.max()) + 1 if design.n_obs else 1
+        return np.zeros((n_neurons, 0)), np.zeros((n_trials, 0)), np.zeros(0, dtype=bool)
     _, cell = np.unique(np.column_stack([design.obs_neuron, design.X]), axis=0, return_inverse=True)
     cell = cell.ravel()
     rate = design.y / design.duration
@@ -263,8 +283,22 @@ def shared_directions(design: Design, n_neurons: int, shared: int) -> np.ndarray
     expected = np.maximum(mean[cell] * design.duration, 1e-3)
     residual = np.zeros((n_neurons, n_trials))
     residual[design.obs_neuron, design.obs_trial] = (design.y - expected) / np.sqrt(expected)
-    u = np.linalg.svd(residual, full_matrices=False)[0][:, :shared]
-    return u * np.where(u.sum(axis=0) < 0, -1.0, 1.0)  # mostly positive: a common gain reads as one
+    u, _, vt = np.linalg.svd(residual, full_matrices=False)
+    valid = np.zeros((n_neurons, n_trials), dtype=bool)
+    valid[design.obs_neuron, design.obs_trial] = True
+    n_valid = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    centred = np.where(valid, residual - residual.sum(axis=1, keepdims=True) / n_valid, 0.0)
+    sd = np.sqrt((centred**2).sum(axis=1, keepdims=True) / n_valid)
+    singular = np.linalg.svd(centred / np.where(sd > 0, sd, 1.0), compute_uv=False)
+    signal = singular[:shared] > SIGNAL_EDGE * (np.sqrt(n_neurons) + np.sqrt(n_trials))
+    sign = np.where(u[:, :shared].sum(axis=0) < 0, -1.0, 1.0)  # mostly positive: a common gain reads as one
+    v = vt[:shared].T * sign
+    v = v - v.mean(axis=0)
+    norm = np.linalg.norm(v, axis=0)
+    fallback = np.zeros(n_trials)
+    fallback[:2] = [np.sqrt(0.5), -np.sqrt(0.5)]  # any zero-sum unit vector where the residuals have none
+    v = np.where(norm > 1e-9, v / np.where(norm > 1e-9, norm, 1.0), fallback[:, None])
+    return u[:, :shared] * sign, v, signal
 
 
 #: The loading sd against which a neuron's loading counts as informative (half the default prior scale).
@@ -272,8 +306,9 @@ TYPICAL_LOADING = 0.25
 
 
 def informative_loadings(design: Design, n_neurons: int) -> np.ndarray:
-    """bool (neuron,): the neurons whose loadings the data pin, sampled centered (``w ~ N(0, sd_loading)``);
-    the others non-centered (``w = sd_loading z``), which avoids the funnel where the data say little.
+    """bool (neuron,): the neurons whose loadings the data pin. Where most do, a factor's loadings are drawn
+    centered (``w ~ N(0, sd_loading)``), otherwise non-centered (``w = sd_loading z``), which avoids the funnel
+    where the data say little.
 
     A loading on a unit-variance factor has sampling sd about ``1 / sqrt(sum_t m / (1 + m / alpha))`` over the
     neuron's valid trials (m its mean count, alpha its moment estimate); informative when that is below
