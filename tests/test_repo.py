@@ -17,7 +17,7 @@ def test_ruff_clean():
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed (it comes with the 'test' extra)")
     result = subprocess.run(
-        [ruff, "check", "spikepool", "tests", "benchmarks", "datasets"],
+        [ruff, "check", "spikepool", "tests", "benchmarks", "datasets", "docs"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -289,8 +289,8 @@ class GLMResult(Result):
         Returns
         -------
         xarray.Dataset
-            ``mean``, ``lower``, ``upper`` (neuron, *grid) and ``population_mean``, ``population_lower``,
-            ``population_upper`` (*grid), in Hz.
+            ``mean``, ``lower``, ``upper`` (neuron, grid...) and ``population_mean``, ``population_lower``,
+            ``population_upper`` (grid...), in Hz: ``grid`` the dims of the covariates given as arrays.
 
         Examples
         --------

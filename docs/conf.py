@@ -1,0 +1,51 @@
+"""Sphinx configuration of the spikepool documentation site.
+
+``sphinx-build -W -b html docs docs/_build/html`` builds it, running the tutorials once and caching their
+outputs (they need ``SPIKEPOOL_DATA``) and linking to the xarray, PyMC, ArviZ, Neo and numpy docs.
+``SPIKEPOOL_DOCS_FAST=1`` builds it offline without running the tutorials (the test suite does this; it runs
+the tutorials on its own).
+"""
+
+from __future__ import annotations
+
+import os
+
+import spikepool
+
+project = "spikepool"
+author = "the spikepool developers"
+release = spikepool.__version__
+version = release
+
+FAST = os.environ.get("SPIKEPOOL_DOCS_FAST", "0") == "1"
+
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "numpydoc", "myst_nb"]
+if not FAST:
+    extensions.append("sphinx.ext.intersphinx")
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".py": "myst-nb"}
+nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
+nb_execution_mode = "off" if FAST else "cache"
+nb_execution_raise_on_error = True
+nb_execution_timeout = 900
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "conf.py", "tutorials/README.md"]
+
+nitpicky = True  # a reference to a name that has no page (a renamed function) is a warning, so an error
+templates_path = ["_templates"]
+autosummary_generate = True
+autodoc_typehints = "none"
+autodoc_member_order = "bysource"
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", None),
+    "numpy": ("https://numpy.org/doc/stable", None),
+    "xarray": ("https://docs.xarray.dev/en/stable", None),
+    "pymc": ("https://www.pymc.io/projects/docs/en/stable", None),
+    "arviz": ("https://python.arviz.org/en/stable", None),
+    "neo": ("https://neo.readthedocs.io/en/latest", None),
+}
+
+html_theme = "pydata_sphinx_theme"
+html_title = "spikepool"
+html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
