@@ -27,7 +27,8 @@ nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
 nb_execution_mode = "off" if FAST else "cache"
 nb_execution_raise_on_error = True
 nb_execution_timeout = 900
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "conf.py", "tutorials/README.md"]
+nb_output_stderr = "remove"  # PyMC's progress and sampler logs; each tutorial prints what it found
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "conf.py", "screenshots.py", "tutorials/README.md"]
 
 nitpicky = True  # a reference to a name that has no page (a renamed function) is a warning, so an error
 templates_path = ["_templates"]
@@ -54,3 +55,12 @@ intersphinx_mapping = {
 html_theme = "pydata_sphinx_theme"
 html_title = "spikepool"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+
+
+def _skip_constants(app, what, name, obj, skip, options):
+    """Leave a class's upper-case constants (``MODEL``, ``REMEDIES``, ...) off its page: they serve the code."""
+    return True if what == "class" and name.isupper() else None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_constants)
