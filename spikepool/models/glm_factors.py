@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikepool.models.glm_parts import householder_chain, reflect
+from spikepool.models.glm_parts import householder_chain, reflect, unreflect
 from spikepool.models.likelihoods import take
 
 
@@ -96,14 +96,6 @@ def stiefel_points(zetas: list, poles: np.ndarray, pt):
     return pt.stack(rows), log_density
 
 
-def _unreflect(x, chain: list):
-    """The inverse of ``reflect(x, chain)`` (the first reflection applied first)."""
-    for h in chain:
-        if h is not None:
-            x = x - h * (2.0 * (x * h).sum() / float(h @ h))
-    return x
-
-
 def shared_factors(pm, pt, data, loading_scale: float):
     """The shared factors of ``data`` (a ``GLMData``) in the current ``pm.Model``.
 
@@ -127,7 +119,7 @@ def shared_factors(pm, pt, data, loading_scale: float):
     scaled, loading = [None] * k, [None] * k
     for j in reversed(range(k)):  # factor j orthogonal to the first j directions: n - j free values
         shift = sum((R[j, i] * loading[i] for i in range(j + 1, k)), pt.zeros(n)) / np.sqrt(dim)
-        centre = _unreflect(shift, chain[:j])[j:]
+        centre = unreflect(shift, chain[:j])[j:]
         if data.loading_centered[j]:
             free = pm.Normal(f"loading_f{j + 1}_centered", centre, sd[j], shape=n - j)
         else:

@@ -145,6 +145,15 @@ def reflect(x, chain: list):
     return x
 
 
+def unreflect(x, chain: list):
+    """The inverse of ``reflect(x, chain)`` (the first reflection applied first): the coordinates of ``x`` in the
+    chain's frame; numpy or PyTensor ``x``."""
+    for h in chain:
+        if h is not None:
+            x = x - h * (2.0 * (x * h).sum() / float(h @ h))
+    return x
+
+
 def within_level(design, g) -> np.ndarray:
     """(level, coef): each level's value of every fixed column that is constant within it (0 elsewhere, and for
     a grouping's slope columns): what a centered level's intercept is centred on."""
