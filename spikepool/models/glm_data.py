@@ -228,7 +228,7 @@ def prepare_glm(
     directions, score_directions, signal = shared_directions(
         design, counts.sizes["neuron"], shared, counts.sizes["trial"]
     )
-    informative = informative_loadings(design, counts.sizes["neuron"])
+    informative = informative_loadings(design, counts.sizes["neuron"]) if shared else np.zeros(0, dtype=bool)
     return GLMData(
         counts=counts,
         design=design,

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikepool.models.glm_parts import householder_chain, reflect, unreflect
+from spikepool.models.glm_parts import householder_chain, reflect, reflect_once, unreflect
 from spikepool.models.likelihoods import take
 
 
@@ -51,12 +51,6 @@ def zero_sum_coordinates(y: np.ndarray) -> np.ndarray:
     n = y.shape[-1]
     total = -np.sqrt(n) * y[..., -1:]
     return y[..., :-1] + total / (np.sqrt(n) + n)
-
-
-def _reflect_by(x, h):
-    """``x`` reflected through the hyperplane orthogonal to ``h`` (the identity where ``h`` is 0)."""
-    hh = (h * h).sum()
-    return x - h * (2.0 * (x * h).sum() / (hh + 1e-300))
 
 
 def stiefel_points(zetas: list, poles: np.ndarray, pt):
@@ -81,16 +75,16 @@ def stiefel_points(zetas: list, poles: np.ndarray, pt):
         s = pt.concatenate([pt.zeros(j), 2.0 * z, (sq - 1.0)[None]]) / (1.0 + sq)
         image, start = s, pt.as_tensor(south)
         for h in reversed(chain):  # the chain's product (the last reflection applied first)
-            image, start = _reflect_by(image, h), _reflect_by(start, h)
+            image, start = reflect_once(image, h), reflect_once(start, h)
         pole = pt.as_tensor(poles[j])
         for u in rows:
             pole = pole - u * (u * pole).sum()
         pole = pole / pt.sqrt((pole * pole).sum() + 1e-300)
-        row = _reflect_by(image, start - pole)
+        row = reflect_once(image, start - pole)
         log_density = log_density + m * (np.log(2.0) - pt.log1p(sq))
         d = row  # the next reflection of the chain: H_j ... H_0 row = e_j
         for h in chain:
-            d = _reflect_by(d, h)
+            d = reflect_once(d, h)
         chain.append(pt.set_subtensor((-d)[j], 1.0 - d[j]))
         rows.append(row)
     return pt.stack(rows), log_density

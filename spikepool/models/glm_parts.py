@@ -128,20 +128,24 @@ def householder_chain(directions: np.ndarray) -> list[np.ndarray]:
     ``x``'s first j entries 0 spans the complement of the first j directions, at O(neuron) per reflection."""
     chain: list[np.ndarray | None] = []
     for j in range(directions.shape[1]):
-        d = directions[:, j].astype(np.float64)
-        for h in chain:  # d_j = H_{j-1} ... H_1 c_j
-            d = d if h is None else d - h * (2.0 * (h @ d) / (h @ h))
+        d = unreflect(directions[:, j].astype(np.float64), chain)  # d_j = H_{j-1} ... H_1 c_j
         h = -d
         h[j] += 1.0
         chain.append(None if h @ h < 1e-24 else h)
     return chain
 
 
+def reflect_once(x, h):
+    """``x`` reflected through the hyperplane orthogonal to ``h`` (numpy or PyTensor; the identity where ``h`` is
+    0, as a PyTensor ``h`` built from sampled values may be)."""
+    return x - h * (2.0 * (x * h).sum() / ((h * h).sum() + 1e-300))
+
+
 def reflect(x, chain: list):
     """``H_1 ... H_m x`` for the chain's reflections (the last applied first); numpy or PyTensor ``x``."""
     for h in reversed(chain):
         if h is not None:
-            x = x - h * (2.0 * (x * h).sum() / float(h @ h))
+            x = reflect_once(x, h)
     return x
 
 
@@ -150,7 +154,7 @@ def unreflect(x, chain: list):
     chain's frame; numpy or PyTensor ``x``."""
     for h in chain:
         if h is not None:
-            x = x - h * (2.0 * (x * h).sum() / float(h @ h))
+            x = reflect_once(x, h)
     return x
 
 
