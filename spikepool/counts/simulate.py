@@ -7,10 +7,33 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from spikepool._validate import check_int
 from spikepool.counts.schema import from_array
 from spikepool.counts.sessions import concat_sessions
+from spikepool.exceptions import ArgumentError
 
 __all__ = ["simulate_binned", "simulate_counts", "simulate_sessions"]
+
+
+def _check_arguments(sizes: dict, conditions, at_least_zero: dict, positive: dict, finite: dict, alpha) -> None:
+    """Refuse a simulation's arguments before any draw: sizes, scales, positive and finite values, ``alpha``."""
+    for name, value in sizes.items():
+        check_int(name, value, 1)
+    if conditions is not None and len(list(conditions)) == 0:
+        raise ArgumentError("conditions must name at least one condition; got an empty sequence. Hint: None for one.")
+    checks = [(at_least_zero, lambda v: v >= 0, ">= 0"), (positive, lambda v: v > 0, "> 0")]
+    checks.append((finite, lambda v: np.ones_like(v, dtype=bool), "a finite number"))
+    for values, holds, what in checks:
+        for name, value in values.items():
+            v = np.asarray(value, dtype=float) if np.asarray(value).dtype.kind in "biuf" else None
+            if v is None or not np.all(np.isfinite(v)) or not np.all(holds(v)):
+                raise ArgumentError(
+                    f"{name} must be {'finite and ' if what != 'a finite number' else ''}{what}; got {value!r}."
+                )
+    if alpha is not None:
+        a = np.asarray(alpha, dtype=float) if np.asarray(alpha).dtype.kind in "biuf" else None
+        if a is None or np.isnan(a).any() or not np.all(a > 0):
+            raise ArgumentError(f"alpha must be > 0 (np.inf or None: Poisson); got {alpha!r}.")
 
 
 def simulate_counts(
@@ -43,7 +66,7 @@ def simulate_counts(
     tau : float
         Between-neuron sd of log rates.
     alpha : float, sequence or None
-        Dispersion, shared or per neuron; ``None`` for Poisson.
+        Dispersion, shared or per neuron; ``None`` (or ``np.inf``) for Poisson.
     duration : float or sequence
         Trial durations (s).
     neuron_sd : float
@@ -54,10 +77,22 @@ def simulate_counts(
     Returns
     -------
     counts : xarray.DataArray
-        int64 (neuron, trial) with ``condition`` and ``duration`` coords, like ``from_neo``'s.
+        int64 (neuron, trial), neurons ``"n0"``, ``"n1"``, ..., with ``condition`` and ``duration`` coords on
+        ``trial``, like ``from_neo``'s.
     truth : xarray.Dataset
-        ``mu`` (condition), ``tau``, ``rate`` (neuron, condition; Hz), ``log_rate``, ``alpha`` (neuron),
-        ``neuron_effect`` (neuron) and ``neuron_sd``.
+        ``mu`` (condition), ``tau``, ``rate`` (neuron, condition; Hz), ``log_rate``, ``alpha`` (neuron;
+        ``inf`` for Poisson), ``neuron_effect`` (neuron) and ``neuron_sd``.
+
+    Raises
+    ------
+    ArgumentError
+        A size that is not an integer >= 1; ``tau``, ``neuron_sd`` negative or not finite; ``duration`` not
+        positive and finite; ``mu`` not finite; ``alpha`` not positive; ``conditions`` empty. Checked before
+        any draw.
+    ValueError
+        ``mu``, ``alpha`` or ``duration`` a sequence of another length than the conditions, neurons or trials.
+    TypeError
+        ``seed`` is neither an int nor a Generator.
 
     Examples
     --------
@@ -65,6 +100,14 @@ def simulate_counts(
     >>> counts.dims, float(truth["tau"])
     (('neuron', 'trial'), 0.3)
     """
+    _check_arguments(
+        {"n_neurons": n_neurons, "n_trials": n_trials},
+        conditions,
+        {"tau": tau, "neuron_sd": neuron_sd},
+        {"duration": duration},
+        {"mu": mu},
+        alpha,
+    )
     rng = np.random.default_rng(seed)
     names = np.array(list(conditions) if conditions is not None else [""])
     cond = np.arange(n_trials) % names.size
@@ -74,9 +117,13 @@ def simulate_counts(
     rate = np.exp(log_rate)
     d = np.broadcast_to(np.asarray(duration, dtype=float), (n_trials,)).copy()
     expected = rate[:, cond] * d[None, :]
-    if alpha is None:
+    if alpha is None or np.all(np.isinf(alpha)):
         a = np.full(n_neurons, np.inf)
         y = rng.poisson(expected)
+    elif np.any(np.isinf(alpha)):  # Poisson neurons among Negative-Binomial ones
+        a = np.broadcast_to(np.asarray(alpha, dtype=float), (n_neurons,)).copy()
+        shape = np.where(np.isinf(a), 1.0, a)[:, None]
+        y = rng.poisson(np.where(np.isinf(a)[:, None], expected, rng.gamma(shape, expected / shape)))
     else:
         a = np.broadcast_to(np.asarray(alpha, dtype=float), (n_neurons,)).copy()
         y = rng.poisson(rng.gamma(a[:, None], expected / a[:, None]))
@@ -130,10 +177,23 @@ def simulate_sessions(
     Returns
     -------
     counts : xarray.DataArray
-        int64 (neuron, trial) from ``concat_sessions``, sessions ``"s0"``, ``"s1"``, ...
+        int64 (neuron, trial) from ``concat_sessions``: sessions ``"s0"``, ``"s1"``, ..., neurons
+        ``"s0/n0"``, ... (neuron coords ``neuron_session``, ``neuron_id``; trial coords ``session``,
+        ``trial_id``, ``condition``, ``duration``), ``valid`` False outside each neuron's session.
     truth : xarray.Dataset
         ``mu`` (condition), ``mu_session`` (session, condition), ``tau_session``, ``tau``, and ``rate``
         / ``log_rate`` (neuron, condition) with the combined neuron labels.
+
+    Raises
+    ------
+    ArgumentError
+        ``n_neurons`` not a non-empty sequence; a size that is not an integer >= 1; ``tau_session`` or ``tau``
+        negative or not finite; ``duration`` not positive and finite; ``mu`` not finite; ``alpha`` not
+        positive; ``conditions`` empty. Checked before any draw.
+    ValueError
+        ``n_trials`` a sequence of another length than ``n_neurons``, or ``mu`` than ``conditions``.
+    TypeError
+        ``seed`` is neither an int nor a Generator.
 
     Examples
     --------
@@ -141,6 +201,18 @@ def simulate_sessions(
     >>> counts.sizes["neuron"], counts.sizes["trial"], truth["mu_session"].dims
     (7, 20, ('session', 'condition'))
     """
+    if isinstance(n_neurons, int | np.integer) or len(n_neurons) == 0:
+        raise ArgumentError(f"n_neurons must be a sequence of one size per session; got {n_neurons!r}.")
+    trial_sizes = np.atleast_1d(np.asarray(n_trials, dtype=object)).tolist()
+    _check_arguments(
+        {f"n_neurons[{k}]": n for k, n in enumerate(n_neurons)}
+        | {f"n_trials[{k}]" if len(trial_sizes) > 1 else "n_trials": t for k, t in enumerate(trial_sizes)},
+        conditions,
+        {"tau_session": tau_session, "tau": tau},
+        {"duration": duration},
+        {"mu": mu},
+        alpha,
+    )
     sizes = [int(n) for n in n_neurons]
     trials = [int(t) for t in np.broadcast_to(np.asarray(n_trials), (len(sizes),))]
     rng = np.random.default_rng(seed)
@@ -217,10 +289,22 @@ def simulate_binned(
     Returns
     -------
     binned : xarray.DataArray
-        int64 (neuron, trial, time) with ``condition`` and ``duration`` coords and ``attrs["bin_size"]``.
+        int64 (neuron, trial, time), neurons ``"n0"``, ``"n1"``, ..., ``time`` the bin centres (s), with
+        ``condition`` and ``duration`` (the window, ``n_bins * bin_size``) coords and ``attrs["bin_size"]``.
     truth : xarray.Dataset
         ``rate`` (neuron, condition, time; Hz), ``population`` (condition, time; Hz, ``exp(m_cb)``),
         ``neuron_effect`` (neuron), ``alpha``, ``tau``.
+
+    Raises
+    ------
+    ArgumentError
+        A size that is not an integer >= 1; ``tau``, ``level_sd`` or ``shape_sd`` negative or not finite;
+        ``bin_size`` or ``rate`` not positive and finite; ``peak`` not finite; ``alpha`` not positive;
+        ``conditions`` empty. Checked before any draw.
+    ValueError
+        ``peak`` large enough to overflow the Poisson mean.
+    TypeError
+        ``seed`` is neither an int nor a Generator.
 
     Examples
     --------
@@ -228,6 +312,15 @@ def simulate_binned(
     >>> binned.dims, truth["rate"].dims
     (('neuron', 'trial', 'time'), ('neuron', 'condition', 'time'))
     """
+    _check_arguments(
+        {"n_neurons": n_neurons, "n_trials": n_trials, "n_bins": n_bins},
+        conditions,
+        {"tau": tau, "level_sd": level_sd, "shape_sd": shape_sd},
+        {"bin_size": bin_size, "rate": rate},
+        {"peak": peak},
+        alpha,
+    )
+    alpha = None if alpha is not None and np.isinf(alpha) else alpha
     rng = np.random.default_rng(seed)
     names = np.array(list(conditions) if conditions is not None else [""])
     t = bin_size * (np.arange(n_bins) + 0.5)
