@@ -124,6 +124,8 @@ COLD_SECONDS = {
     "tests/test_cli.py::test_fit_with_a_formula_fits_the_regression": 30,
     "tests/test_cli.py::test_fit_with_shared_factors_writes_the_variance_partition": 30,
     "tests/test_reproducibility.py": 29,
+    "spikepool/viz/time_plots.py": 60,  # doctests: a time-resolved fit's compile
+    "spikepool/viz/glm_plots.py": 30,  # doctests: a formula fit's compile (shared_plots.py then reuses it)
     "tests/test_design.py": 28,
     "tests/test_models_locust.py": 26,
     "tests/test_tutorials.py::test_tutorial_runs_end_to_end[04_single_neuron_conditions]": 26,

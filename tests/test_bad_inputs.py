@@ -104,6 +104,18 @@ CASES = [
     ("a text file as a result", lambda: [], None, sp.SourceError, r"could not read .*notes.nc"),
     ("NormalNormal result read as a FitResult", lambda: [], None, sp.SourceError, r"must hold a HierarchicalNegBinom result; got a NormalNormal result .* sp.load_result\(path\) opens any"),
     ("missing result file", lambda: [], None, FileNotFoundError, r"existing result file .* got '.*nothere.nc'"),
+    # counts helpers, sessions, datasets and pooling
+    ("from_array duration of the wrong length", lambda: [np.ones((2, 3), dtype=int)], lambda v: sp.from_array(v, duration=[1.0, 2.0]), sp.ArgumentError, r"duration must be one number or one value per trial, shape \(3,\); got shape \(2,\)"),
+    ("a text file as counts", lambda: [], None, sp.SourceError, r"netCDF file of counts .* could not read .*notes.nc"),
+    ("split_sessions of a numpy array", lambda: [np.ones((2, 3), dtype=int)], lambda c: sp.split_sessions(c), TypeError, r"counts must be an xarray.DataArray; got ndarray"),
+    ("dataset name not a str", lambda: [], lambda: sp.datasets.citation(["kramer-eden-stn"]), TypeError, r"name must be a str, a registered dataset's name; got list"),
+    ("check_sampling of draws without a chain dim", lambda: [np.linspace(0, 1, 50)], lambda z: sp.check_sampling(xr.Dataset({"mu": ("draw", z)})), sp.ArgumentError, r"posterior variables must have dims 'chain' and 'draw'; got \{'mu': \('draw',\)\}"),
+    ("compare_pooling condition not a coordinate", lambda: [_counts()], lambda c: sp.compare_pooling(c, condition="odour"), sp.ArgumentError, r"condition must name a coordinate on 'trial'; got 'odour'"),
+    ("compare_pooling variant misspelt", lambda: [_counts()], lambda c: sp.compare_pooling(c, variants={"x": {"nuron_effect": True}}), TypeError, r"got 'nuron_effect' in 'x'. Did you mean 'neuron_effect'\?"),
+    ("simulate_counts tau=-1", lambda: [], lambda: sp.simulate_counts(3, 5, tau=-1.0), sp.ArgumentError, r"tau must be finite and >= 0; got -1.0"),
+    ("simulate_counts n_trials=2.5", lambda: [], lambda: sp.simulate_counts(3, 2.5), sp.ArgumentError, r"n_trials must be an integer >= 1; got 2.5"),
+    ("simulate_binned rate=0", lambda: [], lambda: sp.simulate_binned(3, 5, 4, rate=0.0), sp.ArgumentError, r"rate must be finite and > 0; got 0.0"),
+    ("simulate_sessions without sessions", lambda: [], lambda: sp.simulate_sessions([], 5), sp.ArgumentError, r"n_neurons must be a sequence of one size per session; got \[\]"),
 ]  # fmt: skip
 
 FILE_CASES = {
@@ -113,6 +125,7 @@ FILE_CASES = {
     "NormalNormal result read as a FitResult": lambda f: sp.FitResult.from_netcdf(f / "normal.nc"),
     "missing result file": lambda f: sp.load_result(f / "nothere.nc"),
     "ci_prob=0 in a result": lambda f: NormalNormalResult.from_netcdf(f / "normal.nc").summary(ci_prob=0),
+    "a text file as counts": lambda f: sp.open_counts(f / "notes.nc"),
 }
 
 

@@ -49,7 +49,22 @@ def check_binned(
     -------
     CheckReport
         ``check_counts``' findings on the counts, then ``sparse_bins`` and ``prior_driven_course`` (see the
-        module's table); the summary adds ``spikes_per_bin`` (neuron,: per bin and trial).
+        module's table); the summary (a Dataset over ``neuron``) adds ``spikes_per_bin`` (per bin and trial).
+        Counts that break the schema are not raised: their report holds the one error ``schema``.
+
+    Raises
+    ------
+    ArgumentError
+        ``binned`` is not a DataArray with a ``time`` dim; ``dispersion`` or ``likelihood`` is not one of its
+        choices; for counts that pass the schema, ``condition`` is not a coordinate on ``trial``.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> binned, truth = sp.simulate_binned(4, 6, 20, seed=1)  # 10 Hz in 25 ms bins: 0.25 spikes per bin
+    >>> report = sp.check_binned(binned, dispersion="shared")
+    >>> report.ok, [p.code for p in report.warnings], report.summary["spikes_per_bin"].sizes["neuron"]
+    (True, ['sparse_bins'], 4)
     """
     if not isinstance(binned, xr.DataArray) or "time" not in binned.dims:
         dims = binned.dims if isinstance(binned, xr.DataArray) else type(binned).__name__

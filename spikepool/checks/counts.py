@@ -348,7 +348,17 @@ def check_counts(
         ``.ok``, ``.problems`` (see the module's table of codes), ``.summary`` (a Dataset over
         ``neuron`` with ``n_trials``, ``n_replicates``, ``spikes``, ``fano``, ``fano_low``,
         ``fano_high``; and ``cell_trials`` (neuron, condition) when ``condition`` is given),
-        ``.to_dataframe()``, ``.raise_if_failed()``.
+        ``.to_dataframe()``, ``.raise_if_failed()``. Counts that break the schema are not raised: their
+        report holds the one error ``schema``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``counts`` is not a DataArray.
+    ArgumentError
+        ``dispersion`` or ``likelihood`` is not one of its choices; for counts that pass the schema,
+        ``condition`` is not a coordinate on ``trial``, or ``session`` not a coordinate on ``neuron`` that
+        gives every neuron a session.
 
     Notes
     -----
@@ -365,6 +375,7 @@ def check_counts(
     (True, ['silent_neuron'])
     """
     _check_dispersion(dispersion)
+    check_choice("likelihood", likelihood, LIKELIHOODS)
     try:
         counts = validate_counts(counts)
     except CountsError as err:

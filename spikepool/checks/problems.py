@@ -41,6 +41,16 @@ class Problem:
         The neurons, conditions and trials concerned (empty when the finding is global).
     parameters : tuple of str
         Model parameters concerned (post-fit checks), e.g. ``"tau"`` or ``"alpha[neuron=u3]"``.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> report = sp.check_counts(sp.from_array([[3, 5, 4, 6], [0, 0, 0, 0]], duration=0.5), dispersion="shared")
+    >>> problem = report.find("silent_neuron")[0]
+    >>> problem.severity, problem.neurons
+    ('warning', ('1',))
+    >>> sp.Problem("few_trials", "info", "neuron u2 has 2 trials.", "record more.").text()
+    '[info] few_trials: neuron u2 has 2 trials. Remedy: record more.'
     """
 
     code: str
@@ -77,6 +87,20 @@ class CheckReport:
         Codes of every check that ran (those without a problem passed).
     summary : xarray.Dataset, optional
         Per-neuron figures the checks computed (trials, spikes, Fano factor with interval, ...).
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> problems = [sp.Problem("few_trials", "info", "2 trials."), sp.Problem("no_spikes", "error", "0 spikes.")]
+    >>> report = sp.CheckReport("my checks", problems, checked=("few_trials", "no_spikes", "units"))
+    >>> report.ok, [p.code for p in report.problems], report.passed
+    (False, ['no_spikes', 'few_trials'], ('units',))
+    >>> report.raise_if_failed()
+    Traceback (most recent call last):
+    ...
+    spikepool.exceptions.IdentifiabilityError: my checks: 1 error(s) make this fit unidentifiable or invalid:
+      1. [error] no_spikes: 0 spikes.
+      2. [info] few_trials: 2 trials.
     """
 
     title: str

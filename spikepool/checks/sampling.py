@@ -59,14 +59,27 @@ REMEDIES = (
 )
 
 
-def _group(idata: Any, name: str) -> xr.Dataset | None:
+def _group(idata: Any, name: str, arg: str = "idata") -> xr.Dataset | None:
     if isinstance(idata, xr.DataTree):
         return idata[name].to_dataset() if name in idata.children else None
     if isinstance(idata, xr.Dataset):
         return idata if name == "posterior" else None
     raise ArgumentTypeError(
-        f"idata must be an xarray.DataTree (from pm.sample) or a Dataset; got {type(idata).__name__}."
+        f"{arg} must be an xarray.DataTree (from pm.sample) or a Dataset; got {type(idata).__name__}."
     )
+
+
+def _check_draws(ds: xr.Dataset, names: Sequence[str], what: str) -> None:
+    """Refuse variables of ``ds`` that are not numeric draws over ``chain`` and ``draw``."""
+    flat = {v: ds[v].dims for v in names if not {"chain", "draw"} <= set(ds[v].dims)}
+    if flat:
+        raise ArgumentError(
+            f"{what} variables must have dims 'chain' and 'draw'; got {flat}. Hint: pass the draws as PyMC "
+            "returns them, or add a dim with .expand_dims('chain')."
+        )
+    text = {v: str(ds[v].dtype) for v in names if ds[v].dtype.kind not in "biuf"}
+    if text:
+        raise ArgumentTypeError(f"{what} variables must be numbers; got dtypes {text}.")
 
 
 def _plain(value: Any) -> Any:
@@ -148,16 +161,47 @@ def check_sampling(
     Returns
     -------
     CheckReport
-        Codes ``rhat``, ``ess_bulk``, ``ess_tail``, ``divergences``, ``uninformed``, ``no_prior``;
-        ``summary`` holds per-variable maxima / minima and the number of divergences.
+        Codes ``rhat``, ``ess_bulk``, ``ess_tail``, ``divergences``, ``uninformed`` (warnings), ``no_prior``
+        (info); ``summary``, a Dataset of scalars: ``rhat_max``, ``ess_bulk_min``, ``ess_tail_min``,
+        ``divergences`` and, with prior draws, ``contraction_<param>_min``. R-hat is NaN (and not flagged)
+        with one chain, R-hat and ESS with fewer than 4 draws.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``idata`` or ``prior`` is neither a DataTree nor a Dataset; ``rhat_max`` or ``ess_min`` is not a
+        number; a diagnosed variable (or its prior) is not numeric.
+    ArgumentError
+        ``idata`` has no ``posterior`` group; ``var_names`` names a variable the posterior lacks, or none;
+        a diagnosed variable, or the prior of a checked scale parameter, lacks the ``chain`` or ``draw`` dim.
+
+    Examples
+    --------
+    Four chains of 500 draws, in which ``tau``'s chains sit at four different levels:
+
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> import spikepool as sp
+    >>> z = np.random.default_rng(0).normal(size=(4, 500))
+    >>> post = xr.Dataset({"mu": (("chain", "draw"), z), "tau": (("chain", "draw"), np.exp(z + np.arange(4)[:, None]))})
+    >>> report = sp.check_sampling(post)
+    >>> [p.code for p in report.problems], report.find("rhat")[0].parameters
+    (['rhat', 'ess_bulk', 'ess_tail', 'no_prior'], ('tau',))
     """
     post = _group(idata, "posterior")
     if post is None:
         raise ArgumentError("idata must have a 'posterior' group; got none. Hint: pass the result of pm.sample().")
     names = list(var_names) if var_names is not None else [str(v) for v in post.data_vars]
     missing = [v for v in names if v not in post.data_vars]
-    if missing:
-        raise ArgumentError(f"var_names must be posterior variables; got {missing}, available {list(post.data_vars)}.")
+    if missing or not names:
+        raise ArgumentError(
+            f"var_names must be posterior variables, at least one; got {missing or names}, "
+            f"available {list(post.data_vars)}."
+        )
+    for name, value in (("rhat_max", rhat_max), ("ess_min", ess_min)):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise ArgumentTypeError(f"{name} must be a number; got {value!r}.")
+    _check_draws(post, names, "posterior")
     post = post[names]
     problems: list[Problem] = []
     rhat, *ess_by_method = convergence.diagnose(post)
@@ -202,7 +246,7 @@ def check_sampling(
                 remedies,
             )
         )
-    prior_ds = _group(prior if prior is not None else idata, "prior") if not isinstance(prior, xr.Dataset) else prior
+    prior_ds = prior if isinstance(prior, xr.Dataset) else _group(idata if prior is None else prior, "prior", "prior")
     present = [p for p in scale_params if p in post.data_vars]
     checked = ["rhat", "ess_bulk", "ess_tail", "divergences"]
     if present:
@@ -216,6 +260,7 @@ def check_sampling(
                 )
             )
         else:
+            _check_draws(prior_ds, present, "prior")
             checked.append("uninformed")
             weak = []
             for p in present:

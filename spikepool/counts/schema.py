@@ -17,7 +17,7 @@ import xarray as xr
 
 from spikepool._validate import did_you_mean
 from spikepool._version import __version__
-from spikepool.exceptions import ArgumentTypeError, CountsError
+from spikepool.exceptions import ArgumentError, ArgumentTypeError, CountsError, SourceError
 
 __all__ = ["from_array", "open_counts", "valid_mask", "validate_counts"]
 
@@ -159,6 +159,22 @@ def validate_counts(counts: Any) -> xr.DataArray:
     return counts.astype(np.int64) if counts.dtype.kind == "f" else counts
 
 
+def _sized(name: str, value: Any, shape: tuple, per: str = "trial", dtype: Any = str) -> np.ndarray:
+    """``value`` as an array of ``shape`` (one number may stand for all when ``dtype`` is float64), else refuse it."""
+    try:
+        arr = np.asarray(value).astype(dtype)
+    except (TypeError, ValueError):
+        kind = "booleans" if dtype is bool else "numbers"
+        raise ArgumentTypeError(f"{name} must be {kind}; got {np.asarray(value).dtype} values.") from None
+    if arr.shape != shape and not (dtype is np.float64 and arr.ndim == 0):
+        one = "one number or " if dtype is np.float64 else ""
+        raise ArgumentError(
+            f"{name} must be {one}one value per {per}, shape {shape}; got shape {arr.shape}. "
+            "Hint: values has shape (neuron, trial[, time])."
+        )
+    return arr
+
+
 def from_array(
     values: Any,
     *,
@@ -191,7 +207,22 @@ def from_array(
     Returns
     -------
     xarray.DataArray
-        Validated counts (a new array; ``values`` is copied).
+        Validated counts, dims ``("neuron", "trial")`` or ``("neuron", "trial", "time")`` (int64 for whole
+        numbers), coords ``neuron`` (str), ``trial`` (0, 1, ...), ``condition`` and ``duration`` on ``trial``,
+        ``valid`` and ``time`` when given; ``attrs`` ``source``, ``spikepool_version`` and ``attrs``. A new
+        array: ``values`` is copied.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``duration`` or ``time`` is not numbers; ``attrs`` is not a dict.
+    ArgumentError
+        ``duration`` is neither one number nor one per trial; ``condition``, ``neuron``, ``valid`` or
+        ``time`` is not one per trial, neuron, (neuron, trial) pair or time bin.
+    CountsError
+        ``values`` is ragged or not 2-D or 3-D, or breaks the schema (``validate_counts``): no neuron or no
+        trial, negative, fractional or non-finite counts, repeated ``neuron`` ids, counts where ``valid`` is
+        False.
 
     Examples
     --------
@@ -199,26 +230,33 @@ def from_array(
     >>> counts.dims, counts["duration"].values.tolist()
     (('neuron', 'trial'), [0.5, 0.5])
     """
-    arr = np.array(values, copy=True)
+    try:
+        arr = np.array(values, copy=True)
+    except ValueError:
+        raise CountsError("values must be a rectangular array of counts; got rows of different lengths.") from None
     if arr.ndim not in (2, 3):
         raise CountsError(f"values must be 2-D (neuron, trial) or 3-D (neuron, trial, time); got {arr.ndim}-D.")
     if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
         arr = arr.astype(np.int64)
+    if attrs is not None and not isinstance(attrs, dict):
+        raise ArgumentTypeError(f"attrs must be a dict; got {type(attrs).__name__}.")
     n_neuron, n_trial = arr.shape[:2]
-    dur = np.broadcast_to(np.asarray(duration, dtype=np.float64), (n_trial,)).copy()
-    cond = np.full(n_trial, "") if condition is None else np.asarray(condition).astype(str)
+    dur = np.broadcast_to(_sized("duration", duration, (n_trial,), "trial", np.float64), (n_trial,)).copy()
+    ids = np.arange(n_neuron).astype(str) if neuron is None else _sized("neuron", neuron, (n_neuron,), "neuron")
+    cond = np.full(n_trial, "") if condition is None else _sized("condition", condition, (n_trial,))
     coords: dict = {
-        "neuron": np.arange(n_neuron).astype(str) if neuron is None else np.asarray(neuron).astype(str),
+        "neuron": ids,
         "trial": np.arange(n_trial, dtype=np.int64),
         "condition": ("trial", cond),
         "duration": ("trial", dur, {"units": "s", "long_name": "exposure"}),
     }
     if valid is not None:
-        coords["valid"] = (DIMS, np.asarray(valid, dtype=bool))
+        coords["valid"] = (DIMS, _sized("valid", valid, arr.shape[:2], "(neuron, trial) pair", bool))
     dims = DIMS
     if arr.ndim == 3:
         dims = BINNED_DIMS
-        coords["time"] = np.arange(arr.shape[2], dtype=float) if time is None else np.asarray(time, float)
+        bins = arr.shape[2:]
+        coords["time"] = np.arange(bins[0], dtype=float) if time is None else _sized("time", time, bins, "bin", float)
     out = xr.DataArray(
         arr,
         dims=dims,
@@ -232,11 +270,50 @@ def from_array(
 def open_counts(path: str | os.PathLike) -> xr.DataArray:
     """Read counts written with ``counts.to_netcdf(path)``; coords and attrs come back intact.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A netCDF file holding one counts DataArray.
+
     Returns
     -------
     xarray.DataArray
-        Validated counts (neuron, trial[, time]), fully loaded (the file is closed).
+        Validated counts (neuron, trial[, time]) with the coords and attrs written (``condition``,
+        ``duration``, ``valid``, ...), fully loaded (the file is closed).
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``path`` is not a str or path-like.
+    FileNotFoundError
+        ``path`` is not an existing file.
+    SourceError
+        The file cannot be read as one netCDF DataArray (not netCDF, truncated, or a result file, which
+        ``load_result`` reads).
+    CountsError
+        The array read breaks the counts schema (``validate_counts``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> counts = from_array([[3, 5], [0, 1]], duration=0.5, condition=["odour", "air"])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     counts.to_netcdf(Path(folder) / "counts.nc")
+    ...     back = open_counts(Path(folder) / "counts.nc")
+    >>> back.identical(counts), back["condition"].values.tolist()
+    (True, ['odour', 'air'])
     """
-    with xr.open_dataarray(path) as da:
-        counts = da.load()
+    if not isinstance(path, str | os.PathLike):
+        raise ArgumentTypeError(f"path must be a str or os.PathLike; got {type(path).__name__}.")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"path must be an existing counts file (from counts.to_netcdf); got {str(path)!r}.")
+    try:
+        with xr.open_dataarray(path) as da:
+            counts = da.load()
+    except Exception as err:  # netCDF4 / h5py raise OSError, ValueError or KeyError for damaged files
+        raise SourceError(
+            f"path must be a netCDF file of counts written by counts.to_netcdf; could not read {str(path)!r}: "
+            f"{type(err).__name__}: {err}. Hint: results open with sp.load_result(path)."
+        ) from err
     return validate_counts(counts)

@@ -18,15 +18,16 @@ The array is dense: (sum of neurons) × (sum of trials), most of it invalid, whi
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 import spikepool.datasets as datasets
+from spikepool._validate import did_you_mean
 from spikepool.counts.schema import valid_mask, validate_counts
-from spikepool.exceptions import ArgumentError, ArgumentTypeError
+from spikepool.exceptions import ArgumentError, ArgumentTypeError, DatasetError
 from spikepool.io import load
 
 __all__ = [
@@ -94,6 +95,9 @@ def load_session(source: str | os.PathLike | xr.DataArray, **load_kwargs: Any) -
         return validate_counts(source)
     if isinstance(source, str) and source in datasets.names():
         return datasets.load_counts(source, **load_kwargs)
+    close = did_you_mean(source, datasets.names()) if isinstance(source, str) else ""
+    if close and not os.path.exists(source):
+        raise DatasetError(f"each session must be a dataset name or an existing file; got {source!r}.{close}")
     if isinstance(source, str | os.PathLike):
         return load(source, **load_kwargs)
     raise ArgumentTypeError(
@@ -141,6 +145,8 @@ def session_ids_of(sources: list, session_ids: Sequence[str] | None = None) -> l
             else:
                 ids.append(os.path.splitext(os.path.basename(os.fspath(src)))[0])
     else:
+        if isinstance(session_ids, str) or not isinstance(session_ids, Iterable):
+            raise ArgumentTypeError(f"session_ids must be a sequence of str; got {type(session_ids).__name__}.")
         ids = [str(s) for s in session_ids]
         if len(ids) != len(sources):
             raise ArgumentError(
@@ -181,6 +187,25 @@ def concat_sessions(
         ``neuron``, ``session`` / ``trial_id`` on ``trial`` and a block-diagonal ``valid``; ``attrs``:
         ``sessions`` (ids in order), ``spikes_outside`` (summed) and ``coords_not_shared`` (trial or neuron
         coords some session lacked, left out).
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``sessions`` is not a list (or tuple), or a session is neither a DataArray, a str nor a path;
+        ``session_ids`` is not a sequence.
+    ArgumentError
+        ``sessions`` is empty; ``session_ids`` does not give one id per session, repeats one or has an id
+        with ``'/'`` (default ids that repeat too); ``load_kwargs`` come with a DataArray session; sessions
+        differ in dims or, binned, in time bins.
+    CountsError
+        A DataArray session breaks the counts schema.
+    DatasetError
+        A str is close to a registered dataset name but neither one nor a file; a dataset's files are
+        missing or fail their checksum (``spikepool.datasets.fetch``).
+    FileNotFoundError
+        A path (or str) is neither a dataset name nor an existing file.
+    SourceError, WindowError, UnitsError, NeuronKeyError
+        A file or dataset cannot be counted with ``load_kwargs`` (as in ``spikepool.load`` and ``from_neo``).
 
     Examples
     --------
@@ -263,8 +288,31 @@ def split_sessions(counts: xr.DataArray) -> dict[str, xr.DataArray]:
     dict of str to xarray.DataArray
         Session id -> its counts (neuron, trial[, time]), in the order ``concat_sessions`` combined them, with
         the original neuron and trial labels and ``attrs["session"]``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``counts`` is not a DataArray, or lacks the coords ``neuron_session`` (on ``neuron``) and ``session``
+        (on ``trial``) that ``concat_sessions`` writes.
+    CountsError
+        ``counts`` breaks the counts schema.
+    ArgumentError
+        A session has no neuron or no trial.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> a = sp.from_array([[1, 2, 3], [0, 1, 0]], duration=1.0, neuron=["u1", "u2"])
+    >>> b = sp.from_array([[4, 5]], duration=0.5, neuron=["u1"])
+    >>> blocks = sp.split_sessions(sp.concat_sessions([a, b], session_ids=["day1", "day2"]))
+    >>> {s: dict(block.sizes) for s, block in blocks.items()}
+    {'day1': {'neuron': 2, 'trial': 3}, 'day2': {'neuron': 1, 'trial': 2}}
+    >>> blocks["day2"]["neuron"].values.tolist(), blocks["day2"].values.tolist()
+    (['u1'], [[4, 5]])
     """
-    if NEURON_SESSION not in counts.coords or "session" not in counts.coords:
+    counts = validate_counts(counts)
+    on_dims = {NEURON_SESSION: ("neuron",), "session": ("trial",)}
+    if any(name not in counts.coords or counts[name].dims != dims for name, dims in on_dims.items()):
         raise ArgumentTypeError(
             "counts_by_session must be a mapping session -> counts, or counts of several sessions from "
             f"concat_sessions (coords 'neuron_session' and 'session'); got a DataArray with coords "

@@ -29,7 +29,7 @@ from spikepool._validate import did_you_mean
 from spikepool.datasets.kramer import read_stn_block
 from spikepool.datasets.locust import read_locust_block
 from spikepool.datasets.nelpy import read_linear_track
-from spikepool.exceptions import DatasetError
+from spikepool.exceptions import ArgumentTypeError, DatasetError
 from spikepool.io.neo import from_neo
 
 __all__ = ["citation", "data_dir", "fetch", "list_datasets", "load_block", "load_counts", "names"]
@@ -44,6 +44,8 @@ def _registry() -> dict:
 
 
 def _entry(name: str) -> dict:
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"name must be a str, a registered dataset's name; got {type(name).__name__}.")
     datasets = _registry()["datasets"]
     if name not in datasets:
         hint = did_you_mean(name, list(datasets))
@@ -55,12 +57,42 @@ def _entry(name: str) -> dict:
 
 
 def names() -> list[str]:
-    """Names of the registered datasets."""
+    """Names of the registered datasets.
+
+    Returns
+    -------
+    list of str
+        The names ``fetch``, ``citation`` and ``load_block`` take, in registry order.
+
+    Examples
+    --------
+    >>> [name for name in names() if name.startswith("kramer")]
+    ['kramer-eden-stn', 'kramer-eden-lfp', 'kramer-eden-retina', 'kramer-eden-placecell']
+    """
     return list(_registry()["datasets"])
 
 
 def data_dir() -> Path | None:
-    """The local data folder from ``SPIKEPOOL_DATA``, or ``None`` when it is unset."""
+    """The local data folder from ``SPIKEPOOL_DATA``, or ``None`` when it is unset.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The folder, ``~`` expanded (not checked to exist), or None when ``SPIKEPOOL_DATA`` is unset or empty.
+
+    Examples
+    --------
+    >>> import os
+    >>> from pathlib import Path
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"SPIKEPOOL_DATA": "~/recordings"}):
+    ...     data_dir() == Path.home() / "recordings"
+    True
+    >>> with mock.patch.dict(os.environ):  # the environment comes back as it was
+    ...     _ = os.environ.pop("SPIKEPOOL_DATA", None)
+    ...     print(data_dir())
+    None
+    """
     value = os.environ.get(ENV)
     return Path(value).expanduser() if value else None
 
@@ -73,6 +105,12 @@ def list_datasets():
     pandas.DataFrame
         Indexed by dataset name, with columns ``description``, ``source``, ``n_files``,
         ``loadable`` (``load_block`` supports it), ``licence`` and ``citation``.
+
+    Examples
+    --------
+    >>> row = list_datasets().loc["kramer-eden-stn"]
+    >>> int(row["n_files"]), bool(row["loadable"]), row["licence"]
+    (1, True, 'MIT')
     """
     import pandas as pd
 
@@ -95,7 +133,30 @@ def list_datasets():
 
 
 def citation(name: str) -> str:
-    """How to cite dataset ``name`` (and its licence)."""
+    """How to cite dataset ``name`` (and its licence).
+
+    Parameters
+    ----------
+    name : str
+        A registered dataset (``names()``).
+
+    Returns
+    -------
+    str
+        The citation of the dataset's source, then ``"Licence: <licence>."``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``name`` is not a str.
+    DatasetError
+        ``name`` is not a registered dataset.
+
+    Examples
+    --------
+    >>> citation("kramer-eden-stn")
+    'Kramer MA, Eden UT. Case Studies in Neural Data Analysis. MIT Press, 2016. Licence: MIT.'
+    """
     src = _registry()["sources"][_entry(name)["source"]]
     return f"{src['citation']} Licence: {src['licence']}."
 
@@ -178,10 +239,43 @@ def fetch(name: str, *, cache: str | os.PathLike | None = None) -> list[Path]:
     Files come from ``SPIKEPOOL_DATA`` when it is set (never downloaded then), otherwise from
     their public URL through pooch into ``cache`` (default: the user cache folder).
 
+    Parameters
+    ----------
+    name : str
+        A registered dataset (``names()``).
+    cache : str or os.PathLike, optional
+        Download folder, used only when ``SPIKEPOOL_DATA`` is unset.
+
+    Returns
+    -------
+    list of pathlib.Path
+        One path per file of the dataset, in registry order, each file's sha256 verified.
+
     Raises
     ------
+    ArgumentTypeError
+        ``name`` is not a str.
     DatasetError
-        Unknown name, a missing file, or a checksum mismatch (corrupted or truncated file).
+        ``name`` is not a registered dataset; with ``SPIKEPOOL_DATA`` set, a file is missing from it or fails
+        its checksum (corrupted or truncated); otherwise the download fails (no connection, an HTTP error,
+        an unwritable cache) or does not match its checksum.
+
+    Examples
+    --------
+    With ``SPIKEPOOL_DATA`` set, nothing is downloaded: a file missing from the folder is an error.
+
+    >>> import os, tempfile
+    >>> from unittest import mock
+    >>> with tempfile.TemporaryDirectory() as empty, mock.patch.dict(os.environ, {"SPIKEPOOL_DATA": empty}):
+    ...     fetch("kramer-eden-stn")
+    Traceback (most recent call last):
+    ...
+    spikepool.exceptions.DatasetError: SPIKEPOOL_DATA must hold every file of the dataset; got no ... Hint: ...
+
+    With the recordings in ``SPIKEPOOL_DATA`` (or a connection to download them):
+
+    >>> [path.name for path in fetch("kramer-eden-stn")]  # doctest: +SKIP
+    ['10_spikes-1.mat']
     """
     entry = _entry(name)
     folder = data_dir()
@@ -209,7 +303,29 @@ def load_block(name: str, **kwargs: Any):
         neuron) and ``trial``; skipped trials are absent. SpikeTrains carry ``unit_id`` (e.g.
         ``"u7"``). ``"nelpy-linear-track"``: one Segment for the whole continuous session, whose
         trials are the Epoch ``"laps"`` (labels ``"leftward"``/``"rightward"``), with the
-        position signal; see ``spikepool.datasets.nelpy.read_linear_track``.
+        position signal; see ``spikepool.datasets.nelpy.read_linear_track``. The block is annotated
+        ``dataset`` and ``citation``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``name`` is not a str.
+    DatasetError
+        ``name`` is not a registered dataset or has no Neo loader (its files are only fetched), checked
+        before any file is read; or ``fetch`` fails (a missing file, a checksum mismatch, a failed download).
+
+    Examples
+    --------
+    >>> load_block("kramer-eden-lfp")  # checked before any file is read
+    Traceback (most recent call last):
+    ...
+    spikepool.exceptions.DatasetError: name must be a dataset with a Neo loader; got 'kramer-eden-lfp', ...
+
+    With the recordings in ``SPIKEPOOL_DATA`` (or a connection to download them):
+
+    >>> block = load_block("kramer-eden-stn")  # doctest: +SKIP
+    >>> len(block.segments), sorted({seg.annotations["condition"] for seg in block.segments})  # doctest: +SKIP
+    (50, ['left', 'right'])
     """
     entry = _entry(name)
     loader = entry.get("loader")
@@ -238,6 +354,33 @@ def load_counts(name: str, window: Any = None, **kwargs: Any) -> xr.DataArray:
     The Kramer & Eden STN neuron is aligned to its ``GO`` cue, and the nelpy linear track counted
     per lap (``align="laps"``: one trial per run from one end to the other, its duration the
     exposure), unless ``align`` says otherwise.
+
+    Parameters
+    ----------
+    name : str
+        A dataset ``load_block`` reads (``list_datasets()["loadable"]``).
+    window : (start, stop), optional
+        Counting window (s) relative to each trial's alignment; default each trial's whole extent.
+    **kwargs
+        Passed to ``from_neo`` (``align``, ``bin_size``, ``neuron_key``, ``condition_key``).
+
+    Returns
+    -------
+    xarray.DataArray
+        int64 counts (neuron, trial) or, with ``bin_size``, (neuron, trial, time), in the schema of
+        ``from_neo`` (trial coords ``condition``, ``duration``, ``t_start``, ``t_stop``, ...; ``valid``;
+        neuron coords ``spikes_outside``, ...); ``attrs["source"]`` names the dataset.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``name`` is not a str; as in ``from_neo`` (``window`` a single number, ``align`` not a str, ...).
+    DatasetError
+        As in ``load_block``: ``name`` unknown or without a Neo loader; a file missing, corrupted or not
+        downloaded.
+    SourceError, WindowError, UnitsError, NeuronKeyError
+        As in ``from_neo``, e.g. ``align`` matches no event or epoch (``SourceError``), a window reaches
+        outside its segment or ``bin_size`` does not divide it (``WindowError``).
 
     Examples
     --------

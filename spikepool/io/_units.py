@@ -34,7 +34,11 @@ def _unit_of(name: str, units: Any) -> pq.Quantity:
         raise UnitsError(
             f"{name} must be in units of time such as 's' or 'ms'; got units "
             f"{unit.dimensionality.string!r}, which cannot be converted to seconds. "
-            "Hint: check which array holds the spike times."
+            + (
+                "Hint: check which array holds the spike times."
+                if "spike" in name or "times" in name
+                else "Hint: give it in seconds, or as a quantity such as 500 * pq.ms."
+            )
         ) from err
     return unit
 

@@ -69,8 +69,29 @@ def from_spike_times(
     Returns
     -------
     xarray.DataArray
-        int64 counts (neuron, trial[, time]) in the schema of ``from_neo``. Windows are half-open
-        ``[start, stop)``; spikes in no window are reported in ``attrs["spikes_outside"]``.
+        int64 counts, dims ``("neuron", "trial")`` or, with ``bin_size``, ``("neuron", "trial", "time")``,
+        in the schema of ``from_neo``. Trial coords: ``condition``, ``duration`` (s), ``t_start`` /
+        ``t_stop`` (absolute window, s) and ``event_time`` (its ``trial_starts`` value, s); neuron coord
+        ``spikes_outside``; ``valid`` (neuron, trial), all True; ``time``: bin centres (s) from the
+        alignment. Windows are half-open ``[start, stop)``; ``attrs``: ``window``, ``bin_size``, ``align``,
+        ``source``, ``spikes_total``, ``spikes_outside`` (spikes in no window), ``overlapping_trials``,
+        ``spikes_recounted``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``spike_times`` is not a dict, a list of arrays or one 1-D array; ``window`` is None or a
+        single number; times or ``bin_size`` are not numbers.
+    NeuronKeyError
+        Two keys of ``spike_times`` are equal as strings (``1`` and ``"1"``).
+    SourceError
+        ``spike_times`` holds no neuron or ``trial_starts`` no trial; ``conditions`` does not give one label
+        per trial.
+    UnitsError
+        ``units`` (or a Quantity's units) are not units of time; a time is NaN or infinite.
+    WindowError
+        ``window`` has other than two values or ``stop <= start``; ``bin_size`` is not positive or does
+        not divide the window.
 
     Examples
     --------

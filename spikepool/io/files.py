@@ -8,7 +8,7 @@ from typing import Any
 
 import xarray as xr
 
-from spikepool.exceptions import SourceError
+from spikepool.exceptions import ArgumentTypeError, SourceError
 from spikepool.io.neo import from_neo
 from spikepool.io.nwb import from_nwb
 
@@ -21,7 +21,8 @@ def read_block(path: str | os.PathLike) -> Any:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"path must be an existing recording file; got {str(path)!r}, which does not exist.")
+        what = "a folder" if path.is_dir() else "which does not exist"
+        raise FileNotFoundError(f"path must be an existing recording file; got {str(path)!r}, {what}.")
     try:
         reader = neo.io.get_io(str(path))
     except Exception as err:  # neo raises IOError for unknown extensions
@@ -59,8 +60,50 @@ def load(path: str | os.PathLike, **kwargs: Any) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
-        Counts (neuron, trial[, time]) with ``attrs["source"]`` set to the file path.
+        int64 counts (neuron, trial) or, with ``bin_size``, (neuron, trial, time), in the schema of
+        ``from_neo`` (trial coords ``condition``, ``duration``, ``t_start``, ``t_stop``, ``event_time``, ...;
+        ``valid`` (neuron, trial); neuron coords ``spikes_outside``, ...) or ``from_nwb``; ``attrs["source"]``
+        is the file path.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``path`` is not a str or path-like; as in ``from_neo`` / ``from_nwb`` (``window`` a single number,
+        ``window`` or ``bin_size`` not numeric, ...).
+    FileNotFoundError
+        ``path`` is not an existing file.
+    SourceError
+        ``neo.io`` has no reader for the file that it can open (also when the reader's package, e.g. nixio
+        for ``.nix``, is missing), or the reader fails on it (truncated, another format); an ``.nwb`` file
+        cannot be read as NWB; and as in ``from_neo`` / ``from_nwb`` (no segment or spike train, ``align``
+        matching no event, no units or trials table, ...).
+    ImportError
+        pynwb is not installed (``.nwb``), or a ``neo.io`` reader needs a missing package while reading.
+    NeuronKeyError, WindowError, UnitsError
+        As in ``from_neo`` / ``from_nwb``: neurons that cannot be matched across trials; a window outside
+        the recording or ``bin_size`` that does not divide it; times in units other than time.
+
+    Examples
+    --------
+    A one-trial recording written to a NIX file (the ``nix`` extra), then loaded:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import neo, quantities as pq
+    >>> from neo.io import NixIO
+    >>> segment = neo.Segment()
+    >>> segment.spiketrains.append(neo.SpikeTrain([0.1, 0.2, 0.7] * pq.s, t_stop=1.0, name="u1"))
+    >>> block = neo.Block()
+    >>> block.segments.append(segment)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with NixIO(str(Path(folder) / "session.nix"), mode="ow") as io:
+    ...         io.write_block(block)
+    ...     counts = load(Path(folder) / "session.nix", window=(0.0, 0.5))
+    >>> counts.sel(neuron="u1").values.tolist(), Path(counts.attrs["source"]).name
+    ([2], 'session.nix')
     """
+    if not isinstance(path, str | os.PathLike):
+        raise ArgumentTypeError(f"path must be a str or os.PathLike; got {type(path).__name__}.")
     path = Path(path)
     if path.suffix.lower() == ".nwb":
         return from_nwb(path, **kwargs)

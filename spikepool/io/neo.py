@@ -54,9 +54,10 @@ def _segments_of(source: Any) -> tuple[list[_Segment], str]:
     )
     if isinstance(source, neo.Block):
         segs = [_from_neo_segment(s) for s in source.segments]
-        label = f"neo.Block {source.name!r}" + (f" from {source.file_origin}" if source.file_origin else "")
+        label = "a neo.Block" + (f" {source.name!r}" if source.name else "")
+        label += f" from {source.file_origin}" if source.file_origin else ""
     elif isinstance(source, neo.Segment):
-        segs, label = [_from_neo_segment(source)], f"neo.Segment {source.name!r}"
+        segs, label = [_from_neo_segment(source)], "a neo.Segment" + (f" {source.name!r}" if source.name else "")
     elif isinstance(source, Sequence) and not isinstance(source, str | bytes):
         items = list(source)
         if items and all(isinstance(x, neo.Segment) for x in items):
@@ -361,7 +362,28 @@ def from_neo(
         ``spikes_outside``. ``valid`` (neuron, trial) marks trials in which the neuron was
         recorded (its counts are 0 elsewhere). ``time``: bin centres (s) from the alignment.
         ``attrs``: ``window``, ``align``, ``bin_size``, ``source``, ``spikepool_version``,
-        ``spikes_total``, ``spikes_outside`` (spikes in no window, never silently lost).
+        ``spikes_total``, ``spikes_outside`` (spikes in no window, never silently lost),
+        ``overlapping_trials``, ``spikes_recounted``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``source`` is not a Neo Block, Segment, or list of Segments or of SpikeTrains; ``neuron_key`` or
+        ``align`` is not a str; ``window`` is a single number; ``window`` or ``bin_size`` is not numeric.
+    SourceError
+        ``source`` holds no segment or no spike train (an empty list; a file read with ``lazy=True``);
+        a segment holds neither trains nor events; ``condition_key`` annotates some segments but not all;
+        ``align`` matches no ``neo.Event`` / ``neo.Epoch`` name or label.
+    NeuronKeyError
+        A train lacks the ``neuron_key`` (by default ``"unit_id"``, when some train has it); two trains of
+        a segment share an id; trains with neither ``unit_id`` nor a name, in segments holding different
+        numbers of trains.
+    WindowError
+        ``window`` has other than two values or ``stop <= start``; ``align`` names an Event and ``window``
+        is None; a window reaches outside its segment's recorded extent; ``bin_size`` is not positive, does
+        not divide the window, or meets trials of different lengths (segments or epochs without ``window``).
+    UnitsError
+        ``window`` or ``bin_size`` quantities in units other than time, or NaN or infinite.
 
     Notes
     -----

@@ -116,7 +116,12 @@ def _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, label
         raise SourceError(
             f"align must be a time column of the trials table; got {align!r}, columns {list(trials_df.columns)}."
         )
-    t_align = trials_df[align].to_numpy(dtype=float)
+    try:
+        t_align = trials_df[align].to_numpy(dtype=float)
+    except (TypeError, ValueError) as err:
+        raise SourceError(
+            f"align must be a time column of the trials table; got {align!r}, a column of {trials_df[align].dtype}."
+        ) from err
     win = window_to_seconds(window)
     if win is None:
         if align != "start_time":
@@ -226,12 +231,50 @@ def from_nwb(
     Returns
     -------
     xarray.DataArray
-        int64 counts (neuron, trial[, time]) in the schema of ``from_neo``; scalar units-table
-        columns (quality labels, ``location``, metrics) become neuron coords, ``brain_area`` the
-        ``location`` of each unit's ``electrodes``, and scalar trials-table columns trial coords.
+        int64 counts, dims ``("neuron", "trial")`` or, with ``bin_size``, ``("neuron", "trial", "time")``,
+        in the schema of ``from_neo`` (trial coords ``condition``, ``duration``, ``t_start``, ``t_stop``,
+        ``event_time``; ``valid`` (neuron, trial); neuron coords ``spikes_outside`` and
+        ``spikes_unobserved``). Scalar units-table columns (quality labels, ``location``, metrics) become
+        neuron coords, ``brain_area`` the ``location`` of each unit's ``electrodes``, and scalar
+        trials-table columns trial coords (``nwb_``-prefixed where a name is taken).
+
+    Raises
+    ------
+    ImportError
+        pynwb is not installed.
+    ArgumentTypeError
+        ``source`` is neither a path nor an ``NWBFile``; ``window`` is a single number; ``window`` or
+        ``bin_size`` is not numeric.
+    FileNotFoundError
+        ``source`` is a path to no file.
+    SourceError
+        The file cannot be read as NWB, or has no (or an empty) units or trials table; ``neuron_key`` is
+        not a units-table column; ``align`` is not a numeric trials-table column; ``window`` is None with
+        ``align`` other than ``"start_time"``; ``condition_key`` (other than the default, which may be
+        absent) is not a trials-table column; ``units`` is a failing query or selects no unit.
+    NeuronKeyError
+        Neuron ids repeat (in ``neuron_key``'s column); ``units`` names a neuron twice or one not in the
+        table.
+    WindowError
+        ``window`` has other than two values or ``stop <= start``; ``bin_size`` is not positive, does not
+        divide the window, or meets trials of different lengths (``window`` None).
+    UnitsError
+        ``window`` or ``bin_size`` quantities in units other than time; NaN or infinite spike times,
+        ``window`` or ``bin_size``.
 
     Examples
     --------
+    >>> import datetime, pynwb
+    >>> import spikepool as sp
+    >>> nwb = pynwb.NWBFile("demo", "demo-1", datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))
+    >>> nwb.add_unit(spike_times=[0.1, 0.4, 1.2, 1.3])
+    >>> nwb.add_trial(start_time=0.0, stop_time=0.5)
+    >>> nwb.add_trial(start_time=1.0, stop_time=1.5)
+    >>> sp.from_nwb(nwb).values.tolist()
+    [[2, 2]]
+
+    From a file, aligned to a trials-table column, good units only:
+
     >>> counts = sp.from_nwb("session.nwb", align="stim_on", window=(-0.5, 1.0),
     ...                      condition_key="odour", units="quality == 'good'")  # doctest: +SKIP
     """
@@ -243,10 +286,13 @@ def from_nwb(
     path = os.fspath(source)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"source must be an existing NWB file; got {path!r}, which does not exist.")
+    io = None
     try:
         io = pynwb.NWBHDF5IO(path, "r")
         nwb = io.read()
     except Exception as err:
+        if io is not None:
+            io.close()
         raise SourceError(f"source must be a readable NWB file; got {path!r}: {type(err).__name__}: {err}.") from err
     try:
         return _from_nwbfile(nwb, window, align, bin_size, condition_key, neuron_key, path, units)

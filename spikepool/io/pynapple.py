@@ -86,21 +86,44 @@ def from_pynapple(
     Returns
     -------
     xarray.DataArray
-        int64 counts (neuron, trial[, time]) in the schema of ``from_neo``, equal to ``tsgroup.count`` on the
-        same epochs.
+        int64 counts, dims ``("neuron", "trial")`` or, with ``bin_size``, ``("neuron", "trial", "time")``,
+        in the schema of ``from_neo`` (trial coords ``condition``, ``duration``, ``t_start``, ``t_stop``,
+        ``event_time``; ``valid`` (neuron, trial); neuron coords ``spikes_outside`` and the scalar metadata
+        columns), equal to ``tsgroup.count`` on the same epochs.
 
     Raises
     ------
+    ImportError
+        pynapple is not installed.
+    ArgumentTypeError
+        ``tsgroup`` is not a ``TsGroup``; ``conditions`` is given with an ``IntervalSet``; ``window`` is
+        None with event times, or a single number; times or ``bin_size`` are not numbers.
+    SourceError
+        ``trials`` holds no trial; ``condition_key`` (other than ``"label"``) is not a metadata column of
+        the ``IntervalSet``; ``conditions`` does not give one label per event.
+    UnitsError
+        ``units`` (or a Quantity's units) are not units of time; an event time is NaN or infinite.
     WindowError
-        A window outside a ``time_support`` the ``TsGroup`` was given (its recorded epochs: time outside them
-        is unrecorded, not silence). A ``TsGroup`` built without ``time_support=`` has pynapple's default, the
-        span of its spikes, which says nothing about when the recording started or stopped; its windows are
-        then counted wherever they lie, as ``TsGroup.count`` counts them. A subset such as
-        ``tsgroup[[0, 2]]`` keeps its parent's support, which is then checked like one that was set.
+        ``window`` has other than two values or ``stop <= start``; ``bin_size`` is not positive, does not
+        divide the window, or meets intervals of different lengths (``window`` None); a window lies outside
+        a ``time_support`` the ``TsGroup`` was given (its recorded epochs: time outside them is unrecorded,
+        not silence). A ``TsGroup`` built without ``time_support=`` has pynapple's default, the span of its
+        spikes, which says nothing about when the recording started or stopped; its windows are then
+        counted wherever they lie, as ``TsGroup.count`` counts them. A subset such as ``tsgroup[[0, 2]]``
+        keeps its parent's support, which is then checked like one that was set.
 
     Examples
     --------
-    >>> counts = sp.from_pynapple(units, trials_ep, window=(0.0, 0.5))  # doctest: +SKIP
+    >>> import pynapple as nap
+    >>> import spikepool as sp
+    >>> spikes = {0: nap.Ts([0.1, 0.4, 1.2, 1.3]), 1: nap.Ts([0.2, 1.1])}
+    >>> units = nap.TsGroup(spikes, time_support=nap.IntervalSet(0.0, 2.0))
+    >>> trials_ep = nap.IntervalSet(start=[0.0, 1.0], end=[0.5, 1.5], metadata={"label": ["a", "b"]})
+    >>> counts = sp.from_pynapple(units, trials_ep)
+    >>> counts.values.tolist(), counts["condition"].values.tolist()
+    ([[2, 2], [1, 1]], ['a', 'b'])
+    >>> sp.from_pynapple(units, [0.0, 1.0], window=(0.0, 0.25)).values.tolist()
+    [[1, 1], [1, 1]]
     """
     nap = pynapple_module()
     if not isinstance(tsgroup, nap.TsGroup):

@@ -112,16 +112,39 @@ def from_sorting(
     Returns
     -------
     xarray.DataArray
-        int64 counts (neuron, trial[, time]) in the schema of ``from_neo``: ``segment`` per trial, unit
-        properties (``quality``, ``brain_area``, ...) and metrics as neuron coords, spikes in no window in
-        ``spikes_outside``. Windows are checked against each segment's extent when the sorting has a
-        registered recording.
+        int64 counts, dims ``("neuron", "trial")`` or, with ``bin_size``, ``("neuron", "trial", "time")``,
+        in the schema of ``from_neo`` (trial coords ``condition``, ``duration``, ``t_start``, ``t_stop``,
+        ``event_time``, ``segment``; ``valid`` (neuron, trial)). Neuron ids are the unit ids as str; unit
+        properties (``quality``, ``brain_area``, ...) and metrics are neuron coords; spikes in no window are
+        counted in ``spikes_outside``; ``attrs`` also hold ``sampling_frequency``. Windows are checked
+        against each segment's extent when the sorting has a registered recording.
+
+    Raises
+    ------
+    ImportError
+        SpikeInterface is not installed.
+    ArgumentTypeError
+        ``sorting`` is not a ``BaseSorting`` or ``SortingAnalyzer``; ``window`` is None or a single
+        number; times or ``bin_size`` are not numbers.
+    SourceError
+        ``sorting`` has no unit; ``events`` holds no trial, or is not one array per segment of a
+        multi-segment sorting; ``conditions`` does not give one label per trial.
+    WindowError
+        ``window`` has other than two values or ``stop <= start``; a window reaches outside its segment
+        (with a registered recording); ``bin_size`` is not positive or does not divide the window.
+    UnitsError
+        ``units`` (or a Quantity's units) are not units of time; an event time is NaN or infinite.
 
     Examples
     --------
-    >>> import spikeinterface.core as si  # doctest: +SKIP
-    >>> sorting = si.generate_sorting(num_units=5, durations=[30.0], seed=0)  # doctest: +SKIP
-    >>> counts = sp.from_sorting(sorting, np.arange(1, 29), window=(0.0, 0.5))  # doctest: +SKIP
+    >>> import numpy as np
+    >>> import spikeinterface.core as si
+    >>> import spikepool as sp
+    >>> samples, labels = np.array([1000, 4000, 12000, 13000]), np.array([0, 0, 1, 0])
+    >>> sorting = si.NumpySorting.from_samples_and_labels([samples], [labels], sampling_frequency=10000.0)
+    >>> counts = sp.from_sorting(sorting, [0.0, 1.0], window=(0.0, 0.5))
+    >>> counts.sel(neuron="0").values.tolist(), counts.sel(neuron="1").values.tolist()
+    ([2, 1], [0, 1])
     """
     si = _spikeinterface()
     metrics: dict[str, np.ndarray] = {}

@@ -138,6 +138,14 @@ class HierarchicalPSTH(Model):
     The model and why it is built this way are in the module docstring (``spikepool.models.psth``).
     ``fit(binned, *, draws, tune, chains, random_seed, progressbar, sampler, **sample_kwargs)`` returns a
     ``PSTHResult``.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> binned, truth = sp.simulate_binned(4, 6, 20, seed=1)  # 4 neurons, 6 trials, 20 bins of 25 ms
+    >>> model = sp.HierarchicalPSTH(dispersion="shared")
+    >>> sorted(v.name for v in model.build(binned).free_RVs)
+    ['log_alpha', 'neuron_effect', 'population_coef', 'shape_offset', 'sigma_time', 'tau_neuron', 'tau_shape']
     """
 
     MODEL = "HierarchicalPSTH"

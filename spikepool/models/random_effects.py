@@ -135,7 +135,7 @@ def as_responses(responses: xr.DataArray | np.ndarray) -> Responses:
     n = recorded.sum(axis=1)
     empty = np.flatnonzero(n == 0)
     if empty.size:
-        names = ", ".join(repr(c) for c in coords[empty][:6])
+        names = ", ".join(repr(c) for c in coords[empty][:6].tolist())
         raise ArgumentError(
             f"every {dim} must have at least one recorded trial; got none for {empty.size} ({names}). "
             f"Hint: drop them first, e.g. responses.dropna({dim!r}, how='all')."
@@ -154,10 +154,39 @@ def check_responses(responses: xr.DataArray | np.ndarray | Responses, *, sigma_k
     single trials); ``single_trial`` (info) for neurons with one trial (they inform mu and
     tau^2 + sigma^2, not sigma); ``constant_responses`` (error) when no response varies at all.
 
+    Parameters
+    ----------
+    responses : xarray.DataArray, array_like or Responses
+        Continuous responses (neuron, trial): a 2-D DataArray with a ``trial`` dim (its other dim, any name
+        but ``chain`` or ``draw``, is the neuron dim) or a 2-D array; NaN marks an unrecorded trial.
+    sigma_known : bool
+        Whether the fit holds sigma fixed (``fixed={"sigma": ...}``), which identifies tau from single trials.
+
     Returns
     -------
     CheckReport
-        ``raise_if_failed()`` raises ``IdentifiabilityError`` listing the problems.
+        ``.ok``, ``.problems`` (the codes above; ``neurons`` names the neurons concerned) and
+        ``.raise_if_failed()``, which raises ``IdentifiabilityError`` listing the errors. The findings are
+        reported, not raised.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``responses`` is not numbers.
+    ArgumentError
+        ``responses`` is not 2-D, a DataArray has no ``trial`` dim or has ``chain`` or ``draw`` as its neuron
+        dim, a recorded response is infinite, a neuron has no recorded trial, or fewer than 2 neurons.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spikepool as sp
+    >>> y = np.array([[10.0, 12.0], [20.0, np.nan], [15.0, np.nan]])  # NaN: trial not recorded
+    >>> report = sp.check_responses(y)
+    >>> report.ok, [(p.code, p.neurons) for p in report.problems]
+    (True, [('single_trial', ('1', '2'))])
+    >>> sp.check_responses(y[:, :1]).ok, sp.check_responses(y[:, :1], sigma_known=True).ok
+    (False, True)
     """
     r = responses if isinstance(responses, Responses) else as_responses(responses)
     problems: list[Problem] = []

@@ -89,7 +89,8 @@ def default_cores(chains: int) -> int:
 
 
 #: Effective draws per draw of the worst-mixing values that ``default_draws`` assumes: the largest R-hats of
-#: the 1,000-unit session (``benchmarks/bench_scale.py``) and of the PSTH fits (README) match about 0.4.
+#: the 1,000-unit session (``benchmarks/bench_scale.py``) and of the PSTH fits (``benchmarks/bench_psth_scale.py``)
+#: match about 0.4.
 WORST_ESS_PER_DRAW = 0.3
 #: Fewest and most draws per chain ``default_draws`` gives.
 DRAWS_RANGE = (1000, 5000)

@@ -191,6 +191,19 @@ class FitResult(ConditionContrasts, Result):
         Boolean (neuron,): which neurons' log rates were sampled in the centered form.
     loo_checks : CheckReport or None
         Reliability (Pareto k) of the last ``loo()`` or ``compare()``; None before either ran.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, _ = sp.simulate_counts(20, 20, conditions=["base", "stim"], mu=[1.5, 2.0], seed=0)
+    >>> model = sp.HierarchicalNegBinom(condition="condition", neuron_effect=False)
+    >>> result = model.fit(counts, method="laplace", random_seed=0)
+    >>> type(result).__name__, result.post_checks.warnings
+    ('FitResult', [])
+    >>> result.posterior["mu"].mean(("chain", "draw")).round(1).values.tolist()  # simulated: 1.5 and 2.0
+    [1.3, 2.0]
+    >>> result.shrinkage()["rate"].dims, result.responsive("base").attrs["n_down"]
+    (('neuron', 'condition'), 0)
     """
 
     MODEL = "HierarchicalNegBinom"

@@ -105,6 +105,25 @@ class GLMResult(Result):
         The counts (neuron, trial[, time]) that were fitted.
     design : Design
         The formula's design over the valid (neuron, trial) pairs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spikepool as sp
+    >>> rng = np.random.default_rng(0)
+    >>> direction = np.tile(np.arange(0, 360, 45), 3)  # 24 trials, 8 directions
+    >>> log_gain = rng.normal(0.0, 0.5, 24)  # one per trial, shared by the 12 neurons
+    >>> rate = np.exp(2.0 + rng.normal(0.0, 0.5, (12, 1)) + 0.5 * np.cos(np.radians(direction)) + log_gain)
+    >>> counts = sp.from_array(rng.poisson(rate), duration=1.0).assign_coords(direction=("trial", direction))
+    >>> formula = "count ~ np.cos(np.radians(direction)) + np.sin(np.radians(direction)) + (1 | neuron) + (1 | trial)"
+    >>> model = sp.HierarchicalGLM(formula, likelihood="poisson")
+    >>> result = model.fit(counts, draws=1000, tune=500, chains=2, random_seed=0, progressbar=False)
+    >>> type(result).__name__, result.post_checks.warnings
+    ('GLMResult', [])
+    >>> list(result.design.coefs)
+    ['Intercept', 'np.cos(np.radians(direction))', 'np.sin(np.radians(direction))']
+    >>> result.coefficients()["mean"].dims, result.gains()["mean"].dims
+    (('neuron', 'coef'), ('trial', 'term'))
     """
 
     MODEL = "HierarchicalGLM"
@@ -284,17 +303,15 @@ class GLMResult(Result):
         """Rates in Hz per neuron and for the population at covariate values (arrays make a grid).
 
         Every trial covariate of the fixed terms and slopes needs a value; a neuron's own coordinates and effects
-        are used for its rows; the population is every grouping's effect at 0 (a typical neuron).
+        are used for its rows; the population is every grouping's effect at 0 (a typical neuron). For example
+        ``result.predict(block_trial=np.arange(1, 26), condition="Citral_1")`` gives the rates over the first 25
+        trials of a block of Citral; ``spikepool.plots.plot_predicted`` draws them.
 
         Returns
         -------
         xarray.Dataset
             ``mean``, ``lower``, ``upper`` (neuron, grid...) and ``population_mean``, ``population_lower``,
             ``population_upper`` (grid...), in Hz: ``grid`` the dims of the covariates given as arrays.
-
-        Examples
-        --------
-        ``result.predict(block_trial=np.arange(1, 26), condition="Citral_1")``
         """
         return predict_rates(self.posterior, self.design, self.counts, ci_prob, covariates)
 

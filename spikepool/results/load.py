@@ -39,6 +39,21 @@ def load_result(path: str | os.PathLike):
     -------
     FitResult, NormalNormalResult, RandomEffectsNormalResult, BetaBinomialResult, PSTHResult or GLMResult
         The result class of the model named in the file (``result.spec["model"]``).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import spikepool as sp
+    >>> counts, _ = sp.simulate_counts(20, 20, conditions=["base", "stim"], mu=[1.5, 2.0], seed=0)
+    >>> model = sp.HierarchicalNegBinom(condition="condition", neuron_effect=False)
+    >>> result = model.fit(counts, method="laplace", random_seed=0)
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(folder.name) / "fit.nc"
+    >>> result.to_netcdf(path)
+    >>> back = sp.load_result(path)
+    >>> type(back).__name__, back.spec == result.spec, back.shrinkage().equals(result.shrinkage())
+    ('FitResult', True, True)
+    >>> folder.cleanup()
     """
     tree, spec, centered = read_tree(path)
     model = spec.get("model", "HierarchicalNegBinom")

@@ -65,6 +65,14 @@ def mse_ratio_normal(n: ArrayLike, tau: ArrayLike, sigma: ArrayLike) -> float | 
     -------
     float or numpy.ndarray
         The ratio, in [0, 1): 0 with tau = 0 (the population mean is exact), toward 1 as n tau^2 >> sigma^2.
+        A float for scalar arguments, else an array of their broadcast shape.
+
+    Raises
+    ------
+    ArgumentError
+        ``n`` or ``sigma`` is not finite and > 0, or ``tau`` not finite and >= 0.
+    ValueError
+        The arguments do not broadcast together, or are strings that are not numbers (numpy's errors).
 
     Examples
     --------
@@ -99,7 +107,17 @@ def normal_conditional_posterior(
     Returns
     -------
     mean, sd : float or numpy.ndarray
-        Posterior mean and sd of each theta_j.
+        Posterior mean and sd of each theta_j: floats for scalar arguments, else arrays of the arguments'
+        broadcast shape (group,).
+
+    Raises
+    ------
+    ArgumentError
+        ``y`` or ``mu`` is not finite; ``sigma`` is not finite and > 0, or ``tau`` not finite and >= 0.
+    ValueError
+        ``y``, ``sigma`` and ``tau`` do not broadcast together, or are strings that are not numbers.
+    TypeError
+        ``mu`` is not a number.
 
     Examples
     --------
@@ -132,6 +150,15 @@ def nb_variance(mu: ArrayLike, alpha: ArrayLike) -> float | np.ndarray:
     Returns
     -------
     float or numpy.ndarray
+        ``mu + mu**2 / alpha``: a float for scalar arguments, else an array of their broadcast shape.
+
+    Raises
+    ------
+    ArgumentError
+        ``mu`` is not finite and >= 0, or ``alpha`` not finite and > 0 (pass a large alpha for the Poisson
+        limit).
+    ValueError
+        The arguments do not broadcast together, or are strings that are not numbers (numpy's errors).
 
     Examples
     --------
@@ -148,6 +175,26 @@ def extra_binomial_factor(n: ArrayLike, alpha: ArrayLike, beta: ArrayLike) -> fl
 
     1 for a single trial (n = 1), n when alpha + beta -> 0 (all-or-none responses); equal to
     ``1 + (n - 1) rho`` with the intra-class correlation ``rho = 1 / (alpha + beta + 1)``.
+
+    Parameters
+    ----------
+    n : array_like
+        Trials (> 0).
+    alpha, beta : array_like
+        Beta parameters (> 0).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The factor (1 for ``n = 1``, between 1 and ``n`` for larger ``n``): a float for scalar arguments,
+        else an array of their broadcast shape.
+
+    Raises
+    ------
+    ArgumentError
+        ``n``, ``alpha`` or ``beta`` is not finite and > 0.
+    ValueError
+        The arguments do not broadcast together, or are strings that are not numbers (numpy's errors).
 
     Examples
     --------
@@ -175,6 +222,14 @@ def beta_binomial_variance(n: ArrayLike, alpha: ArrayLike, beta: ArrayLike) -> f
     Returns
     -------
     float or numpy.ndarray
+        The variance: a float for scalar arguments, else an array of their broadcast shape.
+
+    Raises
+    ------
+    ArgumentError
+        ``n``, ``alpha`` or ``beta`` is not finite and > 0.
+    ValueError
+        The arguments do not broadcast together, or are strings that are not numbers (numpy's errors).
 
     Examples
     --------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import xarray as xr
 
@@ -22,10 +24,26 @@ def summarize_counts(counts: xr.DataArray) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        Over ``neuron``: ``n_trials`` (valid trials), ``spikes`` (total), ``rate`` (Hz, spikes
-        over summed exposure) and ``fano`` (within-condition variance / mean of the counts, averaged over
-        conditions with spikes and at least two trials, weighted by trials - 1: the dispersion screen's
-        ``spikepool.stats.fano.fano_screen``; NaN when no condition qualifies).
+        Over ``neuron`` (its labels the only coord): ``n_trials`` (valid trials) and ``spikes`` (total), int64;
+        ``rate`` (Hz, spikes over summed exposure; NaN without exposure) and ``fano`` (within-condition
+        variance / mean of the counts, averaged over conditions with spikes and at least two trials, weighted
+        by trials - 1: the dispersion screen's ``spikepool.stats.fano.fano_screen``; NaN when no condition
+        qualifies). ``attrs``: ``n_conditions`` and ``n_trials_total``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``counts`` is not a DataArray.
+    CountsError
+        ``counts`` breaks the counts schema (``validate_counts``).
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts = sp.from_array([[3, 5, 4, 6], [0, 1, 0, 1]], duration=0.5)
+    >>> summary = sp.summarize_counts(counts)
+    >>> summary["spikes"].values.tolist(), summary["rate"].values.tolist()
+    ([18, 2], [9.0, 1.0])
     """
     counts = validate_counts(counts)
     window = counts.sum("time") if "time" in counts.dims else counts
@@ -51,8 +69,48 @@ def summarize_counts(counts: xr.DataArray) -> xr.Dataset:
     )
 
 
+def _seconds(value: object) -> str:
+    """``"0.05 s"`` for a number of seconds, ``"? s"`` for anything else (a missing or odd ``bin_size``)."""
+    return f"{value:g} s" if isinstance(value, numbers.Real) and not isinstance(value, bool) else "? s"
+
+
 def format_summary(counts: xr.DataArray) -> str:
-    """A readable text table of ``summarize_counts`` with the design in its header."""
+    """A readable text table of ``summarize_counts`` with the design in its header.
+
+    Parameters
+    ----------
+    counts : xarray.DataArray
+        DataArray (neuron, trial[, time]) in the counts schema.
+
+    Returns
+    -------
+    str
+        Header lines (``source``, design, conditions, exposure range, spikes counted and outside every
+        window, median Fano), a blank line, then one row per neuron: trials, spikes, rate (Hz), Fano.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``counts`` is not a DataArray.
+    CountsError
+        ``counts`` breaks the counts schema (``validate_counts``).
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts = sp.from_array([[3, 5, 4, 6], [0, 1, 0, 1]], duration=0.5, condition=["a", "b", "a", "b"])
+    >>> print(format_summary(counts))
+    source     : array
+    design     : 2 neurons x 4 trials
+    conditions : 2 (a, b)
+    exposure   : 0.5-0.5 s per trial
+    spikes     : 20 counted, 0 outside every window
+    median Fano: 0.06 (within condition)
+    <BLANKLINE>
+        neuron  trials   spikes  rate (Hz)   Fano
+             0       4       18       9.00   0.12
+             1       4        2       1.00   0.00
+    """
     s = summarize_counts(counts)
     conds = np.unique(counts["condition"].values.astype(str))
     dur = counts["duration"].values
@@ -60,11 +118,13 @@ def format_summary(counts: xr.DataArray) -> str:
         f"source     : {counts.attrs.get('source', '?')}",
         f"design     : {counts.sizes['neuron']} neurons x {counts.sizes['trial']} trials"
         + (
-            f" x {counts.sizes['time']} bins of {counts.attrs.get('bin_size', float('nan')):g} s"
+            f" x {counts.sizes['time']} bins of {_seconds(counts.attrs.get('bin_size'))}"
             if "time" in counts.dims
             else ""
         ),
-        f"conditions : {len(conds)} ({', '.join(conds[:8])}{', ...' if len(conds) > 8 else ''})",
+        f"conditions : {len(conds)} ({', '.join(conds[:8])}{', ...' if len(conds) > 8 else ''})"
+        if conds.size > 1 or conds[0]
+        else "conditions : none (one unlabelled condition)",
         f"exposure   : {dur.min():g}-{dur.max():g} s per trial",
         f"spikes     : {int(s['spikes'].sum())} counted, "
         f"{int(counts.attrs.get('spikes_outside', 0))} outside every window",

@@ -26,8 +26,9 @@ import numpy as np
 import xarray as xr
 from scipy import optimize, special, stats
 
-from spikepool._validate import check_ci_prob
+from spikepool._validate import check_ci_prob, did_you_mean
 from spikepool.counts.schema import validate_counts
+from spikepool.exceptions import ArgumentError
 from spikepool.stats.cells import compress
 from spikepool.stats.parameterization import cell_information
 
@@ -70,7 +71,7 @@ def fit_empirical_bayes(counts: xr.DataArray, *, condition: str | None = None, c
     Parameters
     ----------
     counts : xarray.DataArray
-        DataArray (neuron, trial[, time]).
+        DataArray (neuron, trial[, time]) of counts; binned counts are summed over ``time``.
     condition : str, optional
         Trial coordinate of conditions (one Gamma population per condition).
     ci_prob : float
@@ -79,11 +80,22 @@ def fit_empirical_bayes(counts: xr.DataArray, *, condition: str | None = None, c
     Returns
     -------
     xarray.Dataset
-        Over neuron [x condition]: ``rate`` (posterior mean, Hz), ``lower``, ``upper``, ``raw``
-        (S/D, Hz), ``shrinkage`` (B = b / (b + D)), ``spikes``, ``exposure``; per condition the
-        hyperparameters ``a``, ``b``, the population mean rate ``a / b`` and the implied log-rate
-        population ``mu = digamma(a) - log(b)``, ``tau = sqrt(trigamma(a))``; per neuron a
-        method-of-moments ``alpha``.
+        Over (neuron,), or (neuron, condition) with ``condition``: ``rate`` (posterior mean, Hz), ``lower``,
+        ``upper``, ``raw`` (S/D, Hz; NaN without exposure), ``shrinkage`` (B = b / (b + D)), ``spikes``,
+        ``exposure`` (s); scalars, or over (condition,): the hyperparameters ``a``, ``b``, the
+        ``population_rate`` ``a / b`` (Hz) and the implied log-rate population ``mu = digamma(a) - log(b)``,
+        ``tau = sqrt(trigamma(a))``; over (neuron,) a method-of-moments ``alpha`` (NaN without repeated
+        trials). A condition with fewer than two neurons with valid trials, or without a spike, has NaN
+        hyperparameters and rates. ``attrs``: ``ci_prob``, ``method``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``counts`` is not a DataArray.
+    CountsError
+        ``counts`` breaks the counts schema (``validate_counts``).
+    ArgumentError
+        ``ci_prob`` is not a probability in (0, 1); ``condition`` is not a coordinate on ``trial``.
 
     Examples
     --------
@@ -95,6 +107,12 @@ def fit_empirical_bayes(counts: xr.DataArray, *, condition: str | None = None, c
     """
     ci_prob = check_ci_prob(ci_prob)
     counts = validate_counts(counts)
+    trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",)]
+    if condition is not None and condition not in trial_coords:
+        raise ArgumentError(
+            f"condition must name a coordinate on 'trial'; got {condition!r}, available {trial_coords}."
+            f"{did_you_mean(condition, trial_coords)}"
+        )
     cells = compress(counts, condition)
     n_neuron, n_cond = counts.sizes["neuron"], cells.condition_names.size
     info = cell_information(cells, n_neuron, n_cond)

@@ -104,7 +104,22 @@ def mean_matched_fano(
         ``upper_all``, ``n_points`` (points kept at each time after matching; the same at every time),
         ``mean_rate`` and ``mean_rate_all`` (the points' mean rate in Hz, matched and unmatched: matching
         holds the first nearly constant). Attributes: ``window``, ``step``, ``n_resamples``, ``ci_prob``,
-        ``n_points_all``.
+        ``n_points_all``, ``bin_spacing``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``binned`` is not a DataArray.
+    CountsError
+        ``binned`` breaks the counts schema (``validate_counts``).
+    ArgumentError
+        ``binned`` has no ``time`` dim, or unequally spaced bins (or one bin) without ``attrs["bin_size"]``;
+        ``condition`` is not a coordinate on ``trial``; ``window`` or ``step`` is not a positive whole number
+        of bins that fits in the counts; ``n_resamples`` is not an int >= 1; ``ci_prob`` is not in (0, 1);
+        ``bin_spacing`` is not a positive number; fewer than 5 points have two valid trials, or mean
+        matching keeps fewer than 5.
+    TypeError, ValueError
+        ``random_seed`` is not a non-negative int, a Generator or None (from numpy).
 
     Notes
     -----

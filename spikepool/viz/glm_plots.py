@@ -33,6 +33,23 @@ def plot_coefficients(result: Any, coef: str, *, group: str = "neuron", ci_prob:
     Dots and bars: the level's coefficient (population + own deviation) with its equal-tailed ``ci_prob``
     interval; the shaded band and line: the population coefficient's interval and mean; at most ``MAX_ROWS``
     levels (the lowest and highest).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spikepool as sp
+    >>> rng = np.random.default_rng(0)
+    >>> direction = np.tile(np.arange(0, 360, 45), 3)  # 24 trials, 8 directions
+    >>> log_gain = rng.normal(0.0, 0.5, 24)  # one per trial, shared by the 12 neurons
+    >>> rate = np.exp(2.0 + rng.normal(0.0, 0.5, (12, 1)) + 0.5 * np.cos(np.radians(direction)) + log_gain)
+    >>> counts = sp.from_array(rng.poisson(rate), duration=1.0).assign_coords(direction=("trial", direction))
+    >>> formula = "count ~ np.cos(np.radians(direction)) + np.sin(np.radians(direction)) + (1 | neuron) + (1 | trial)"
+    >>> model = sp.HierarchicalGLM(formula, likelihood="poisson")
+    >>> result = model.fit(counts, draws=1000, tune=500, chains=2, random_seed=0, progressbar=False)
+    >>> ax = sp.plots.plot_coefficients(result, "Intercept")
+    >>> len(ax.get_yticklabels()), ax.get_xlabel()  # a row per neuron
+    (12, 'Intercept (log rate per unit; per neuron)')
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     _glm(result, "plot_coefficients")
     table = result.coefficients(group, ci_prob=ci_prob)
@@ -72,6 +89,23 @@ def plot_predicted(result: Any, covariate: str, *, ci_prob: float = 0.94, neuron
 
     The other covariates are at ``at`` or at ``covariate_defaults`` (numeric at their mean, categorical at their
     most frequent level).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spikepool as sp
+    >>> rng = np.random.default_rng(0)
+    >>> direction = np.tile(np.arange(0, 360, 45), 3)  # 24 trials, 8 directions
+    >>> log_gain = rng.normal(0.0, 0.5, 24)  # one per trial, shared by the 12 neurons
+    >>> rate = np.exp(2.0 + rng.normal(0.0, 0.5, (12, 1)) + 0.5 * np.cos(np.radians(direction)) + log_gain)
+    >>> counts = sp.from_array(rng.poisson(rate), duration=1.0).assign_coords(direction=("trial", direction))
+    >>> formula = "count ~ np.cos(np.radians(direction)) + np.sin(np.radians(direction)) + (1 | neuron) + (1 | trial)"
+    >>> model = sp.HierarchicalGLM(formula, likelihood="poisson")
+    >>> result = model.fit(counts, draws=1000, tune=500, chains=2, random_seed=0, progressbar=False)
+    >>> ax = sp.plots.plot_predicted(result, "direction")
+    >>> len(ax.get_lines()), ax.get_xlabel()  # a curve per neuron, and the population's
+    (13, 'direction')
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     _glm(result, "plot_predicted")
     design = result.design
@@ -105,7 +139,27 @@ def plot_predicted(result: Any, covariate: str, *, ci_prob: float = 0.94, neuron
 
 def plot_tuning(result: Any, neuron: Any, covariate: str = "direction", *, ci_prob: float = 0.94, ax=None, **at):
     """A neuron's von Mises tuning curve with its ``ci_prob`` band over the observed mean rate per direction
-    (dots with standard errors), and the population's curve dashed; angles in the covariate's units."""
+    (dots with standard errors), and the population's curve dashed; angles in the covariate's units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spikepool as sp
+    >>> rng = np.random.default_rng(0)
+    >>> direction = np.tile(np.arange(0, 360, 45), 3)  # 24 trials, 8 directions
+    >>> log_gain = rng.normal(0.0, 0.5, 24)  # one per trial, shared by the 12 neurons
+    >>> rate = np.exp(2.0 + rng.normal(0.0, 0.5, (12, 1)) + 0.5 * np.cos(np.radians(direction)) + log_gain)
+    >>> counts = sp.from_array(rng.poisson(rate), duration=1.0).assign_coords(direction=("trial", direction))
+    >>> formula = "count ~ np.cos(np.radians(direction)) + np.sin(np.radians(direction)) + (1 | neuron) + (1 | trial)"
+    >>> model = sp.HierarchicalGLM(formula, likelihood="poisson")
+    >>> result = model.fit(counts, draws=1000, tune=500, chains=2, random_seed=0, progressbar=False)
+    >>> ax = sp.plots.plot_tuning(result, "0", "direction")
+    >>> ax.get_xlabel()
+    'direction (degrees)'
+    >>> bool(np.cos(np.radians(result.tuning("direction")["population_preferred"])) > 0.7)  # simulated at 0
+    True
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
     _glm(result, "plot_tuning")
     counts = result.counts
     names = [str(n) for n in counts["neuron"].values]

@@ -55,6 +55,17 @@ def plot_shrinkage(result: Any, *, ci_prob: float = 0.94, ax=None):
     the neuron's spikes; the dashed line is the population rate exp(mu), the dotted one the
     complete-pooling rate. Rates in Hz on a log axis. ``result`` is a ``FitResult`` or its
     ``shrinkage()`` Dataset.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, _ = sp.simulate_counts(20, 20, conditions=["base", "stim"], mu=[1.5, 2.0], seed=0)
+    >>> model = sp.HierarchicalNegBinom(condition="condition", neuron_effect=False)
+    >>> result = model.fit(counts, method="laplace", random_seed=0)
+    >>> ax = sp.plots.plot_shrinkage(result)
+    >>> ax.get_title()
+    'Shrinkage of 40 neuron rates toward the population (size ~ spikes)'
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     ax = _axes(ax)
     table = _provided(result, "shrinkage", ("raw_rate", "rate", "spikes"), COUNT_HINT, ci_prob=ci_prob)
@@ -142,6 +153,25 @@ def plot_pooled_estimates(result: Any, *, ci_prob: float = 0.94, sort: bool = Tr
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    The shrinkage table of a Normal-Normal model with known ``mu`` and ``tau``, from its exact posterior:
+
+    >>> import numpy as np, xarray as xr
+    >>> import spikepool as sp
+    >>> from spikepool.stats.analytic import normal_conditional_posterior
+    >>> y, se = np.array([28.0, 8.0, -3.0, 7.0]), np.array([15.0, 10.0, 16.0, 11.0])
+    >>> theta, sd = normal_conditional_posterior(y, se, mu=8.0, tau=6.0)
+    >>> table = xr.Dataset(
+    ...     {"estimate": ("school", y), "standard_error": ("school", se), "theta": ("school", theta),
+    ...      "lower": ("school", theta - 1.96 * sd), "upper": ("school", theta + 1.96 * sd)},
+    ...     coords={"school": ["A", "B", "C", "D"]}, attrs={"mu": 8.0, "ci_prob": 0.95},
+    ... )
+    >>> ax = sp.plots.plot_pooled_estimates(table)
+    >>> ax.get_ylabel(), [label.get_text() for label in ax.get_yticklabels()]  # rows sorted by raw estimate
+    ('school', ['C', 'D', 'B', 'A'])
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     ax = _axes(ax)
     table = _provided(result, "shrinkage", (), "plot_shrinkage draws count-model fits.", ci_prob=ci_prob)
@@ -177,7 +207,19 @@ def plot_pooled_estimates(result: Any, *, ci_prob: float = 0.94, sort: bool = Tr
 
 
 def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
-    """Caterpillar plot: posterior mean and interval of every rate (Hz), sorted, raw rates as crosses."""
+    """Caterpillar plot: posterior mean and interval of every rate (Hz), sorted, raw rates as crosses.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, _ = sp.simulate_counts(20, 20, conditions=["base", "stim"], mu=[1.5, 2.0], seed=0)
+    >>> model = sp.HierarchicalNegBinom(condition="condition", neuron_effect=False)
+    >>> result = model.fit(counts, method="laplace", random_seed=0)
+    >>> ax = sp.plots.plot_rates(result)
+    >>> ax.get_xscale(), len(ax.get_yticklabels())  # one row per neuron x condition
+    ('log', 40)
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
     ax = _axes(ax)
     table = _provided(result, "shrinkage", ("raw_rate", "rate", "lower", "upper"), COUNT_HINT, ci_prob=ci_prob)
     labels, v = _cells(table)
@@ -225,6 +267,17 @@ def plot_responsive(
     ``result.responsive``) or a ``responsive`` table itself. A table over time (``HierarchicalPSTH``) shows
     one ``condition`` (default: the table's first) with time on the x axis. The colour scale is symmetric
     around 0 (no change): red faster than the baseline, blue slower.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, _ = sp.simulate_counts(20, 20, conditions=["base", "stim"], mu=[1.5, 2.0], seed=0)
+    >>> model = sp.HierarchicalNegBinom(condition="condition", neuron_effect=False)
+    >>> result = model.fit(counts, method="laplace", random_seed=0)
+    >>> ax = sp.plots.plot_responsive(result, "base")
+    >>> [label.get_text() for label in ax.get_xticklabels()], len(ax.get_yticklabels())
+    (['stim'], 20)
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     if baseline is None and not isinstance(result, xr.Dataset):
         raise ArgumentError("baseline must name the reference condition when result is a fit; got None.")
@@ -302,6 +355,17 @@ def raster_times(
 
     Returns ``(times, conditions)``: a list with one array per trial (empty where the neuron was not
     recorded) and the trials' conditions, laid out as ``from_neo`` lays them out.
+
+    Examples
+    --------
+    >>> import neo, quantities as pq
+    >>> import spikepool as sp
+    >>> trials = [neo.Segment(condition="a"), neo.Segment(condition="b")]
+    >>> trials[0].spiketrains.append(neo.SpikeTrain([0.1, 0.4, 0.9] * pq.s, t_stop=1.0, name="u1"))
+    >>> trials[1].spiketrains.append(neo.SpikeTrain([0.25] * pq.s, t_stop=1.0, name="u1"))
+    >>> times, conditions = sp.plots.raster_times(trials, "u1", window=(0.0, 0.5))
+    >>> [t.tolist() for t in times], conditions.tolist()
+    ([[0.1, 0.4], [0.25]], ['a', 'b'])
     """
     segs, _ = _segments_of(source)
     win = window_to_seconds(window)
@@ -321,7 +385,20 @@ def raster_times(
 def plot_raster(
     source: Any, neuron: str, *, window: Any, align: str | None = None, neuron_key: str | None = None, ax=None
 ):
-    """Raster of one neuron's spikes, one row per trial, trials grouped by condition."""
+    """Raster of one neuron's spikes, one row per trial, trials grouped by condition.
+
+    Examples
+    --------
+    >>> import neo, quantities as pq
+    >>> import spikepool as sp
+    >>> trials = [neo.Segment(condition=c) for c in ("a", "b", "a")]
+    >>> for seg, t in zip(trials, ([0.1, 0.4], [0.25], [0.3])):
+    ...     seg.spiketrains.append(neo.SpikeTrain(t * pq.s, t_stop=1.0, name="u1"))
+    >>> ax = sp.plots.plot_raster(trials, "u1", window=(0.0, 0.5))
+    >>> ax.get_title(), len(ax.collections), [text.get_text() for text in ax.texts]  # a row per trial
+    ('Raster of u1', 3, ['a', 'b'])
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
     ax = _axes(ax)
     times, conditions = raster_times(source, neuron, window=window, align=align, neuron_key=neuron_key)
     order = np.argsort(conditions, kind="stable")
@@ -343,6 +420,15 @@ def plot_psth(counts: xr.DataArray, *, neuron: str | None = None, by_condition: 
     """Peri-stimulus time histogram (Hz) from binned counts (neuron, trial, time).
 
     Mean rate over valid trials, per condition when ``by_condition``; ``neuron=None`` sums all neurons.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> binned, _ = sp.simulate_binned(4, 10, 20, conditions=["a", "b"], seed=0)
+    >>> ax = sp.plots.plot_psth(binned, neuron="n0")
+    >>> ax.get_title(), [line.get_label() for line in ax.get_lines()][:2]  # one step line per condition
+    ('PSTH of n0 (25 ms bins)', ['a', 'b'])
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     ax = _axes(ax)
     if "time" not in counts.dims:
@@ -371,6 +457,17 @@ def plot_trace(result: Any, *, var_names=("mu", "tau", "alpha", "nu"), kind: str
 
     The default names the population mean and scale and the count family's dispersion (``alpha`` for the
     Negative Binomial, ``nu`` for the COM-Poisson); names the fit does not have are skipped.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, _ = sp.simulate_counts(20, 20, conditions=["base", "stim"], mu=[1.5, 2.0], seed=0)
+    >>> model = sp.HierarchicalNegBinom(condition="condition", neuron_effect=False)
+    >>> result = model.fit(counts, method="laplace", random_seed=0)
+    >>> collection = sp.plots.plot_trace(result, var_names=("mu", "tau", "nu"))  # an NB fit has no nu
+    >>> sorted(collection.viz["trace"].data_vars)
+    ['mu', 'tau']
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     import arviz_plots as azp
 

@@ -65,6 +65,20 @@ def report(
     -------
     pathlib.Path
         The written file.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import spikepool as sp
+    >>> counts, _ = sp.simulate_counts(20, 20, conditions=["base", "stim"], mu=[1.5, 2.0], seed=0)
+    >>> model = sp.HierarchicalNegBinom(condition="condition", neuron_effect=False)
+    >>> result = model.fit(counts, method="laplace", random_seed=0)
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = sp.report(result, pathlib.Path(folder.name) / "report.html", baseline="base")
+    >>> page = path.read_text(encoding="utf-8")
+    >>> path.name, "<h1>spikepool report</h1>" in page, "Responsive units (against base)" in page
+    ('report.html', True, True)
+    >>> folder.cleanup()
     """
     ci_prob = check_ci_prob(ci_prob)
     if not isinstance(result, Result):

@@ -22,7 +22,27 @@ PART_COLORS = {"poisson": "0.75", "private": "C0", "shared": "C3"}
 
 def plot_variance_partition(result: Any, *, ci_prob: float = 0.94, ax=None):
     """Stacked bars, one per neuron (sorted by shared share): the shares of its count variance that are Poisson,
-    private and shared, with the ``ci_prob`` interval of the shared share as an error bar."""
+    private and shared, with the ``ci_prob`` interval of the shared share as an error bar.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spikepool as sp
+    >>> rng = np.random.default_rng(0)
+    >>> direction = np.tile(np.arange(0, 360, 45), 3)  # 24 trials, 8 directions
+    >>> log_gain = rng.normal(0.0, 0.5, 24)  # one per trial, shared by the 12 neurons
+    >>> rate = np.exp(2.0 + rng.normal(0.0, 0.5, (12, 1)) + 0.5 * np.cos(np.radians(direction)) + log_gain)
+    >>> counts = sp.from_array(rng.poisson(rate), duration=1.0).assign_coords(direction=("trial", direction))
+    >>> formula = "count ~ np.cos(np.radians(direction)) + np.sin(np.radians(direction)) + (1 | neuron) + (1 | trial)"
+    >>> model = sp.HierarchicalGLM(formula, likelihood="poisson")
+    >>> result = model.fit(counts, draws=1000, tune=500, chains=2, random_seed=0, progressbar=False)
+    >>> ax = sp.plots.plot_variance_partition(result)
+    >>> len(ax.patches), ax.get_ylabel()  # 3 parts of 12 neurons' variance
+    (36, 'share of count variance')
+    >>> bool(result.variance_partition()["mean"].sel(part="shared").mean() > 0.5)
+    True
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
     _glm(result, "plot_variance_partition")
     vp = result.variance_partition(ci_prob=ci_prob)
     ax = _axes(ax)
@@ -51,6 +71,23 @@ def plot_noise_correlations(result: Any, *, ci_prob: float = 0.94, n_boot: int =
     (counts z-scored within condition); a pair whose model interval excludes 0 is marked with a dot.
 
     ``axes``: two Axes, or None for a new figure. Returns the two Axes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spikepool as sp
+    >>> rng = np.random.default_rng(0)
+    >>> direction = np.tile(np.arange(0, 360, 45), 3)  # 24 trials, 8 directions
+    >>> log_gain = rng.normal(0.0, 0.5, 24)  # one per trial, shared by the 12 neurons
+    >>> rate = np.exp(2.0 + rng.normal(0.0, 0.5, (12, 1)) + 0.5 * np.cos(np.radians(direction)) + log_gain)
+    >>> counts = sp.from_array(rng.poisson(rate), duration=1.0).assign_coords(direction=("trial", direction))
+    >>> formula = "count ~ np.cos(np.radians(direction)) + np.sin(np.radians(direction)) + (1 | neuron) + (1 | trial)"
+    >>> model = sp.HierarchicalGLM(formula, likelihood="poisson")
+    >>> result = model.fit(counts, draws=1000, tune=500, chains=2, random_seed=0, progressbar=False)
+    >>> axes = sp.plots.plot_noise_correlations(result, n_boot=100)
+    >>> [ax.get_title() for ax in axes]
+    ['model (posterior mean)', 'raw r_sc']
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     _glm(result, "plot_noise_correlations")
     nc = result.noise_correlations(ci_prob=ci_prob, n_boot=n_boot)
@@ -81,7 +118,27 @@ def plot_noise_correlations(result: Any, *, ci_prob: float = 0.94, n_boot: int =
 
 def plot_gains(result: Any, term: str | None = None, *, x: str | None = None, ci_prob: float = 0.94, ax=None):
     """A shared term over the trials: the ``(1 | trial)`` log gain or a factor's score, with its ``ci_prob``
-    band, against a trial coordinate ``x`` (None: the trials in order), one colour per condition if any."""
+    band, against a trial coordinate ``x`` (None: the trials in order), one colour per condition if any.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spikepool as sp
+    >>> rng = np.random.default_rng(0)
+    >>> direction = np.tile(np.arange(0, 360, 45), 3)  # 24 trials, 8 directions
+    >>> log_gain = rng.normal(0.0, 0.5, 24)  # one per trial, shared by the 12 neurons
+    >>> rate = np.exp(2.0 + rng.normal(0.0, 0.5, (12, 1)) + 0.5 * np.cos(np.radians(direction)) + log_gain)
+    >>> counts = sp.from_array(rng.poisson(rate), duration=1.0).assign_coords(direction=("trial", direction))
+    >>> formula = "count ~ np.cos(np.radians(direction)) + np.sin(np.radians(direction)) + (1 | neuron) + (1 | trial)"
+    >>> model = sp.HierarchicalGLM(formula, likelihood="poisson")
+    >>> result = model.fit(counts, draws=1000, tune=500, chains=2, random_seed=0, progressbar=False)
+    >>> ax = sp.plots.plot_gains(result)
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('trial (in order)', 'log gain')
+    >>> bool(np.corrcoef(result.gains()["mean"].sel(term="trial"), log_gain)[0, 1] > 0.9)  # the simulated gains
+    True
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
     _glm(result, "plot_gains")
     gains = result.gains(ci_prob=ci_prob)
     terms = [str(t) for t in gains["term"].values]

@@ -27,6 +27,17 @@ def plot_fano_time(fano: xr.Dataset, *, show_all: bool = True, condition: str | 
     equals the fit's bin width.
     A drop that the matched line shows is a change of variability; one that only the unmatched line shows
     follows the rates.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> binned, _ = sp.simulate_binned(20, 40, 40, bin_size=0.01, conditions=["a", "b"], peak=0.8, alpha=None, seed=0)
+    >>> ax = sp.plots.plot_fano_time(sp.mean_matched_fano(binned, window=0.08))  # Poisson counts: about 1
+    >>> ax.get_title()
+    'Fano factor over time (80 ms windows, 16 points kept)'
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['mean-matched', 'all points (unmatched)', 'Poisson (Fano = 1)']
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     ax = _axes(ax)
     if not isinstance(fano, xr.Dataset):
@@ -111,6 +122,19 @@ def plot_psth_fit(
     a neuron draws its posterior course, its raw PSTH and, dashed, its pooled course (the population's
     shape at its level, ``shrinkage()["pooled_rate"]``). ``condition`` picks the condition when the fit
     has several.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> binned, _ = sp.simulate_binned(8, 20, 10, bin_size=0.05, rate=30.0, alpha=None, seed=0)  # bump at 0.15 s
+    >>> model = sp.HierarchicalPSTH(likelihood="poisson")
+    >>> result = model.fit(binned, draws=1500, tune=1000, chains=2, random_seed=0, progressbar=False)
+    >>> ax = sp.plots.plot_psth_fit(result)
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['raw PSTH', 'population course']
+    >>> bool(abs(float(result.population_rates()["mean"].idxmax("time")) - 0.15) < 0.05)  # the course peaks
+    True
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     _time_fit(result, "plot_psth(counts) draws binned counts without a model.")
     ax = _axes(ax)
@@ -140,7 +164,19 @@ def plot_psth_fit(
 
 
 def plot_rate_map(result: Any, *, condition: str | None = None, ci_prob: float = 0.94, ax=None):
-    """Heat map of a time-resolved fit's posterior mean rates: neurons (rows) x time, in Hz."""
+    """Heat map of a time-resolved fit's posterior mean rates: neurons (rows) x time, in Hz.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> binned, _ = sp.simulate_binned(8, 20, 10, bin_size=0.05, rate=30.0, alpha=None, seed=0)  # bump at 0.15 s
+    >>> model = sp.HierarchicalPSTH(likelihood="poisson")
+    >>> result = model.fit(binned, draws=1500, tune=1000, chains=2, random_seed=0, progressbar=False)
+    >>> ax = sp.plots.plot_rate_map(result)
+    >>> ax.get_ylabel(), ax.images[0].get_array().shape  # neurons x time bins
+    ('neuron', (8, 10))
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
     _time_fit(result, "a heat map of raw counts is binned.mean('trial') drawn with imshow.")
     ax = _axes(ax)
     rates = _pick(result.rates(ci_prob=ci_prob), "condition", condition)["mean"]

@@ -16,7 +16,21 @@ __all__ = ["plot_fano", "plot_ppc_counts", "plot_ppc_fano"]
 
 def plot_fano(result: Any, *, ci_prob: float = 0.94, ax=None):
     """Posterior Fano factor per neuron [x condition] with interval (the family's: 1 + mu/alpha for the NB, below
-    1 for a COM-Poisson with nu > 1), empirical as crosses, Poisson's 1 dashed."""
+    1 for a COM-Poisson with nu > 1), empirical as crosses, Poisson's 1 dashed.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, _ = sp.simulate_counts(20, 20, conditions=["base", "stim"], mu=[1.5, 2.0], seed=0)
+    >>> model = sp.HierarchicalNegBinom(condition="condition", neuron_effect=False)
+    >>> result = model.fit(counts, method="laplace", random_seed=0)
+    >>> ax = sp.plots.plot_fano(result)
+    >>> ax.get_xlabel(), len(ax.get_yticklabels())  # one row per neuron x condition
+    ('Fano factor of the counts', 40)
+    >>> bool((result.fano()["mean"] > 1).all())  # the NB's Fano factor, 1 + mu / alpha
+    True
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
     ax = _axes(ax)
     table = _provided(result, "fano", ("mean", "lower", "upper", "empirical"), COUNT_HINT, ci_prob=ci_prob)
     labels, v = _cells(table)
@@ -80,6 +94,17 @@ def plot_ppc_counts(result: Any, *, neuron: str | None = None, random_seed: int 
 
     Bars of observed frequencies hang from the predicted curve; a bar that ends far from 0 marks a
     count value the model over- or under-predicts. ``neuron`` selects one neuron (default: all).
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, _ = sp.simulate_counts(20, 20, conditions=["base", "stim"], mu=[1.5, 2.0], seed=0)
+    >>> model = sp.HierarchicalNegBinom(condition="condition", neuron_effect=False)
+    >>> result = model.fit(counts, method="laplace", random_seed=0)
+    >>> ax = sp.plots.plot_ppc_counts(result, neuron="n0")
+    >>> ax.get_title(), "posterior_predictive" in result.idata.children  # replicated counts now kept
+    ('Rootogram of n0', True)
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     ax = _axes(ax)
     obs, rep = _replicates(result, random_seed)
@@ -115,6 +140,17 @@ def plot_ppc_fano(result: Any, *, ci_prob: float = 0.9, random_seed: int | None 
     One row per (neuron, condition) cell: the replicated Fano factor's ``ci_prob`` interval (bar) and the
     observed one (dot, red where it falls outside); Poisson's 1 dashed. A family that cannot reach the data's
     variability (an NB on counts more regular than Poisson) shows as dots left of their bars.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, _ = sp.simulate_counts(20, 20, conditions=["base", "stim"], mu=[1.5, 2.0], seed=0)
+    >>> model = sp.HierarchicalNegBinom(condition="condition", neuron_effect=False)
+    >>> result = model.fit(counts, method="laplace", random_seed=0)
+    >>> ax = sp.plots.plot_ppc_fano(result)
+    >>> ax.get_title(), len(ax.get_yticklabels())
+    ('Posterior predictive check of the Fano factor', 40)
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     ax = _axes(ax)
     variables = ("observed", "lower", "upper")

@@ -11,6 +11,7 @@ rate. In the Normal case the expected gain of partial over no pooling is the MSE
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -18,14 +19,18 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
+from spikepool._validate import check_int, did_you_mean
 from spikepool.counts.schema import valid_mask, validate_counts
-from spikepool.exceptions import ArgumentError, SpikepoolWarning
+from spikepool.exceptions import ArgumentError, ArgumentTypeError, SpikepoolWarning
 from spikepool.models.negbin import HierarchicalNegBinom
+from spikepool.models.sampling import check_sampler_args
 from spikepool.stats.families import family_of
 
 __all__ = ["compare_pooling", "split_trials"]
 
 POOLINGS = ("none", "complete", "partial")
+#: The arguments a variant may give (those of ``HierarchicalNegBinom``).
+MODEL_ARGS = tuple(inspect.signature(HierarchicalNegBinom).parameters)
 
 
 def split_trials(
@@ -120,14 +125,49 @@ def compare_pooling(
     Returns
     -------
     pandas.DataFrame
-        One row per pooling (then per variant): ``heldout_lpd`` (summed log predictive density of the held-out trials),
+        Indexed by ``pooling`` (``"none"``, ``"complete"``, ``"partial"``, then the variants' names), with
+        columns ``heldout_lpd`` (summed log predictive density of the held-out trials),
         ``heldout_lpd_per_trial``, ``heldout_log_rate_mse``, ``n_heldout``, and with ``loo``
-        ``elpd_loo`` and ``se``; ``attrs["fits"]`` holds the training fits and ``attrs["heldout"]`` the
-        boolean (neuron, trial) mask of the held-out trials they were scored on.
+        ``elpd_loo`` and ``se``; ``attrs["fits"]`` holds the training fits (row name -> ``FitResult``) and
+        ``attrs["heldout"]`` the boolean numpy (neuron, trial) mask of the held-out trials they were scored on.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``counts`` is not a DataArray; a variant names an argument ``HierarchicalNegBinom`` does not take;
+        ``fit_kwargs`` holds a keyword that is neither a ``fit`` nor a ``pm.sample`` option.
+    CountsError
+        ``counts`` breaks the counts schema.
+    ArgumentError
+        ``condition`` is not a coordinate on ``trial``; ``train_trials`` is not an integer >= 1; ``draws``,
+        ``tune``, ``chains`` or ``random_seed`` is out of range; no cell has a trial to hold out; a variant's
+        name is taken or its arguments are not a dict; a model argument or a ``fit`` option is out of its choices.
+    IdentifiabilityError
+        The checks of a model on the training trials (or, with ``loo``, on all) find errors, e.g. one trial
+        per neuron (``check_counts``); raised before that model is sampled.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> counts, truth = sp.simulate_counts(6, 8, mu=1.5, tau=0.5, alpha=None, seed=1)
+    >>> table = sp.compare_pooling(counts, loo=False, draws=100, tune=100, chains=1, progressbar=False)
+    >>> table.index.tolist(), table["n_heldout"].tolist()
+    (['none', 'complete', 'partial'], [24, 24, 24])
+    >>> list(table.columns)
+    ['heldout_lpd', 'heldout_lpd_per_trial', 'heldout_log_rate_mse', 'n_heldout']
     """
     import pandas as pd
 
     counts = validate_counts(counts)
+    check_sampler_args(draws, tune, chains, random_seed, {})
+    if train_trials is not None:
+        check_int("train_trials", train_trials, 1)
+    trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",)]
+    if condition is not None and condition not in trial_coords:
+        raise ArgumentError(
+            f"condition must name a coordinate on 'trial'; got {condition!r}, available {trial_coords}."
+            f"{did_you_mean(condition, trial_coords)}"
+        )
     train, test = split_trials(counts, train_trials, condition=condition, random_seed=random_seed)
     if not test.any():
         raise ArgumentError("compare_pooling needs held-out trials; got none (every cell has a single trial).")
@@ -143,6 +183,12 @@ def compare_pooling(
                 "variants must map new row names to dicts of HierarchicalNegBinom arguments; "
                 f"got {name!r}: {kwargs!r}. Hint: {{'partial+neuron': {{'neuron_effect': True}}}}."
             )
+        for key in kwargs:
+            if key not in MODEL_ARGS:
+                raise ArgumentTypeError(
+                    f"variants must give HierarchicalNegBinom arguments; got {key!r} in {name!r}."
+                    f"{did_you_mean(key, MODEL_ARGS)}"
+                )
         specs[name] = {"pooling": "partial", **kwargs}
     models = {
         name: HierarchicalNegBinom(**{"dispersion": dispersion, "condition": condition, **kw})
