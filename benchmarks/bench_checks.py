@@ -6,7 +6,7 @@ The session is simulated (seed 0): 1,000 neurons x 2,000 trials in 10 conditions
 counts with per-neuron rates and dispersions, 2% of (neuron, trial) pairs unrecorded. spikepool's
 ``check_counts`` runs every pre-fit check; the baseline computes only the per-neuron within-condition
 Fano factors with a Python loop over neurons and conditions (what a lab script would write), in the
-same run. Target (issue 3): ``check_counts`` under 1 s at this size.
+same run. Target: ``check_counts`` under 1 s at this size.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Cost of the COM-Poisson likelihood against the Negative Binomial's on the same counts (issue 17).
+"""Cost of the COM-Poisson likelihood against the Negative Binomial's on the same counts.
 
 Question
 --------

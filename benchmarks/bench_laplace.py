@@ -1,4 +1,4 @@
-"""The fast path of issue 19: ``HierarchicalNegBinom.fit(counts, method="laplace")`` against NUTS and the truth.
+"""The fast path: ``HierarchicalNegBinom.fit(counts, method="laplace")`` against NUTS and the truth.
 
 What is measured (ratios against NUTS fitted in the same run)
 -------------------------------------------------------------

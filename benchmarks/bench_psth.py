@@ -1,4 +1,4 @@
-"""Held-out trials of time-resolved counts: the PSTH baselines that ``HierarchicalPSTH`` (issue 16) must beat.
+"""Held-out trials of time-resolved counts: the PSTH baselines that ``HierarchicalPSTH`` must beat.
 
 Question
 --------
@@ -8,7 +8,7 @@ per bin and condition from the training half, a per-neuron Negative-Binomial dis
 training trials given those means (maximum likelihood over ``log alpha``), and the held-out half is scored
 by its log predictive density, summed over bins (higher is better).
 
-Methods (the baselines of issue 16, then the model that must beat them):
+Methods (the baselines, then the model that must beat them):
 
 - ``raw PSTH``: the training trials' mean count per bin (no pooling, no smoothing), floored at half a spike
   over the training trials so that a bin with no training spike does not give a held-out spike zero

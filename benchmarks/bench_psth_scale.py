@@ -1,4 +1,4 @@
-"""Speed and calibration of ``HierarchicalPSTH`` at the sizes issue 16 names.
+"""Speed and calibration of ``HierarchicalPSTH`` at a recorded and a large simulated size.
 
 Question
 --------

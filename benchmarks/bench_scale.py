@@ -27,15 +27,15 @@ What is measured (every ratio against a baseline timed in the same run)
    for LOO (chains x draws x neuron-trials x 8 bytes; it is computed when LOO asks for it, and refused above
    ``spikepool.results.fit.MAX_LOGLIK_VALUES`` values).
 
-5. Issue 19's Neuropixels-scale session (``--only neuropixels``): ``simulate_neuropixels`` draws 1,000 units x
+5. The Neuropixels-scale session (``--only neuropixels``): ``simulate_neuropixels`` draws 1,000 units x
    8 conditions x 50 trials of 0.5 s (400,000 counts; crossed ``log r_ic = m_c + u_i + e_ic``, per-neuron
    dispersion), fitted with the default ``HierarchicalNegBinom(condition="condition")`` (crossed neuron
    effects), 2 chains x (1,000 tune + the default draws: 2,500 here), ``--sampler`` (pymc, nutpie, numpyro:
    on a GPU the two chains run vectorised). Prints each stage's time (``result.timings``), gradient evaluations
    per draw, divergences, R-hat over every parameter, ESS, peak memory, the 90% coverage of the true rates and tau,
    tau_neuron against the truth; baseline in the same run: the gradient of the same model with one likelihood
-   term per (neuron, condition, count) cell, as before issue 19 (``--no-baseline`` skips it). ``--neurons``
-   sets the size.
+   term per (neuron, condition, count) cell, the likelihood without grouping (``--no-baseline`` skips it).
+   ``--neurons`` sets the size.
 6. Growth of that fit (``--only growth_crossed``): 100 units x 50 trials per condition, 10x the trials
    (100 x 500) and 10x the units (1,000 x 50), each the whole default fit; wall times as ratios to the first.
 
@@ -238,7 +238,7 @@ def bench_large(n_neurons: int, n_trials: int, draws: int, tune: int, sampler: s
 
 
 def simulate_neuropixels(n_neurons: int, n_cond: int = 8, n_trials: int = 50, seed: int = 1):
-    """Crossed counts like a Neuropixels session (issue 19): ``log r_ic = m_c + u_i + e_ic``, NB trials.
+    """Crossed counts like a Neuropixels session: ``log r_ic = m_c + u_i + e_ic``, NB trials.
 
     ``m_c`` from log 4 to log 12 Hz over the conditions, ``u_i ~ Normal(0, 0.8)``, ``e_ic ~ Normal(0, 0.3)``,
     per-neuron ``alpha_i ~ LogNormal(log 5, 0.5)``, ``n_trials`` trials of 0.5 s per condition.
@@ -254,7 +254,7 @@ def simulate_neuropixels(n_neurons: int, n_cond: int = 8, n_trials: int = 50, se
 
 
 def _cell_loglik_model(model, counts):
-    """``model.build(counts)`` with the likelihood written as before issue 19: one NB term per
+    """``model.build(counts)`` with the likelihood written without grouping: one NB term per
     (neuron, condition, count, duration) cell (the baseline of the grouped likelihood)."""
     import pymc as pm
 
@@ -276,9 +276,9 @@ def _cell_loglik_model(model, counts):
 def bench_neuropixels(
     n_neurons: int, n_trials: int, draws: int | None, tune: int, sampler: str = "auto", baseline: bool = True
 ) -> None:
-    """Issue 19's session: the default crossed model (``draws=None``: ``fit``'s default for its size), stage times,
-    memory and recovery of the truth; with ``baseline``, the gradient of the same model with one likelihood term
-    per cell (as before issue 19)."""
+    """The Neuropixels-scale session: the default crossed model (``draws=None``: ``fit``'s default for its size),
+    stage times, memory and recovery of the truth; with ``baseline``, the gradient of the same model with one
+    likelihood term per cell (the likelihood without grouping)."""
     import arviz_stats as azs
 
     from spikepool.stats.cells import cell_groups, count_pairs
@@ -396,7 +396,7 @@ def bench_growth(sizes: list[int], n_trials: int, draws: int) -> None:
 
 
 def bench_growth_crossed(sizes: list[tuple[int, int]], draws: int, tune: int, sampler: str = "auto") -> None:
-    """Issue 19's growth: the default crossed fit of ``simulate_neuropixels`` at (units, trials per condition)."""
+    """Growth: the default crossed fit of ``simulate_neuropixels`` at (units, trials per condition)."""
     rows, first = [], None
     for n, trials in sizes:
         counts, _ = simulate_neuropixels(n, n_trials=trials)

@@ -1,4 +1,4 @@
-"""COM-Poisson against the Negative Binomial and the Poisson on real counts, by PSIS-LOO (issue 17).
+"""COM-Poisson against the Negative Binomial and the Poisson on real counts, by PSIS-LOO.
 
 Question
 --------

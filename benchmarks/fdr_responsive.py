@@ -1,4 +1,4 @@
-"""Realised false discovery rate of ``result.responsive`` over repeated simulated data sets (issue 18).
+"""Realised false discovery rate of ``result.responsive`` over repeated simulated data sets.
 
 Question
 --------

@@ -1,4 +1,4 @@
-"""Simulation-based calibration of ``HierarchicalNegBinom(likelihood="com_poisson")`` (issue 17).
+"""Simulation-based calibration of ``HierarchicalNegBinom(likelihood="com_poisson")``.
 
 Question
 --------

@@ -9,8 +9,15 @@ the tutorials on its own).
 from __future__ import annotations
 
 import os
+import sys
 
 import spikepool
+
+# ``spikepool.plots`` and ``spikepool.analytic`` are the names users write (``sp.plots.plot_shrinkage``); as
+# modules they live in ``spikepool.viz`` and ``spikepool.stats``. Registering the short names lets the API pages
+# carry them.
+sys.modules.setdefault("spikepool.plots", spikepool.plots)
+sys.modules.setdefault("spikepool.analytic", spikepool.analytic)
 
 project = "spikepool"
 author = "the spikepool developers"
@@ -54,7 +61,9 @@ intersphinx_mapping = {
 
 html_theme = "pydata_sphinx_theme"
 html_title = "spikepool"
-html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2, "header_links_before_dropdown": 8}
+html_static_path = ["_static"]
+html_css_files = ["spikepool.css"]
 
 
 def _skip_constants(app, what, name, obj, skip, options):
@@ -62,5 +71,13 @@ def _skip_constants(app, what, name, obj, skip, options):
     return True if what == "class" and name.isupper() else None
 
 
+def _no_result_constructor(app, what, name, obj, options, signature, return_annotation):
+    """Results are made by ``fit`` and ``load_result``, never by hand: their pages show no constructor fields."""
+    if what == "class" and getattr(obj, "__module__", "").startswith("spikepool.results."):
+        return "", None
+    return None
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_constants)
+    app.connect("autodoc-process-signature", _no_result_constructor)

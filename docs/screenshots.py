@@ -4,7 +4,8 @@ Run from the repository root after building the site (``sphinx-build -W -b html 
 
     python docs/screenshots.py [--site docs/_build/html] [--out docs/_build/screenshots]
 
-It writes one PNG per page: the landing page, one API page and one tutorial page with its figures.
+It writes one PNG per page: the landing page, the guide's model-choice page, a plot's and a result's API pages,
+and one tutorial page with its figures.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 #: (name, page under the site, window height in pixels): the pages a reader meets first.
 PAGES = (
     ("landing", "index.html", 1100),
+    ("guide_models", "guide/models.html", 2000),
+    ("api_plot_shrinkage", "generated/spikepool.plots.plot_shrinkage.html", 1400),
     ("api_glmresult", "generated/spikepool.GLMResult.html", 2200),
     ("tutorial_11", "tutorials/11_shared_variability.html", 6000),
 )

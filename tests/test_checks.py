@@ -149,7 +149,7 @@ def test_underdispersed_neurons_are_flagged_and_poisson_or_nb_ones_are_not(rng):
     (problem,) = report.find("underdispersed")
     assert problem.neurons == ("0",)
     assert "a Negative Binomial (Fano = 1 + mu/alpha >= 1) cannot represent them" in problem.message
-    assert "likelihood='com_poisson'" in problem.remedy  # the family that can fit Fano < 1 (issue 17)
+    assert "likelihood='com_poisson'" in problem.remedy  # the family that can fit Fano < 1
     (summary,) = report.find("dispersion_summary")
     assert "1 of 3 neurons overdispersed, 1 consistent with Poisson, 1 underdispersed" in summary.message
     assert "underdispersed" in sp.check_counts(_counts(np.vstack([poisson, nb])), dispersion="neuron").passed

@@ -1,4 +1,4 @@
-"""The Conway-Maxwell-Poisson family (issue 17): its series against brute-force sums, its gradient, and the
+"""The Conway-Maxwell-Poisson family: its series against brute-force sums, its gradient, and the
 models' likelihood against the per-trial sum."""
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ CASES.append(
         "at least 2 time bins",
     )
 )
-# the COM-Poisson family (issue 17) through the whole contract of both count models
+# the COM-Poisson family through the whole contract of both count models
 CASES.append((sp.HierarchicalNegBinom, {"likelihood": "com_poisson"}, *CASES[0][2:]))
 CASES.append((sp.HierarchicalPSTH, {"condition": "condition", "likelihood": "com_poisson"}, *CASES[-2][2:]))
 # the formula model, with the window model's design written as a formula

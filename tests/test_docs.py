@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def public_pages() -> dict[str, str]:
         if inspect.ismodule(value):
             for member in getattr(value, "__all__", []):
                 if callable(getattr(value, member)):
-                    pages[f"spikepool.{name}.{member}"] = f"generated/{value.__name__}.{member}.html"
+                    pages[f"spikepool.{name}.{member}"] = f"generated/spikepool.{name}.{member}.html"
         else:
             pages[f"spikepool.{name}"] = f"generated/spikepool.{name}.html"
     return pages
@@ -63,6 +64,37 @@ def test_the_site_builds_without_warnings_and_renders_every_tutorial(site):
         page = (site / "tutorials" / f"{stem}.html").read_text()
         assert "Learning objectives" in page, stem
     assert "A first fit" in (site / "getting_started.html").read_text()
+    for page in ("data", "checks", "models", "results", "variability", "sessions", "fast_path"):
+        assert (site / "guide" / f"{page}.html").exists(), page
+    for page in ("validation", "performance", "changelog"):
+        assert (site / f"{page}.html").exists(), page
+    choose = (site / "guide" / "models.html").read_text()
+    for model in ("HierarchicalNegBinom", "HierarchicalGLM", "HierarchicalPSTH", "com_poisson", "laplace"):
+        assert model in choose, model
+
+
+def test_every_benchmark_command_on_the_validation_and_performance_pages_names_a_script():
+    named = set()
+    for page in ("validation.md", "performance.md"):
+        named |= set(re.findall(r"benchmarks/([A-Za-z_]+\.py)", (ROOT / "docs" / page).read_text()))
+    assert len(named) > 15
+    missing = sorted(name for name in named if not (ROOT / "benchmarks" / name).exists())
+    assert not missing, f"the docs name benchmark scripts that do not exist: {missing}"
+
+
+def test_every_public_name_has_an_example_in_its_docstring():
+    """numpydoc ``Examples`` with doctest lines (``--doctest-modules`` runs them)."""
+    names = {name: getattr(sp, name) for name in sp.__all__ if not name.startswith("__")}
+    objects = {}
+    for name, value in names.items():
+        if inspect.ismodule(value):
+            objects |= {f"{name}.{m}": getattr(value, m) for m in value.__all__ if callable(getattr(value, m))}
+        else:
+            objects[name] = value
+    without = [
+        name for name, obj in objects.items() if not re.search(r"Examples\n-+\n(.*\n)*?>>> ", inspect.getdoc(obj) or "")
+    ]
+    assert not without, f"public names whose docstring has no Examples section with >>> lines: {without}"
 
 
 def test_every_public_name_has_an_api_page_with_its_docstring(site):

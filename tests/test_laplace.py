@@ -151,7 +151,7 @@ def against_nuts():
 
 
 def test_laplace_rates_agree_with_nuts(against_nuts):
-    """Posterior mean rates within 2% of NUTS's (median over cells; issue 19), intervals as wide, and the
+    """Posterior mean rates within 2% of NUTS's (median over cells), intervals as wide, and the
     population scales within a posterior sd."""
     _, _, nuts, laplace, caught = against_nuts
     a, b = laplace.rates(ci_prob=0.9), nuts.rates(ci_prob=0.9)
@@ -190,7 +190,7 @@ def test_laplace_result_is_a_fit_result(against_nuts, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- calibration
 def test_laplace_intervals_cover_the_truth():
-    """90% intervals of the true rates cover 88-92% over a batch of simulated sessions (issue 19): 4 x 200
+    """90% intervals of the true rates cover 88-92% over a batch of simulated sessions: 4 x 200
     neurons x 4 conditions, 3,200 rates."""
     inside = []
     for seed in range(4):

@@ -56,7 +56,8 @@ print(per_session)
 # The combined array is dense (units × all trials) but a unit is only *valid* on its own session's trials;
 # nothing is counted, nor counted as silent, across sessions. The same counts can be opened lazily: with
 # `sp.open_sessions` each experiment is read and counted in a Dask task when the values are needed (on a
-# `dask.distributed` cluster, on its worker processes; see the README). Here Dask's default scheduler runs them.
+# `dask.distributed` cluster, on its worker processes; see the user guide's "Sessions and scale"). Here Dask's
+# default scheduler runs them.
 
 # %%
 lazy = sp.open_sessions(names, window=WINDOW)
