@@ -38,7 +38,18 @@ def load_result(path: str | os.PathLike):
     Returns
     -------
     FitResult, NormalNormalResult, RandomEffectsNormalResult, BetaBinomialResult, PSTHResult or GLMResult
-        The result class of the model named in the file (``result.spec["model"]``).
+        The result class of the model named in the file (``result.spec["model"]``): ``FitResult`` for
+        ``HierarchicalNegBinom``, ``PSTHResult`` for ``HierarchicalPSTH``, ``GLMResult`` for
+        ``HierarchicalGLM``, and ``NormalNormalResult``, ``RandomEffectsNormalResult`` or ``BetaBinomialResult``
+        for the model of that name.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` is not an existing file.
+    SourceError
+        The file is not a spikepool result (not netCDF or damaged, a counts file, a stored spec that is not
+        JSON, a count model's result without its counts), or names a model this version does not know.
 
     Examples
     --------

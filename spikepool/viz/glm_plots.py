@@ -34,6 +34,32 @@ def plot_coefficients(result: Any, coef: str, *, group: str = "neuron", ci_prob:
     interval; the shaded band and line: the population coefficient's interval and mean; at most ``MAX_ROWS``
     levels (the lowest and highest).
 
+    Parameters
+    ----------
+    result : GLMResult
+        A formula fit (``HierarchicalGLM``).
+    coef : str
+        A column of the fixed effects (``result.coefficients()["coef"]``), e.g. ``"Intercept"``.
+    group : str
+        A grouping of the formula, one row per level (``"neuron"``, ``"session"``, ``"neuron:condition"``).
+    ci_prob : float
+        Probability of the equal-tailed intervals, in (0, 1).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The forest plot: one row per level, the population's interval shaded behind.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is not a formula fit (``GLMResult``).
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); ``group`` is not a grouping of the formula; ``coef`` is not one of its
+        coefficients.
+
     Examples
     --------
     >>> import numpy as np
@@ -90,6 +116,34 @@ def plot_predicted(result: Any, covariate: str, *, ci_prob: float = 0.94, neuron
     The other covariates are at ``at`` or at ``covariate_defaults`` (numeric at their mean, categorical at their
     most frequent level).
 
+    Parameters
+    ----------
+    result : GLMResult
+        A formula fit (``HierarchicalGLM``).
+    covariate : str
+        A numeric trial covariate of the formula: the x axis, over its observed range.
+    ci_prob : float
+        Probability of the population's equal-tailed band, in (0, 1).
+    neurons : bool
+        Draw each neuron's mean curve too.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+    **at
+        Values of the formula's other covariates, e.g. ``condition="stim"``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The curves on a log rate axis, titled with the other covariates' values.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is not a formula fit (``GLMResult``).
+    ArgumentError
+        ``covariate`` is not a numeric covariate of the formula; ``ci_prob`` is not in (0, 1); a name in ``at``
+        is not a variable of the formula, or a numeric one is given a value that is not a number.
+
     Examples
     --------
     >>> import numpy as np
@@ -140,6 +194,36 @@ def plot_predicted(result: Any, covariate: str, *, ci_prob: float = 0.94, neuron
 def plot_tuning(result: Any, neuron: Any, covariate: str = "direction", *, ci_prob: float = 0.94, ax=None, **at):
     """A neuron's von Mises tuning curve with its ``ci_prob`` band over the observed mean rate per direction
     (dots with standard errors), and the population's curve dashed; angles in the covariate's units.
+
+    Parameters
+    ----------
+    result : GLMResult
+        A formula fit with one ``cos`` and one ``sin`` term of ``covariate``.
+    neuron : str or int
+        A fitted neuron's label (compared as a string).
+    covariate : str
+        The angle covariate, in degrees when the formula converts it with ``np.radians``.
+    ci_prob : float
+        Probability of the neuron's equal-tailed band, in (0, 1).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+    **at
+        Values of the formula's other covariates (default: numeric ones at their mean, categorical ones at
+        their most frequent level).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The curves over a full turn, the preferred direction dotted, titled with it and the depth.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is not a formula fit (``GLMResult``).
+    ArgumentError
+        ``neuron`` is not a fitted neuron; ``ci_prob`` is not in (0, 1); the formula lacks one ``cos`` and one
+        ``sin`` term of ``covariate``; a name in ``at`` is not a variable of the formula, or a numeric one is
+        given a value that is not a number.
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """Figures of counts and fits (matplotlib). Every function takes ``ax=None`` and returns the Axes.
 
-``plot_trace`` is the exception: it delegates to ArviZ's ``plot_trace_dist`` / ``plot_rank`` and
-returns their ``PlotCollection``.
+``plot_trace`` delegates to ArviZ's ``plot_trace_dist`` / ``plot_rank`` and returns their ``PlotCollection``;
+``raster_times`` returns the spike times a raster draws.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ import xarray as xr
 
 from spikepool._validate import did_you_mean
 from spikepool.exceptions import ArgumentError
-from spikepool.io._units import window_to_seconds
-from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments_of
 from spikepool.results.contrasts import MIN_RATIO
-from spikepool.stats.binned import bin_width
 from spikepool.viz._common import COUNT_HINT, MAX_ROWS, _axes, _cells, _provided
 from spikepool.viz.glm_plots import plot_coefficients, plot_predicted, plot_tuning
 from spikepool.viz.shared_plots import plot_gains, plot_noise_correlations, plot_variance_partition
-from spikepool.viz.time_plots import plot_fano_time, plot_psth_fit, plot_rate_map
+from spikepool.viz.time_plots import plot_fano_time, plot_psth, plot_psth_fit, plot_raster, plot_rate_map, raster_times
 from spikepool.viz.variability_plots import plot_fano, plot_ppc_counts, plot_ppc_fano
 
 __all__ = [
@@ -53,8 +50,28 @@ def plot_shrinkage(result: Any, *, ci_prob: float = 0.94, ax=None):
 
     Arrows run from each neuron's raw rate (left) to its posterior mean (right); point size grows with
     the neuron's spikes; the dashed line is the population rate exp(mu), the dotted one the
-    complete-pooling rate. Rates in Hz on a log axis. ``result`` is a ``FitResult`` or its
-    ``shrinkage()`` Dataset.
+    complete-pooling rate. Rates in Hz on a log axis.
+
+    Parameters
+    ----------
+    result : FitResult or xarray.Dataset
+        A count model's fit, or its ``shrinkage()`` table.
+    ci_prob : float
+        Passed to ``result.shrinkage`` (the plot draws means), in (0, 1).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The arrows, one per cell (faint segments beyond ``MAX_ROWS`` cells).
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is neither a fit with ``shrinkage()`` nor a Dataset.
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); the table lacks a variable the plot draws, or is over time.
 
     Examples
     --------
@@ -145,14 +162,24 @@ def plot_pooled_estimates(result: Any, *, ci_prob: float = 0.94, sort: bool = Tr
         A fit, or its ``shrinkage()`` table (over one group dim, with ``theta``, ``lower``, ``upper`` and
         ``estimate`` or ``raw``).
     ci_prob : float
-        Interval probability (when ``result`` is a fit).
+        Interval probability when ``result`` is a fit, in (0, 1).
     sort : bool
         Order the rows by raw estimate.
-    ax : matplotlib Axes, optional
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
 
     Returns
     -------
     matplotlib.axes.Axes
+        The forest plot, one row per group.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is neither a fit with ``shrinkage()`` nor a Dataset.
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); the table lacks ``theta``, ``lower``, ``upper`` or the raw estimate, is
+        not over one dim, or is over time.
 
     Examples
     --------
@@ -209,6 +236,27 @@ def plot_pooled_estimates(result: Any, *, ci_prob: float = 0.94, sort: bool = Tr
 def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
     """Caterpillar plot: posterior mean and interval of every rate (Hz), sorted, raw rates as crosses.
 
+    Parameters
+    ----------
+    result : FitResult or xarray.Dataset
+        A count model's fit, or its ``shrinkage()`` table.
+    ci_prob : float
+        Interval probability when ``result`` is a fit, in (0, 1); the legend states it, so give a table's own.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One row per neuron [x condition]; beyond ``MAX_ROWS`` rows, the lowest and the highest half of them.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is neither a fit with ``shrinkage()`` nor a Dataset.
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); the table lacks a variable the plot draws, or is over time.
+
     Examples
     --------
     >>> import spikepool as sp
@@ -263,10 +311,36 @@ def plot_responsive(
     """Heat map of each neuron's log rate ratio to the baseline (rows: neurons, columns: conditions, or time
     bins of one condition for a time-resolved fit), with the cells ``responsive`` calls "none" greyed out.
 
-    ``result`` is a count model's fit (``baseline`` then required; ``fdr`` and ``min_ratio`` as in
-    ``result.responsive``) or a ``responsive`` table itself. A table over time (``HierarchicalPSTH``) shows
-    one ``condition`` (default: the table's first) with time on the x axis. The colour scale is symmetric
-    around 0 (no change): red faster than the baseline, blue slower.
+    A table over time (``HierarchicalPSTH``) shows one ``condition`` with time on the x axis. The colour scale
+    is symmetric around 0 (no change): red faster than the baseline, blue slower.
+
+    Parameters
+    ----------
+    result : FitResult, PSTHResult or xarray.Dataset
+        A count model's or a time-resolved fit, or its ``responsive()`` table (``log_ratio``, ``responsive``).
+    baseline : str, optional
+        The reference condition; required with a fit, not used with a table.
+    fdr, min_ratio : float
+        With a fit, as in ``result.responsive``: the target expected FDR, in (0, 1), and the ratio a call
+        needs, at least 1.
+    condition : str, optional
+        The condition to show from a table over time (a time-resolved fit's); default its first.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The heat map with a colour bar of log(rate / baseline rate).
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``baseline`` is given and ``result`` is neither a fit with ``responsive()`` nor a Dataset.
+    ArgumentError
+        ``baseline`` is None and ``result`` not a Dataset, or not one of the fit's conditions; the fit has no
+        conditions; ``fdr`` or ``min_ratio`` is out of range; the table lacks ``log_ratio`` or ``responsive``;
+        ``condition`` is given for a table not over time, or is not one of its conditions.
 
     Examples
     --------
@@ -348,115 +422,28 @@ def plot_responsive(
     return ax
 
 
-def raster_times(
-    source: Any, neuron: str, *, window: Any, align: str | None = None, neuron_key: str | None = None
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """Spike times (s, relative to each trial's alignment) of one neuron, trial by trial.
-
-    Returns ``(times, conditions)``: a list with one array per trial (empty where the neuron was not
-    recorded) and the trials' conditions, laid out as ``from_neo`` lays them out.
-
-    Examples
-    --------
-    >>> import neo, quantities as pq
-    >>> import spikepool as sp
-    >>> trials = [neo.Segment(condition="a"), neo.Segment(condition="b")]
-    >>> trials[0].spiketrains.append(neo.SpikeTrain([0.1, 0.4, 0.9] * pq.s, t_stop=1.0, name="u1"))
-    >>> trials[1].spiketrains.append(neo.SpikeTrain([0.25] * pq.s, t_stop=1.0, name="u1"))
-    >>> times, conditions = sp.plots.raster_times(trials, "u1", window=(0.0, 0.5))
-    >>> [t.tolist() for t in times], conditions.tolist()
-    ([[0.1, 0.4], [0.25]], ['a', 'b'])
-    """
-    segs, _ = _segments_of(source)
-    win = window_to_seconds(window)
-    neurons = _neurons(segs, neuron_key)
-    if str(neuron) not in neurons.ids:
-        raise ArgumentError(f"neuron must be one of {neurons.ids[:10]}...; got {neuron!r}.")
-    spikes = neurons.spikes[neurons.ids.index(str(neuron))]
-    trials = _segment_trials(segs, win, "condition") if align is None else _event_trials(segs, align, win, "condition")
-    out = []
-    for k in range(len(trials)):
-        t = spikes.get(int(trials.segment[k]), np.zeros(0))
-        lo, hi = np.searchsorted(t, [trials.start[k], trials.stop[k]])
-        out.append(t[lo:hi] - trials.align[k])
-    return out, trials.condition
-
-
-def plot_raster(
-    source: Any, neuron: str, *, window: Any, align: str | None = None, neuron_key: str | None = None, ax=None
-):
-    """Raster of one neuron's spikes, one row per trial, trials grouped by condition.
-
-    Examples
-    --------
-    >>> import neo, quantities as pq
-    >>> import spikepool as sp
-    >>> trials = [neo.Segment(condition=c) for c in ("a", "b", "a")]
-    >>> for seg, t in zip(trials, ([0.1, 0.4], [0.25], [0.3])):
-    ...     seg.spiketrains.append(neo.SpikeTrain(t * pq.s, t_stop=1.0, name="u1"))
-    >>> ax = sp.plots.plot_raster(trials, "u1", window=(0.0, 0.5))
-    >>> ax.get_title(), len(ax.collections), [text.get_text() for text in ax.texts]  # a row per trial
-    ('Raster of u1', 3, ['a', 'b'])
-    >>> import matplotlib.pyplot as plt; plt.close("all")
-    """
-    ax = _axes(ax)
-    times, conditions = raster_times(source, neuron, window=window, align=align, neuron_key=neuron_key)
-    order = np.argsort(conditions, kind="stable")
-    names = list(dict.fromkeys(conditions[order]))
-    for row, k in enumerate(order):
-        colour = f"C{names.index(conditions[k]) % 10}"
-        ax.vlines(times[k], row + 0.1, row + 0.9, color=colour, lw=0.8)
-    for name in names:
-        rows = np.flatnonzero(conditions[order] == name)
-        ax.text(1.01, rows.mean() + 0.5, name, transform=ax.get_yaxis_transform(), fontsize=7, va="center")
-    ax.set_ylim(0, len(times))
-    ax.set_xlabel("time from alignment (s)")
-    ax.set_ylabel("trial")
-    ax.set_title(f"Raster of {neuron}")
-    return ax
-
-
-def plot_psth(counts: xr.DataArray, *, neuron: str | None = None, by_condition: bool = True, ax=None):
-    """Peri-stimulus time histogram (Hz) from binned counts (neuron, trial, time).
-
-    Mean rate over valid trials, per condition when ``by_condition``; ``neuron=None`` sums all neurons.
-
-    Examples
-    --------
-    >>> import spikepool as sp
-    >>> binned, _ = sp.simulate_binned(4, 10, 20, conditions=["a", "b"], seed=0)
-    >>> ax = sp.plots.plot_psth(binned, neuron="n0")
-    >>> ax.get_title(), [line.get_label() for line in ax.get_lines()][:2]  # one step line per condition
-    ('PSTH of n0 (25 ms bins)', ['a', 'b'])
-    >>> import matplotlib.pyplot as plt; plt.close("all")
-    """
-    ax = _axes(ax)
-    if "time" not in counts.dims:
-        raise ArgumentError("counts must be binned (dims neuron, trial, time); got window counts. Hint: pass bin_size.")
-    bin_size = bin_width(counts)
-    sel = counts if neuron is None else counts.sel(neuron=[neuron])
-    valid = sel["valid"] if "valid" in sel.coords else xr.ones_like(sel.isel(time=0), dtype=bool)
-    total = (sel * valid).sum("neuron")
-    n = valid.any("neuron")
-    groups = np.unique(counts["condition"].values) if by_condition else [None]
-    for g in groups:
-        mask = n & (counts["condition"] == g) if g is not None else n
-        rate = total.where(mask).mean("trial") / bin_size
-        ax.step(counts["time"].values, rate.values, where="mid", label=str(g) if g is not None else "all trials")
-    ax.axvline(0, color="0.5", lw=0.8, ls="--")
-    ax.set_xlabel("time from alignment (s)")
-    ax.set_ylabel("rate (Hz)" + ("" if neuron is not None else ", summed over neurons"))
-    ax.set_title(f"PSTH{'' if neuron is None else f' of {neuron}'} ({bin_size * 1000:g} ms bins)")
-    if len(groups) > 1:
-        ax.legend(fontsize=7, ncols=2)
-    return ax
-
-
 def plot_trace(result: Any, *, var_names=("mu", "tau", "alpha", "nu"), kind: str = "trace"):
     """Trace (``kind="trace"``) or rank (``kind="rank"``) plots of ArviZ; returns its PlotCollection.
 
-    The default names the population mean and scale and the count family's dispersion (``alpha`` for the
-    Negative Binomial, ``nu`` for the COM-Poisson); names the fit does not have are skipped.
+    Parameters
+    ----------
+    result : FitResult, GLMResult, PSTHResult or another model's result
+        A fit; its ``idata`` is drawn.
+    var_names : sequence of str
+        Posterior variables to draw; names the fit does not have are skipped. The default names the population
+        mean and scale and the count family's dispersion (``alpha`` for the NB, ``nu`` for the COM-Poisson).
+    kind : {"trace", "rank"}
+        Trace and density plots, or rank plots.
+
+    Returns
+    -------
+    arviz_plots.PlotCollection
+        ArviZ's figure; its ``viz`` holds the plotted elements.
+
+    Raises
+    ------
+    ArgumentError
+        ``kind`` is neither ``"trace"`` nor ``"rank"``.
 
     Examples
     --------

@@ -61,10 +61,35 @@ def report(
     fits (``PSTHResult``) the courses, their shrinkage and the Fano factor over time
     (``spikepool.viz.report_psth``).
 
+    Parameters
+    ----------
+    result : FitResult, GLMResult, PSTHResult or another model's result
+        Any model's fit, or one read back with ``load_result``.
+    path : str or os.PathLike
+        The HTML file to write, in an existing folder (a file there is replaced).
+    others : list of results, optional
+        Fits of the same data to compare by LOO; a comparison that fails is said in the page, not raised.
+    ci_prob : float
+        Probability of the report's intervals, in (0, 1).
+    baseline : str, optional
+        A condition of a count model's or a time-resolved fit: adds its responsive units against it.
+    fdr : float
+        With ``baseline``: the target expected false discovery rate of the calls, in (0, 1).
+
     Returns
     -------
     pathlib.Path
         The written file.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is not a spikepool result.
+    ArgumentError
+        ``ci_prob`` or ``fdr`` is not in (0, 1); ``baseline`` is given for a fit other than a count model's
+        or a time-resolved one, is not one of its conditions, or the fit has none.
+    OSError
+        ``path`` cannot be written, e.g. its folder does not exist (``FileNotFoundError``).
 
     Examples
     --------

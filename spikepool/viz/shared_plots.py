@@ -24,6 +24,28 @@ def plot_variance_partition(result: Any, *, ci_prob: float = 0.94, ax=None):
     """Stacked bars, one per neuron (sorted by shared share): the shares of its count variance that are Poisson,
     private and shared, with the ``ci_prob`` interval of the shared share as an error bar.
 
+    Parameters
+    ----------
+    result : GLMResult
+        A formula fit with shared variability (``(1 | trial)`` in the formula, or ``shared=``).
+    ci_prob : float
+        Probability of the shared share's equal-tailed interval, in (0, 1).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The bars of the (at most ``MAX_ROWS``) neurons with the largest shared shares.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is not a formula fit (``GLMResult``).
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); the fit has no shared variability (neither ``(1 | trial)`` nor
+        ``shared=``), or its ``( | trial)`` effects vary over a neuron's trials.
+
     Examples
     --------
     >>> import numpy as np
@@ -70,7 +92,31 @@ def plot_noise_correlations(result: Any, *, ci_prob: float = 0.94, n_boot: int =
     """Two heatmaps on one colour scale: the model's noise correlations (posterior mean) and the raw r_sc
     (counts z-scored within condition); a pair whose model interval excludes 0 is marked with a dot.
 
-    ``axes``: two Axes, or None for a new figure. Returns the two Axes.
+    Parameters
+    ----------
+    result : GLMResult
+        A formula fit with shared variability (``(1 | trial)`` in the formula, or ``shared=``).
+    ci_prob : float
+        Probability of the model's equal-tailed interval (a dot marks a pair whose interval excludes 0), in
+        (0, 1).
+    n_boot : int
+        Bootstrap resamples of the trials behind the raw r_sc's interval (``noise_correlations``), at least 1.
+    axes : sequence of two matplotlib.axes.Axes, optional
+        Axes to draw the model's and the raw correlations into; a new figure's two when None.
+
+    Returns
+    -------
+    sequence of two matplotlib.axes.Axes
+        ``axes`` as given (a new figure's array of two when None): the model's heat map, then the raw r_sc's,
+        with one colour bar beside both.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is not a formula fit (``GLMResult``).
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); the fit has no shared variability (neither ``(1 | trial)`` nor
+        ``shared=``), or its ``( | trial)`` effects vary over a neuron's trials; ``axes`` is not two Axes.
 
     Examples
     --------
@@ -119,6 +165,32 @@ def plot_noise_correlations(result: Any, *, ci_prob: float = 0.94, n_boot: int =
 def plot_gains(result: Any, term: str | None = None, *, x: str | None = None, ci_prob: float = 0.94, ax=None):
     """A shared term over the trials: the ``(1 | trial)`` log gain or a factor's score, with its ``ci_prob``
     band, against a trial coordinate ``x`` (None: the trials in order), one colour per condition if any.
+
+    Parameters
+    ----------
+    result : GLMResult
+        A formula fit with shared variability (``(1 | trial)`` in the formula, or ``shared=``).
+    term : str, optional
+        The term to draw, one of ``result.gains()["term"]`` (``"trial"``, ``"f1"``, ...); default the first.
+    x : str, optional
+        A trial coordinate of the counts for the x axis (e.g. ``"t_start"``); default the trials in order.
+    ci_prob : float
+        Probability of the equal-tailed band, in (0, 1).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The posterior means as dots in their band, the y axis the log gain or the factor's score.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is not a formula fit (``GLMResult``).
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); the fit has no shared variability (neither ``(1 | trial)`` nor
+        ``shared=``); ``term`` is not one of the fit's shared terms; ``x`` is not a trial coordinate of the counts.
 
     Examples
     --------

@@ -1,6 +1,8 @@
-"""Figures over time (matplotlib): the Fano factor's course and a time-resolved fit's rates.
+"""Figures over time (matplotlib): a neuron's raster, the PSTH, the Fano factor's course and a time-resolved fit's
+rates.
 
-Every function takes ``ax=None`` and returns the Axes; ``spikepool.plots`` re-exports them.
+Every plot takes ``ax=None`` and returns the Axes (``raster_times`` returns the spike times ``plot_raster``
+draws); ``spikepool.plots`` re-exports them.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from spikepool._validate import did_you_mean
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
+from spikepool.io._units import window_to_seconds
+from spikepool.io.neo import _event_trials, _neurons, _segment_trials, _segments_of
+from spikepool.stats.binned import bin_width
 from spikepool.viz._common import _axes
 
-__all__ = ["plot_fano_time", "plot_psth_fit", "plot_rate_map"]
+__all__ = ["plot_fano_time", "plot_psth", "plot_psth_fit", "plot_raster", "plot_rate_map", "raster_times"]
 
 
 def plot_fano_time(fano: xr.Dataset, *, show_all: bool = True, condition: str | None = None, ax=None):
@@ -27,6 +33,32 @@ def plot_fano_time(fano: xr.Dataset, *, show_all: bool = True, condition: str | 
     equals the fit's bin width.
     A drop that the matched line shows is a change of variability; one that only the unmatched line shows
     follows the rates.
+
+    Parameters
+    ----------
+    fano : xarray.Dataset
+        ``mean_matched_fano``'s Dataset (``fano``, ``lower``, ``upper`` over ``time``), or a time-resolved
+        fit's ``result.fano()`` (``population_mean``, ``population_lower``, ``population_upper``).
+    show_all : bool
+        Draw the unmatched ``fano_all`` too (a mean-matched Dataset).
+    condition : str, optional
+        The one condition to draw from a fit's table over conditions; default each condition. Not used
+        with a mean-matched Dataset.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The lines in their bands, and Poisson's 1 unless ``ax`` has it already.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``fano`` is not a Dataset.
+    ArgumentError
+        ``fano`` is neither a fit's table nor holds ``fano``, ``lower`` and ``upper`` over ``time``;
+        ``condition`` is not one of the fit's conditions.
 
     Examples
     --------
@@ -123,6 +155,32 @@ def plot_psth_fit(
     shape at its level, ``shrinkage()["pooled_rate"]``). ``condition`` picks the condition when the fit
     has several.
 
+    Parameters
+    ----------
+    result : PSTHResult
+        A time-resolved fit (``HierarchicalPSTH``).
+    neuron : str, optional
+        A fitted neuron's label; default the population course.
+    condition : str, optional
+        The condition to draw; needed when the fit has more than one.
+    ci_prob : float
+        Probability of the equal-tailed band, in (0, 1).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The course in its band over the raw PSTH (time in s, rate in Hz).
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is not a time-resolved fit (``PSTHResult``).
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); ``condition`` is not one of the fit's conditions, or None when it has
+        several; ``neuron`` is not a fitted neuron.
+
     Examples
     --------
     >>> import spikepool as sp
@@ -166,6 +224,30 @@ def plot_psth_fit(
 def plot_rate_map(result: Any, *, condition: str | None = None, ci_prob: float = 0.94, ax=None):
     """Heat map of a time-resolved fit's posterior mean rates: neurons (rows) x time, in Hz.
 
+    Parameters
+    ----------
+    result : PSTHResult
+        A time-resolved fit (``HierarchicalPSTH``).
+    condition : str, optional
+        The condition to draw; needed when the fit has more than one.
+    ci_prob : float
+        Probability passed to ``result.rates`` (the map shows the posterior means), in (0, 1).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The heat map, one row per neuron, with a colour bar in Hz.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is not a time-resolved fit (``PSTHResult``).
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); ``condition`` is not one of the fit's conditions, or None when it has
+        several.
+
     Examples
     --------
     >>> import spikepool as sp
@@ -195,4 +277,200 @@ def plot_rate_map(result: Any, *, condition: str | None = None, ci_prob: float =
     ax.set_ylabel("neuron")
     ax.set_title("Posterior mean rate" + (f", {condition}" if condition is not None else ""))
     ax.figure.colorbar(image, ax=ax, label="rate (Hz)")
+    return ax
+
+
+def raster_times(
+    source: Any, neuron: str, *, window: Any, align: str | None = None, neuron_key: str | None = None
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Spike times (s, relative to each trial's alignment) of one neuron, trial by trial.
+
+    Parameters
+    ----------
+    source : neo.Block, neo.Segment, or list of Segments or of SpikeTrains
+        The recording; its trials laid out as ``from_neo`` lays them out.
+    neuron : str
+        The neuron's id (its ``neuron_key`` value).
+    window : (start, stop) or None
+        Window relative to each trial's alignment (s, or quantities); None: whole segments or epochs.
+    align : str, optional
+        Name or label of a ``neo.Event`` / ``neo.Epoch``: one trial per occurrence; default one per segment.
+    neuron_key : str, optional
+        Train annotation naming the neurons; default ``"unit_id"`` if a train has it, else train names.
+
+    Returns
+    -------
+    times : list of numpy.ndarray
+        One array per trial (empty where the neuron was not recorded).
+    conditions : numpy.ndarray
+        The trials' conditions (segments' ``condition`` annotations, or the event labels with ``align``).
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``source`` is not a Neo Block, Segment, or list of Segments or of SpikeTrains; ``window`` is one
+        number or not numeric; ``align`` or ``neuron_key`` is not a str.
+    SourceError
+        ``source`` holds no segment or no spike train; ``condition`` annotates some segments but not all;
+        ``align`` matches no Event or Epoch.
+    NeuronKeyError
+        A train lacks the neuron key; two trains of a segment share an id; unnamed trains differ in number
+        between segments.
+    WindowError
+        ``window`` is not a pair with ``stop > start``, is None with an Event's ``align``, or reaches outside
+        a segment.
+    UnitsError
+        ``window`` is in units other than time, or NaN or infinite.
+    ArgumentError
+        ``neuron`` is not one of the neurons.
+
+    Examples
+    --------
+    >>> import neo, quantities as pq
+    >>> import spikepool as sp
+    >>> trials = [neo.Segment(condition="a"), neo.Segment(condition="b")]
+    >>> trials[0].spiketrains.append(neo.SpikeTrain([0.1, 0.4, 0.9] * pq.s, t_stop=1.0, name="u1"))
+    >>> trials[1].spiketrains.append(neo.SpikeTrain([0.25] * pq.s, t_stop=1.0, name="u1"))
+    >>> times, conditions = sp.plots.raster_times(trials, "u1", window=(0.0, 0.5))
+    >>> [t.tolist() for t in times], conditions.tolist()
+    ([[0.1, 0.4], [0.25]], ['a', 'b'])
+    """
+    segs, _ = _segments_of(source)
+    win = window_to_seconds(window)
+    neurons = _neurons(segs, neuron_key)
+    if str(neuron) not in neurons.ids:
+        raise ArgumentError(f"neuron must be one of {neurons.ids[:10]}...; got {neuron!r}.")
+    spikes = neurons.spikes[neurons.ids.index(str(neuron))]
+    trials = _segment_trials(segs, win, "condition") if align is None else _event_trials(segs, align, win, "condition")
+    out = []
+    for k in range(len(trials)):
+        t = spikes.get(int(trials.segment[k]), np.zeros(0))
+        lo, hi = np.searchsorted(t, [trials.start[k], trials.stop[k]])
+        out.append(t[lo:hi] - trials.align[k])
+    return out, trials.condition
+
+
+def plot_raster(
+    source: Any, neuron: str, *, window: Any, align: str | None = None, neuron_key: str | None = None, ax=None
+):
+    """Raster of one neuron's spikes, one row per trial, trials grouped by condition.
+
+    Parameters
+    ----------
+    source : neo.Block, neo.Segment, or list of Segments or of SpikeTrains
+        The recording; its trials laid out as ``from_neo`` lays them out.
+    neuron : str
+        The neuron's id (its ``neuron_key`` value).
+    window : (start, stop) or None
+        Window relative to each trial's alignment (s, or quantities); None: whole segments or epochs.
+    align : str, optional
+        Name or label of a ``neo.Event`` / ``neo.Epoch``: one trial per occurrence; default one per segment.
+    neuron_key : str, optional
+        Train annotation naming the neurons; default ``"unit_id"`` if a train has it, else train names.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The raster (time from alignment in s), each condition's name at the right of its rows.
+
+    Raises
+    ------
+    ArgumentTypeError, SourceError, NeuronKeyError, WindowError, UnitsError, ArgumentError
+        For the inputs ``raster_times`` refuses.
+
+    Examples
+    --------
+    >>> import neo, quantities as pq
+    >>> import spikepool as sp
+    >>> trials = [neo.Segment(condition=c) for c in ("a", "b", "a")]
+    >>> for seg, t in zip(trials, ([0.1, 0.4], [0.25], [0.3])):
+    ...     seg.spiketrains.append(neo.SpikeTrain(t * pq.s, t_stop=1.0, name="u1"))
+    >>> ax = sp.plots.plot_raster(trials, "u1", window=(0.0, 0.5))
+    >>> ax.get_title(), len(ax.collections), [text.get_text() for text in ax.texts]  # a row per trial
+    ('Raster of u1', 3, ['a', 'b'])
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
+    ax = _axes(ax)
+    times, conditions = raster_times(source, neuron, window=window, align=align, neuron_key=neuron_key)
+    order = np.argsort(conditions, kind="stable")
+    names = list(dict.fromkeys(conditions[order]))
+    for row, k in enumerate(order):
+        colour = f"C{names.index(conditions[k]) % 10}"
+        ax.vlines(times[k], row + 0.1, row + 0.9, color=colour, lw=0.8)
+    for name in names:
+        rows = np.flatnonzero(conditions[order] == name)
+        ax.text(1.01, rows.mean() + 0.5, name, transform=ax.get_yaxis_transform(), fontsize=7, va="center")
+    ax.set_ylim(0, len(times))
+    ax.set_xlabel("time from alignment (s)")
+    ax.set_ylabel("trial")
+    ax.set_title(f"Raster of {neuron}")
+    return ax
+
+
+def plot_psth(counts: xr.DataArray, *, neuron: str | None = None, by_condition: bool = True, ax=None):
+    """Peri-stimulus time histogram (Hz) from binned counts (neuron, trial, time).
+
+    Parameters
+    ----------
+    counts : xarray.DataArray
+        Binned counts (neuron, trial, time), e.g. from ``from_neo(..., bin_size=...)``; by condition, they
+        need a ``condition`` coordinate on ``trial``.
+    neuron : str, optional
+        One neuron's label; default the sum over all neurons.
+    by_condition : bool
+        One line per condition; False: one over all trials.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Step lines of the mean rate (Hz) over the valid trials.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``counts`` is not a DataArray.
+    ArgumentError
+        ``counts`` has no ``time`` dim, or its bins are neither equally spaced nor give
+        ``attrs["bin_size"]``; ``neuron`` is not one of its neurons; ``by_condition`` without a ``condition``
+        coordinate.
+
+    Examples
+    --------
+    >>> import spikepool as sp
+    >>> binned, _ = sp.simulate_binned(4, 10, 20, conditions=["a", "b"], seed=0)
+    >>> ax = sp.plots.plot_psth(binned, neuron="n0")
+    >>> ax.get_title(), [line.get_label() for line in ax.get_lines()][:2]  # one step line per condition
+    ('PSTH of n0 (25 ms bins)', ['a', 'b'])
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
+    if not isinstance(counts, xr.DataArray):
+        raise ArgumentTypeError(f"counts must be an xarray.DataArray of binned counts; got {type(counts).__name__}.")
+    if "time" not in counts.dims:
+        raise ArgumentError("counts must be binned (dims neuron, trial, time); got window counts. Hint: pass bin_size.")
+    names = counts["neuron"].values.tolist()
+    if neuron is not None and neuron not in names:
+        raise ArgumentError(f"neuron must be one of the counts' neurons; got {neuron!r}.{did_you_mean(neuron, names)}")
+    if by_condition and "condition" not in counts.coords:
+        raise ArgumentError("by_condition needs a 'condition' coordinate on trial; got none. Hint: by_condition=False.")
+    ax = _axes(ax)
+    bin_size = bin_width(counts)
+    sel = counts if neuron is None else counts.sel(neuron=[neuron])
+    valid = sel["valid"] if "valid" in sel.coords else xr.ones_like(sel.isel(time=0), dtype=bool)
+    total = (sel * valid).sum("neuron")
+    n = valid.any("neuron")
+    groups = np.unique(counts["condition"].values) if by_condition else [None]
+    for g in groups:
+        mask = n & (counts["condition"] == g) if g is not None else n
+        rate = total.where(mask).mean("trial") / bin_size
+        ax.step(counts["time"].values, rate.values, where="mid", label=str(g) if g is not None else "all trials")
+    ax.axvline(0, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel("time from alignment (s)")
+    ax.set_ylabel("rate (Hz)" + ("" if neuron is not None else ", summed over neurons"))
+    ax.set_title(f"PSTH{'' if neuron is None else f' of {neuron}'} ({bin_size * 1000:g} ms bins)")
+    if len(groups) > 1:
+        ax.legend(fontsize=7, ncols=2)
     return ax

@@ -18,6 +18,30 @@ def plot_fano(result: Any, *, ci_prob: float = 0.94, ax=None):
     """Posterior Fano factor per neuron [x condition] with interval (the family's: 1 + mu/alpha for the NB, below
     1 for a COM-Poisson with nu > 1), empirical as crosses, Poisson's 1 dashed.
 
+    Parameters
+    ----------
+    result : FitResult or xarray.Dataset
+        A count model's fit, or its ``fano()`` table (``mean``, ``lower``, ``upper``, ``empirical`` over
+        neuron [x condition]).
+    ci_prob : float
+        Probability of the intervals when ``result`` is a fit, in (0, 1); the legend states it, so give a
+        table's own.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One row per neuron [x condition]; beyond ``MAX_ROWS`` rows, the model's Fano factor against the
+        empirical one, a dot per cell.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is neither a fit with ``fano()`` nor a Dataset.
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); the table lacks a variable the plot draws, or is over time.
+
     Examples
     --------
     >>> import spikepool as sp
@@ -95,6 +119,29 @@ def plot_ppc_counts(result: Any, *, neuron: str | None = None, random_seed: int 
     Bars of observed frequencies hang from the predicted curve; a bar that ends far from 0 marks a
     count value the model over- or under-predicts. ``neuron`` selects one neuron (default: all).
 
+    Parameters
+    ----------
+    result : FitResult
+        A count model's fit; replicated counts are drawn (and kept in ``result.idata``) when it has none yet.
+    neuron : str, optional
+        A fitted neuron's label; default all neurons' counts together.
+    random_seed : int or None
+        Seed of the replicated counts when they are drawn here (None: fresh entropy).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The rootogram: count per trial on x, the last bin holding every larger count.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` has no ``posterior_predictive()`` (not a count model's fit).
+    ArgumentError
+        ``neuron`` is not a fitted neuron.
+
     Examples
     --------
     >>> import spikepool as sp
@@ -140,6 +187,32 @@ def plot_ppc_fano(result: Any, *, ci_prob: float = 0.9, random_seed: int | None 
     One row per (neuron, condition) cell: the replicated Fano factor's ``ci_prob`` interval (bar) and the
     observed one (dot, red where it falls outside); Poisson's 1 dashed. A family that cannot reach the data's
     variability (an NB on counts more regular than Poisson) shows as dots left of their bars.
+
+    Parameters
+    ----------
+    result : FitResult or xarray.Dataset
+        A count model's fit, or its ``ppc_fano()`` table (``observed``, ``lower``, ``upper`` over neuron
+        [x condition]).
+    ci_prob : float
+        Probability of the replicated Fano factor's interval when ``result`` is a fit, in (0, 1) (a table
+        keeps its own).
+    random_seed : int or None
+        Seed of the replicated counts when ``result`` is a fit (None: fresh entropy).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure's when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One row per neuron [x condition]; beyond ``MAX_ROWS`` rows, the observed Fano factor against the
+        middle of its interval, a dot per cell.
+
+    Raises
+    ------
+    ArgumentTypeError
+        ``result`` is neither a fit with ``ppc_fano()`` nor a Dataset.
+    ArgumentError
+        ``ci_prob`` is not in (0, 1); the table lacks a variable the plot draws, or is over time.
 
     Examples
     --------
