@@ -26,6 +26,12 @@ version = release
 
 FAST = os.environ.get("SPIKEPOOL_DOCS_FAST", "0") == "1"
 
+# The tutorials run in their own folder, so a relative SPIKEPOOL_DATA (the README's ``../shared/data``) is made
+# absolute against the folder sphinx-build was started from.
+if not os.path.isabs(os.environ.get("SPIKEPOOL_DATA", "/")):
+    started = os.environ.get("PWD") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    os.environ["SPIKEPOOL_DATA"] = os.path.normpath(os.path.join(started, os.environ["SPIKEPOOL_DATA"]))
+
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "numpydoc", "myst_nb"]
 if not FAST:
     extensions.append("sphinx.ext.intersphinx")

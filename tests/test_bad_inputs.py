@@ -116,6 +116,9 @@ CASES = [
     ("simulate_counts n_trials=2.5", lambda: [], lambda: sp.simulate_counts(3, 2.5), sp.ArgumentError, r"n_trials must be an integer >= 1; got 2.5"),
     ("simulate_binned rate=0", lambda: [], lambda: sp.simulate_binned(3, 5, 4, rate=0.0), sp.ArgumentError, r"rate must be finite and > 0; got 0.0"),
     ("simulate_sessions without sessions", lambda: [], lambda: sp.simulate_sessions([], 5), sp.ArgumentError, r"n_neurons must be a sequence of one size per session; got \[\]"),
+    ("NormalNormal priors not a dict", lambda: [], lambda: sp.NormalNormal(priors=3), sp.ArgumentTypeError, r"priors must be a dict of prior settings; got int"),
+    ("HierarchicalNegBinom priors not a dict", lambda: [], lambda: sp.HierarchicalNegBinom(priors=[1]), sp.ArgumentTypeError, r"priors must be a dict of prior settings; got list"),
+    ("RandomEffectsNormal fixed not a dict", lambda: [], lambda: sp.RandomEffectsNormal(fixed=0.5), sp.ArgumentTypeError, r"fixed must be a dict of parameter values; got float"),
 ]  # fmt: skip
 
 FILE_CASES = {

@@ -82,8 +82,8 @@ def test_every_benchmark_command_on_the_validation_and_performance_pages_names_a
     assert not missing, f"the docs name benchmark scripts that do not exist: {missing}"
 
 
-def test_every_public_name_has_an_example_in_its_docstring():
-    """numpydoc ``Examples`` with doctest lines (``--doctest-modules`` runs them)."""
+def public_objects() -> dict:
+    """Every public name (``spikepool.X``, and the callables of the modules it exports) -> the object."""
     names = {name: getattr(sp, name) for name in sp.__all__ if not name.startswith("__")}
     objects = {}
     for name, value in names.items():
@@ -91,6 +91,27 @@ def test_every_public_name_has_an_example_in_its_docstring():
             objects |= {f"{name}.{m}": getattr(value, m) for m in value.__all__ if callable(getattr(value, m))}
         else:
             objects[name] = value
+    return objects
+
+
+def test_public_functions_and_models_document_parameters_returns_and_raises():
+    """numpydoc sections of the API reference: every public function names its parameters, what it returns and
+    what it raises; every model class its options and the errors they raise."""
+    missing = []
+    for name, obj in public_objects().items():
+        doc = inspect.getdoc(obj) or ""
+        if isinstance(obj, type):
+            needed = ("Parameters", "Raises") if issubclass(obj, sp.models.base.Model) else ()
+        else:
+            takes = bool(inspect.signature(obj).parameters)
+            needed = ("Parameters", "Returns", "Raises") if takes else ("Returns",)
+        missing += [f"{name}: {section}" for section in needed if not re.search(rf"{section}\n-+\n", doc)]
+    assert not missing, f"public names without these numpydoc sections: {missing}"
+
+
+def test_every_public_name_has_an_example_in_its_docstring():
+    """numpydoc ``Examples`` with doctest lines (``--doctest-modules`` runs them)."""
+    objects = public_objects()
     without = [
         name for name, obj in objects.items() if not re.search(r"Examples\n-+\n(.*\n)*?>>> ", inspect.getdoc(obj) or "")
     ]

@@ -287,6 +287,13 @@ class BetaBinomial(Model):
     priors : dict, optional
         Overrides of ``DEFAULT_BETA_BINOMIAL_PRIORS`` (``mean_a``, ``mean_b``, ``spread``, ``spread_scale``).
 
+    Raises
+    ------
+    ArgumentError
+        A ``priors`` key or value not allowed.
+    ArgumentTypeError
+        ``priors`` not a dict.
+
     Examples
     --------
     >>> import spikepool as sp

@@ -101,6 +101,15 @@ class HierarchicalGLM(Model):
     sampler : {"auto", "pymc", "nutpie", "numpyro"}
         As in ``HierarchicalNegBinom``.
 
+    Raises
+    ------
+    ArgumentError
+        An option outside its choices or a family / dispersion / sampler combination it cannot fit.
+        ``check`` and ``fit`` raise ``FormulaError`` for a formula that does not parse or names no coordinate,
+        and ``fit`` raises ``IdentifiabilityError`` before sampling for a design the counts cannot identify.
+    ArgumentTypeError
+        ``formula`` not a str, ``priors`` not a dict, ``correlated`` not a bool, ``shared`` not an int >= 0.
+
     Notes
     -----
     ``fit`` runs the counts' checks and the design's (``spikepool.checks.design``: slopes without variation,

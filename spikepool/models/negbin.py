@@ -124,6 +124,16 @@ class HierarchicalNegBinom(Model):
         The posterior adds ``log_rate_baseline``, ``respond_frac``, ``sigma_response``,
         ``response_log_ratio``, ``respond_prob`` and ``responds`` (one draw of the indicators per posterior draw).
 
+    Raises
+    ------
+    ArgumentError
+        An option outside its choices, a ``priors`` key or value not allowed, a ``likelihood`` / ``dispersion``
+        / ``sampler`` combination the family cannot fit, or ``neuron_effect=True`` / ``session`` without
+        partial pooling (and conditions). ``fit`` raises ``IdentifiabilityError`` before sampling when the
+        counts cannot identify the model (``check`` lists why).
+    ArgumentTypeError
+        ``condition`` or ``session`` not a str, ``neuron_effect`` not a bool or ``"auto"``, ``priors`` not a dict.
+
     Notes
     -----
     ``fit(counts, *, draws, tune, chains, random_seed, progressbar, sampler, **sample_kwargs)`` (the shared

@@ -158,6 +158,13 @@ class NormalNormal(Model):
         Hold ``mu`` and/or ``tau`` at known values instead of sampling them, e.g. ``{"mu": 1.0, "tau": 2.0}``:
         then theta's posterior is ``spikepool.stats.analytic.normal_conditional_posterior`` exactly.
 
+    Raises
+    ------
+    ArgumentError
+        ``parameterization`` outside its choices; a ``priors`` or ``fixed`` key or value not allowed.
+    ArgumentTypeError
+        ``priors`` or ``fixed`` not a dict, or a ``fixed`` value not a number.
+
     Examples
     --------
     >>> import spikepool as sp

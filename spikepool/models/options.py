@@ -24,6 +24,8 @@ def resolve_priors(
     """``defaults`` updated with ``priors``, checked: known keys, a known family for each key of ``families``,
     a positive number for each key of ``positive`` and a finite one for each of ``finite`` (stored as floats).
     """
+    if priors is not None and not isinstance(priors, Mapping):
+        raise ArgumentTypeError(f"priors must be a dict of prior settings; got {type(priors).__name__}.")
     out = dict(defaults)
     for key, value in (priors or {}).items():
         if key not in out:
@@ -46,6 +48,8 @@ def resolve_priors(
 
 def resolve_fixed(fixed: Mapping[str, Any] | None, allowed: Sequence[str], *, positive: Sequence[str]) -> dict:
     """``fixed`` as ``{name: float}``: names among ``allowed``, finite values, > 0 for those in ``positive``."""
+    if fixed is not None and not isinstance(fixed, Mapping):
+        raise ArgumentTypeError(f"fixed must be a dict of parameter values; got {type(fixed).__name__}.")
     out = {}
     for key, value in (fixed or {}).items():
         if key not in allowed:

@@ -70,7 +70,7 @@ def negbin_priors(priors: dict | None) -> dict[str, Any]:
     """``DEFAULT_PRIORS`` updated with ``priors``: known keys, a known ``tau`` family, positive scales and
     finite locations (``mu_loc`` may stay ``None``: the data's pooled rate)."""
     locations = ("log_alpha_loc", "log_eta_loc", "log_nu_loc")
-    locations += ("mu_loc",) if (priors or {}).get("mu_loc") is not None else ()
+    locations += ("mu_loc",) if isinstance(priors, dict) and priors.get("mu_loc") is not None else ()
     return resolve_priors(
         DEFAULT_PRIORS,
         priors,

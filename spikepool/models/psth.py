@@ -133,6 +133,15 @@ class HierarchicalPSTH(Model):
     sampler : {"auto", "pymc", "nutpie", "numpyro"}
         As ``HierarchicalNegBinom``'s.
 
+    Raises
+    ------
+    ArgumentError
+        An option outside its choices, ``smoothing`` neither ``"auto"`` nor a positive time, a ``priors`` key or
+        value not allowed, or a family / dispersion / sampler combination it cannot fit. ``fit`` raises
+        ``IdentifiabilityError`` before sampling when the binned counts cannot identify the model.
+    ArgumentTypeError
+        ``condition`` not a str, ``priors`` not a dict.
+
     Notes
     -----
     The model and why it is built this way are in the module docstring (``spikepool.models.psth``).
@@ -178,7 +187,7 @@ class HierarchicalPSTH(Model):
             families={},
             positive=tuple(k for k in PSTH_PRIORS if k.endswith("_scale")),
             finite=("log_alpha_loc", "log_eta_loc", "log_nu_loc")
-            + (("mu_loc",) if (priors or {}).get("mu_loc") is not None else ()),
+            + (("mu_loc",) if isinstance(priors, dict) and priors.get("mu_loc") is not None else ()),
         )
 
     def __repr__(self) -> str:

@@ -267,6 +267,14 @@ class RandomEffectsNormal(Model):
         Hold ``mu``, ``tau`` and/or ``sigma`` at known values instead of sampling them. Fixing ``sigma`` (e.g.
         from another recording) makes one-trial-per-neuron designs identifiable.
 
+    Raises
+    ------
+    ArgumentError
+        ``parameterization`` outside its choices; a ``priors`` or ``fixed`` key or value not allowed. ``fit``
+        raises ``IdentifiabilityError`` before sampling when every neuron has one response (``check_responses``).
+    ArgumentTypeError
+        ``priors`` or ``fixed`` not a dict, or a ``fixed`` value not a number.
+
     Examples
     --------
     >>> import numpy as np
