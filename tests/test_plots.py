@@ -58,6 +58,10 @@ def test_rates_and_fano_caterpillars(fit, tmp_path):
     fig, ax2 = plt.subplots()
     assert plots.plot_fano(fit, ax=ax2) is ax2
     assert len(ax2.get_yticklabels()) == 12
+    # a table's legend states the table's own interval, whatever ci_prob the call gives
+    labels = plots.plot_rates(fit.shrinkage(ci_prob=0.5), ci_prob=0.9).get_legend_handles_labels()[1]
+    assert "posterior mean, 50% interval" in labels
+    assert "model, 50% interval" in plots.plot_fano(fit.fano(ci_prob=0.5)).get_legend_handles_labels()[1]
 
 
 def test_posterior_predictive_plots(fit, tmp_path):

@@ -241,7 +241,7 @@ def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
     result : FitResult or xarray.Dataset
         A count model's fit, or its ``shrinkage()`` table.
     ci_prob : float
-        Interval probability when ``result`` is a fit, in (0, 1); the legend states it, so give a table's own.
+        Interval probability when ``result`` is a fit, in (0, 1); a table's legend states its own ``ci_prob``.
     ax : matplotlib.axes.Axes, optional
         Axes to draw into; a new figure's when None.
 
@@ -286,7 +286,7 @@ def plot_rates(result: Any, *, ci_prob: float = 0.94, ax=None):
         color="C1",
         ecolor="C1",
         elinewidth=1.2,
-        label=f"posterior mean, {ci_prob:.0%} interval",
+        label=f"posterior mean, {table.attrs.get('ci_prob', ci_prob):.0%} interval",
     )
     ax.scatter(v["raw_rate"][order], y, marker="x", color="C0", s=20, label="raw rate", zorder=3)
     ax.set_yticks(y, [labels[i] for i in order], fontsize=7 if order.size > 30 else 9)

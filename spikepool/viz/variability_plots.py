@@ -24,8 +24,8 @@ def plot_fano(result: Any, *, ci_prob: float = 0.94, ax=None):
         A count model's fit, or its ``fano()`` table (``mean``, ``lower``, ``upper``, ``empirical`` over
         neuron [x condition]).
     ci_prob : float
-        Probability of the intervals when ``result`` is a fit, in (0, 1); the legend states it, so give a
-        table's own.
+        Probability of the intervals when ``result`` is a fit, in (0, 1); a table's legend states the table's
+        own (``attrs["ci_prob"]``).
     ax : matplotlib.axes.Axes, optional
         Axes to draw into; a new figure's when None.
 
@@ -68,7 +68,7 @@ def plot_fano(result: Any, *, ci_prob: float = 0.94, ax=None):
         fmt="o",
         ms=4,
         color="C2",
-        label=f"model, {ci_prob:.0%} interval",
+        label=f"model, {table.attrs.get('ci_prob', ci_prob):.0%} interval",
     )
     ax.scatter(v["empirical"], y, marker="x", color="0.3", s=20, label="empirical var/mean", zorder=3)
     ax.axvline(1.0, ls="--", color="0.5", lw=1, label="Poisson (Fano = 1)")
