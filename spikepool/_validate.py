@@ -12,7 +12,15 @@ import xarray as xr
 
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 
-__all__ = ["check_choice", "check_ci_prob", "check_int", "describe_choices", "did_you_mean", "vector_1d"]
+__all__ = [
+    "check_choice",
+    "check_ci_prob",
+    "check_int",
+    "check_trial_coord",
+    "describe_choices",
+    "did_you_mean",
+    "vector_1d",
+]
 
 
 def check_ci_prob(ci_prob: Any) -> float:
@@ -59,6 +67,17 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     if value not in choices:
         raise ArgumentError(f"{name} must be one of {tuple(choices)}; got {value!r}.{did_you_mean(value, choices)}")
     return value
+
+
+def check_trial_coord(counts: xr.DataArray, condition: Any, none_ok: bool = False) -> None:
+    """Refuse ``condition`` unless it names a coordinate of ``counts`` on ``trial`` alone (with "Did you mean")."""
+    if isinstance(condition, str) and condition in counts.coords and counts[condition].dims == ("trial",):
+        return
+    trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",)]
+    raise ArgumentError(
+        f"condition must name a coordinate on 'trial'{' or be None' if none_ok else ''}; got {condition!r}, "
+        f"available {trial_coords}.{did_you_mean(condition, trial_coords)}"
+    )
 
 
 def vector_1d(name: str, value: Any, hint: str = "") -> tuple[np.ndarray, str | None, np.ndarray | None]:

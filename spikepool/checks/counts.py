@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from spikepool._validate import check_choice, did_you_mean
+from spikepool._validate import check_choice, check_trial_coord, did_you_mean
 from spikepool.checks.problems import CheckReport, Problem, labels_of
 from spikepool.checks.sessions import session_checks
 from spikepool.counts.schema import valid_mask, validate_counts
@@ -439,12 +439,7 @@ def check_valid_counts(
         *(("single_session_condition", "confounded_session") if session and condition else ()),
     )
     if condition is not None:
-        trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",)]
-        if condition not in trial_coords:
-            raise ArgumentError(
-                f"condition must name a coordinate on 'trial'; got {condition!r}, available {trial_coords}."
-                f"{did_you_mean(condition, trial_coords)}"
-            )
+        check_trial_coord(counts, condition)
     window = counts.sum("time") if "time" in counts.dims else counts
     y = window.values.astype(np.float64)
     valid = valid_mask(counts)

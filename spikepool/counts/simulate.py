@@ -15,25 +15,31 @@ from spikepool.exceptions import ArgumentError
 __all__ = ["simulate_binned", "simulate_counts", "simulate_sessions"]
 
 
+def _numbers(value) -> np.ndarray | None:
+    """``value`` as a float array, or None when it holds anything but numbers."""
+    arr = np.asarray(value)
+    return arr.astype(float) if arr.dtype.kind in "biuf" else None
+
+
 def _check_arguments(sizes: dict, conditions, at_least_zero: dict, positive: dict, finite: dict, alpha) -> None:
     """Refuse a simulation's arguments before any draw: sizes, scales, positive and finite values, ``alpha``."""
     for name, value in sizes.items():
         check_int(name, value, 1)
     if conditions is not None and len(list(conditions)) == 0:
         raise ArgumentError("conditions must name at least one condition; got an empty sequence. Hint: None for one.")
-    checks = [(at_least_zero, lambda v: v >= 0, ">= 0"), (positive, lambda v: v > 0, "> 0")]
-    checks.append((finite, lambda v: np.ones_like(v, dtype=bool), "a finite number"))
-    for values, holds, what in checks:
+    rules = [
+        (at_least_zero, "finite and >= 0", lambda v: v >= 0),
+        (positive, "finite and > 0", lambda v: v > 0),
+        (finite, "a finite number", lambda v: True),
+    ]
+    for values, what, holds in rules:
         for name, value in values.items():
-            v = np.asarray(value, dtype=float) if np.asarray(value).dtype.kind in "biuf" else None
-            if v is None or not np.all(np.isfinite(v)) or not np.all(holds(v)):
-                raise ArgumentError(
-                    f"{name} must be {'finite and ' if what != 'a finite number' else ''}{what}; got {value!r}."
-                )
-    if alpha is not None:
-        a = np.asarray(alpha, dtype=float) if np.asarray(alpha).dtype.kind in "biuf" else None
-        if a is None or np.isnan(a).any() or not np.all(a > 0):
-            raise ArgumentError(f"alpha must be > 0 (np.inf or None: Poisson); got {alpha!r}.")
+            v = _numbers(value)
+            if v is None or not np.isfinite(v).all() or not np.all(holds(v)):
+                raise ArgumentError(f"{name} must be {what}; got {value!r}.")
+    a = None if alpha is None else _numbers(alpha)
+    if alpha is not None and (a is None or np.isnan(a).any() or not np.all(a > 0)):
+        raise ArgumentError(f"alpha must be > 0 (np.inf or None: Poisson); got {alpha!r}.")
 
 
 def simulate_counts(

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from spikepool._validate import check_choice
+from spikepool._validate import check_choice, check_trial_coord
 from spikepool.checks.binned import check_valid_binned
 from spikepool.checks.problems import CheckReport
 from spikepool.counts.schema import validate_counts
@@ -229,13 +229,8 @@ class HierarchicalPSTH(Model):
                 f"binned must have at least 2 time bins for a time course; got {counts.sizes['time']}. "
                 "Hint: a smaller bin_size, or HierarchicalNegBinom for window counts."
             )
-        if self.condition is not None and (
-            self.condition not in counts.coords or counts[self.condition].dims != ("trial",)
-        ):
-            trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",)]
-            raise ArgumentError(
-                f"condition must name a coordinate on 'trial'; got {self.condition!r}, available {trial_coords}."
-            )
+        if self.condition is not None:
+            check_trial_coord(counts, self.condition)
         cells = compress_binned(counts, self.condition)
         return PSTHData(
             counts=counts,

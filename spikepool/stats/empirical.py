@@ -26,9 +26,8 @@ import numpy as np
 import xarray as xr
 from scipy import optimize, special, stats
 
-from spikepool._validate import check_ci_prob, did_you_mean
+from spikepool._validate import check_ci_prob, check_trial_coord
 from spikepool.counts.schema import validate_counts
-from spikepool.exceptions import ArgumentError
 from spikepool.stats.cells import compress
 from spikepool.stats.parameterization import cell_information
 
@@ -107,12 +106,8 @@ def fit_empirical_bayes(counts: xr.DataArray, *, condition: str | None = None, c
     """
     ci_prob = check_ci_prob(ci_prob)
     counts = validate_counts(counts)
-    trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",)]
-    if condition is not None and condition not in trial_coords:
-        raise ArgumentError(
-            f"condition must name a coordinate on 'trial'; got {condition!r}, available {trial_coords}."
-            f"{did_you_mean(condition, trial_coords)}"
-        )
+    if condition is not None:
+        check_trial_coord(counts, condition)
     cells = compress(counts, condition)
     n_neuron, n_cond = counts.sizes["neuron"], cells.condition_names.size
     info = cell_information(cells, n_neuron, n_cond)

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from spikepool._validate import check_ci_prob, check_int
+from spikepool._validate import check_ci_prob, check_int, check_trial_coord
 from spikepool.counts.schema import valid_mask, validate_counts
 from spikepool.exceptions import ArgumentError, ArgumentTypeError
 from spikepool.stats.binned import bin_width
@@ -153,11 +153,8 @@ def mean_matched_fano(
             "Hint: count with from_neo(..., bin_size=0.01) or load_counts(..., bin_size=0.01)."
         )
     binned = validate_counts(binned)
-    if condition is not None and (condition not in binned.coords or binned[condition].dims != ("trial",)):
-        trial_coords = [str(c) for c in binned.coords if binned[c].dims == ("trial",)]
-        raise ArgumentError(
-            f"condition must name a coordinate on 'trial' or be None; got {condition!r}, available {trial_coords}."
-        )
+    if condition is not None:
+        check_trial_coord(binned, condition, none_ok=True)
     check_int("n_resamples", n_resamples, 1)
     z = stats.norm.ppf(0.5 + check_ci_prob(ci_prob) / 2)
     if isinstance(bin_spacing, bool) or not isinstance(bin_spacing, int | float) or not bin_spacing > 0:

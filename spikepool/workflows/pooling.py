@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
-from spikepool._validate import check_int, did_you_mean
+from spikepool._validate import check_int, check_trial_coord, did_you_mean
 from spikepool.counts.schema import valid_mask, validate_counts
 from spikepool.exceptions import ArgumentError, ArgumentTypeError, SpikepoolWarning
 from spikepool.models.negbin import HierarchicalNegBinom
@@ -162,12 +162,8 @@ def compare_pooling(
     check_sampler_args(draws, tune, chains, random_seed, {})
     if train_trials is not None:
         check_int("train_trials", train_trials, 1)
-    trial_coords = [str(c) for c in counts.coords if counts[c].dims == ("trial",)]
-    if condition is not None and condition not in trial_coords:
-        raise ArgumentError(
-            f"condition must name a coordinate on 'trial'; got {condition!r}, available {trial_coords}."
-            f"{did_you_mean(condition, trial_coords)}"
-        )
+    if condition is not None:
+        check_trial_coord(counts, condition)
     train, test = split_trials(counts, train_trials, condition=condition, random_seed=random_seed)
     if not test.any():
         raise ArgumentError("compare_pooling needs held-out trials; got none (every cell has a single trial).")
